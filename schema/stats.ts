@@ -1,0 +1,60 @@
+// Every counter ipitrace keeps, declared once (Perfetto's stats table habit). Written per source to
+// the `stats` table; `ingest` prints every non-zero counter of severity data_loss or error.
+
+export type StatSeverity = 'info' | 'data_loss' | 'error';
+
+interface StatDecl {
+  /** Indexed counters have a key (event name, CPU); single ones use ''. */
+  indexed: boolean;
+  severity: StatSeverity;
+  description: string;
+}
+
+export const STATS = {
+  unknown_event: {
+    indexed: true, severity: 'info',
+    description: 'ftrace events ipitrace does not type, by name; stored with their raw arguments',
+  },
+  unparsed_lines: {
+    indexed: true, severity: 'error',
+    description: 'lines that looked like a format (key) but did not parse; see the unparsed table',
+  },
+  lost_events: {
+    indexed: true, severity: 'data_loss',
+    description: 'events the kernel reported lost (CPU:N [LOST M EVENTS], EVENTS DROPPED), by CPU',
+  },
+  lost_events_unknown_count: {
+    indexed: true, severity: 'data_loss',
+    description: 'CPU:N [LOST EVENTS] markers with no count, by CPU',
+  },
+  nul_bytes: {
+    indexed: false, severity: 'info',
+    description: 'NUL bytes removed from lines (serial consoles emit them)',
+  },
+  invalid_utf8_lines: {
+    indexed: false, severity: 'info',
+    description: 'lines with bytes that are not UTF-8 (replaced with U+FFFD)',
+  },
+  long_lines: {
+    indexed: false, severity: 'error',
+    description: 'lines longer than the per-line limit, stored only as unparsed rows',
+  },
+  glued_console_fragments: {
+    indexed: false, severity: 'info',
+    description: 'console lines split by an interleaved QEMU trace line and glued back together',
+  },
+  ftrace_entries_in_buffer: {
+    indexed: false, severity: 'info',
+    description: 'ftrace header entries-in-buffer (events the ring buffer still held when read)',
+  },
+  ftrace_entries_written: {
+    indexed: false, severity: 'info',
+    description: 'ftrace header entries-written (events ever written); larger than in-buffer when old events were overwritten',
+  },
+  dump_truncated: {
+    indexed: false, severity: 'data_loss',
+    description: 'an oops-time ftrace dump that never reached its closing dashes (log cut)',
+  },
+} as const satisfies Record<string, StatDecl>;
+
+export type StatName = keyof typeof STATS;
