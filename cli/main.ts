@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+// ipitrace command line: thin commands over library functions (ingest/, replay/, detect/).
+// Exit codes: 0 ok / no finding at --fail-on, 1 findings at or above --fail-on, 2 usage or input error.
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { isIpitraceError } from '../store/errors.js';
+import { detectCommand } from './detect.js';
+import { ingestCommand } from './ingest.js';
+import { queryCommand } from './query.js';
+import { schemaCommand } from './schema.js';
+
+const argv = hideBin(process.argv);
+const debug = argv.includes('--debug');
+
+function fail(message: string): never {
+  process.stderr.write(`ipitrace: ${message}\n`);
+  process.exit(2);
+}
+
+async function main(): Promise<void> {
+  await yargs(argv)
+    .scriptName('ipitrace')
+    .usage('$0 <command> [options]\n\nWhy did this QEMU boot hang? Which CPU sent an IPI or cross-call to an offline or nonexistent CPU, and which CSD lock was never released?')
+    .command(ingestCommand)
+    .command(detectCommand)
+    .command(queryCommand)
+    .command(schemaCommand)
+    .option('debug', { type: 'boolean', describe: 'show stack traces of internal errors', global: true })
+    .demandCommand(1, 'give a command (see --help)')
+    .strict()
+    .recommendCommands()
+    .fail((message, error) => {
+      if (error) throw error;
+      fail(`${message} (see --help)`);
+    })
+    .help()
+    .version()
+    .parseAsync();
+}
+
+main().catch((error: unknown) => {
+  if (isIpitraceError(error)) fail(error.message);
+  if (debug) process.stderr.write(`${(error as Error).stack}\n`);
+  fail(`internal error: ${(error as Error).message}${debug ? '' : ' (run with --debug for the stack)'}`);
+});

@@ -1,0 +1,17 @@
+// Options shared by several commands, validated with zod after yargs has parsed them.
+import { z } from 'zod';
+import { IpitraceError } from '../store/errors.js';
+
+export const DEFAULT_DB = 'ipitrace.db';
+
+export const dbOption = {
+  db: { type: 'string', default: DEFAULT_DB, describe: 'SQLite database file' },
+} as const;
+
+/** Validates parsed options; a failure becomes one usage line naming the option. */
+export function validateOptions<T extends z.ZodType>(schema: T, argv: unknown): z.infer<T> {
+  const result = schema.safeParse(argv);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  throw new IpitraceError('E_USAGE', `--${issue.path.join('.')}: ${issue.message}`);
+}

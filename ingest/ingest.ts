@@ -1,0 +1,117 @@
+// `ipitrace ingest` as a library function: every file in its own transaction, so a file that fails
+// half-way (unreadable, corrupt gzip) leaves the database exactly as it was, and the files ingested
+// before it stay. A bad line never stops a file: it becomes an `unparsed` row.
+import { basename, dirname, resolve } from 'node:path';
+import { SourceReader } from '../parsers/reader.js';
+import { ensureIndexes, type Db } from '../store/db.js';
+import { IpitraceError, isIpitraceError } from '../store/errors.js';
+import { openInput } from './input.js';
+import { SqliteSink, type SourceCounts } from './writer.js';
+
+export interface IngestOptions {
+  /** Boot name for every file; derived per file when absent (see bootNameFor). */
+  boot?: string;
+  /** Re-ingest files already in the database (same boot and sha256). */
+  replace?: boolean;
+  /** Check every record against its zod schema before storing it. */
+  validate?: boolean;
+  /** Called now and then with bytes read, for a progress display. */
+  onProgress?: (path: string, bytesRead: number, size: number | null) => void;
+}
+
+export type FileOutcome =
+  | { path: string; boot: string; status: 'ingested'; sourceId: number; lines: number; counts: SourceCounts }
+  | { path: string; boot: string; status: 'skipped'; reason: string }
+  | { path: string; boot: string; status: 'failed'; error: IpitraceError };
+
+/** File names that say nothing about the run: the boot is named after their folder instead. */
+const GENERIC_NAMES = new Set([
+  'console', 'trace', 'trace_pipe', 'qemu-trace', 'qemu', 'boot', 'dmesg', 'serial', 'log', 'output', 'stdout',
+  'stderr', 'kernel', 'trace-cmd', 'report', 'ftrace', 'qemu-stderr', 'guest-info',
+]);
+
+/** Default boot name: the file's stem, or its folder's name when the stem is generic (console.log). */
+export function bootNameFor(path: string): string {
+  if (path === '-') return 'stdin';
+  const stem = basename(path).replace(/(\.(gz|log|txt|dat|out))+$/i, '');
+  if (!GENERIC_NAMES.has(stem.toLowerCase())) return stem;
+  return basename(dirname(resolve(path)));
+}
+
+export async function ingestFiles(db: Db, paths: string[], options: IngestOptions = {}): Promise<FileOutcome[]> {
+  const outcomes: FileOutcome[] = [];
+  for (const path of paths) outcomes.push(await ingestOne(db, path, options));
+  ensureIndexes(db);
+  return outcomes;
+}
+
+async function ingestOne(db: Db, path: string, options: IngestOptions): Promise<FileOutcome> {
+  const boot = options.boot ?? bootNameFor(path);
+  let input;
+  try {
+    input = openInput(path);
+  } catch (error) {
+    if (isIpitraceError(error)) return { path, boot, status: 'failed', error };
+    throw error;
+  }
+  db.exec('BEGIN');
+  const sourceId = insertSource(db, boot, path);
+  const sink = new SqliteSink(db, sourceId, options.validate ?? false);
+  const reader = new SourceReader(sink);
+  try {
+    let sinceProgress = 0;
+    for await (const line of input.lines) {
+      reader.pushLine(line as string);
+      if (options.onProgress && ++sinceProgress === 65536) {
+        sinceProgress = 0;
+        options.onProgress(path, input.bytesRead(), input.size);
+      }
+    }
+    reader.end();
+  } catch (error) {
+    db.exec('ROLLBACK');
+    if (isIpitraceError(error)) {
+      return { path, boot, status: 'failed', error: withLine(error, reader.lines) };
+    }
+    const message = `${path}: read failed after line ${reader.lines}: ${(error as Error).message}`;
+    return { path, boot, status: 'failed', error: new IpitraceError('E_INPUT_UNREADABLE', message) };
+  }
+  const sha256 = input.digest();
+  const existing = db.prepare('SELECT source_id FROM sources WHERE boot = ? AND sha256 = ? AND source_id != ?')
+    .get(boot, sha256, sourceId) as { source_id: number } | undefined;
+  if (existing && !options.replace) {
+    db.exec('ROLLBACK');
+    return { path, boot, status: 'skipped', reason: `already ingested into boot '${boot}' (same sha256; --replace to redo)` };
+  }
+  if (existing) deleteSource(db, existing.source_id);
+  sink.flushStats();
+  finishSource(db, sourceId, sha256, input.bytesRead(), reader.lines, sink.counts);
+  db.exec('COMMIT');
+  return { path, boot, status: 'ingested', sourceId, lines: reader.lines, counts: sink.counts };
+}
+
+/** Adds "after line N" to errors raised mid-file (a corrupt gzip tail, a read error). */
+function withLine(error: IpitraceError, lines: number): IpitraceError {
+  if (lines === 0 || error.code === 'E_INPUT_BINARY') return error;
+  return new IpitraceError(error.code, `${error.message} (after line ${lines}; nothing from this file was stored)`);
+}
+
+function insertSource(db: Db, boot: string, path: string): number {
+  const result = db.prepare(`INSERT INTO sources (boot, path, sha256, bytes, lines, format_counts, unparsed, ingested_at)
+    VALUES (?, ?, 'pending:' || random(), 0, 0, '{}', 0, ?)`).run(boot, path, new Date().toISOString());
+  return Number(result.lastInsertRowid);
+}
+
+function finishSource(db: Db, id: number, sha256: string, bytes: number, lines: number, counts: SourceCounts): void {
+  const formats = Object.fromEntries([...counts.formats].sort());
+  db.prepare('UPDATE sources SET sha256 = ?, bytes = ?, lines = ?, format_counts = ?, unparsed = ? WHERE source_id = ?')
+    .run(sha256, bytes, lines, JSON.stringify(formats), counts.unparsedTotal, id);
+}
+
+/** Removes one source and every row that came from it (--replace). */
+export function deleteSource(db: Db, sourceId: number): void {
+  db.prepare('DELETE FROM event_targets WHERE event_id IN (SELECT event_id FROM events WHERE source_id = ?)').run(sourceId);
+  for (const table of ['events', 'console_messages', 'cpu_facts', 'unparsed', 'stats', 'sources']) {
+    db.prepare(`DELETE FROM ${table} WHERE source_id = ?`).run(sourceId);
+  }
+}

@@ -1,0 +1,203 @@
+// The reader owns framing for one input file (Perfetto's reader layer): physical line numbers,
+// CR / NUL / escape-sequence stripping, console lines split by interleaved QEMU records (glued back
+// together), the printk and syslog prefixes, and the oops-time dump section. Each logical line is
+// then offered to the format modules in parsers/index.ts, and what they yield goes to a sink.
+import type { ConsoleRecord, CpuFactRecord, EventRecord, Format, ParseIssue, ParsedItem } from '../schema/records.js';
+import { blankConsole } from '../schema/records.js';
+import type { StatName } from '../schema/stats.js';
+import { DUMP_FENCE } from './ftrace-dump.js';
+import { parseLine } from './index.js';
+import { secondsToNs } from './patterns.js';
+import { findQemuRecordStart, knownQemuTids, noteQemuTid } from './qemu-trace.js';
+import { newSourceState, type LineContext, type SourceState } from './types.js';
+
+/** Where the reader sends what it finds. Every item carries the physical line it came from. */
+export interface ReaderSink {
+  event(ev: EventRecord, line: number): void;
+  console(msg: ConsoleRecord, line: number): void;
+  cpuFact(fact: CpuFactRecord, line: number): void;
+  issue(issue: ParseIssue, line: number, sample: string): void;
+  stat(name: StatName, key: string, add: number): void;
+  format(format: Format): void;
+}
+
+/** Lines longer than this are not parsed (no real event or message comes close). */
+export const MAX_LINE_CHARS = 65536;
+
+// [    4.074854] text   |   <6>[    4.074854] text   |   [ 1118.013725][    C0] text   |   [  3.1][ T123] text
+const PRINTK_PREFIX = /^(?:<\d+>)?\[\s*(\d+)\.(\d+)\](?:\[\s*([CT])(\d+)\])? ?/;
+// Jan 23 23:39:43 worker0 kernel: [285737.522743] ...   |   2024-01-23T23:39:43.123+00:00 host kernel: ...
+const SYSLOG_PREFIX = /^(?:[A-Z][a-z]{2} +\d+ \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)?) \S+ kernel: /;
+// ANSI escape sequences (SeaBIOS clears the screen on the serial console).
+const ESCAPES = /\x1b(?:\[[0-9;?]*[A-Za-z]|[A-Za-z])/g;
+// LAVA CI logs keep a JSON residue at each line end: `[    1.143924] ------------[ cut here ]------------"}`
+const LAVA_RESIDUE = '"}';
+
+interface Fragment {
+  text: string;
+  line: number;
+}
+
+export class SourceReader {
+  private lineNo = 0;
+  private readonly state: SourceState = newSourceState();
+  private fragment: Fragment | null = null;
+
+  constructor(private readonly sink: ReaderSink) {}
+
+  /** Physical lines read so far. */
+  get lines(): number {
+    return this.lineNo;
+  }
+
+  /** Feeds one physical line (without its '\n'). */
+  pushLine(raw: string): void {
+    const lineNo = ++this.lineNo;
+    if (raw.length > MAX_LINE_CHARS) {
+      this.sink.stat('long_lines', '', 1);
+      this.sink.issue({ format: 'input', reason: `line longer than ${MAX_LINE_CHARS} characters (${raw.length})` }, lineNo, raw);
+      this.sink.format('other');
+      return;
+    }
+    const line = this.clean(raw);
+    const start = line.includes('@') ? findQemuRecordStart(line, knownQemuTids(this.state)) : -1;
+    if (start > 0) {
+      this.holdFragment(line.slice(0, start), lineNo);
+      this.dispatch(line.slice(start), lineNo);
+    } else if (start === 0) {
+      this.dispatch(line, lineNo);
+    } else {
+      this.dispatchConsoleText(line, lineNo);
+    }
+  }
+
+  /** Flushes a console fragment still waiting for its continuation (file cut mid-line). */
+  end(): void {
+    if (this.fragment) {
+      const { text, line } = this.fragment;
+      this.fragment = null;
+      this.dispatch(text, line);
+    }
+    if (this.state.dump !== 'none') this.sink.stat('dump_truncated', '', 1);
+  }
+
+  private clean(raw: string): string {
+    let line = raw;
+    if (line.includes('\0')) {
+      const before = line.length;
+      line = line.replaceAll('\0', '');
+      this.sink.stat('nul_bytes', '', before - line.length);
+    }
+    if (line.includes('\uFFFD')) this.sink.stat('invalid_utf8_lines', '', 1);
+    while (line.endsWith('\r')) line = line.slice(0, -1);
+    if (line.includes('\x1b')) line = line.replace(ESCAPES, '');
+    return line;
+  }
+
+  private holdFragment(text: string, lineNo: number): void {
+    if (this.fragment) this.fragment.text += text;
+    else this.fragment = { text, line: lineNo };
+  }
+
+  /** A line with no QEMU record in it: it completes a held console fragment, if there is one. */
+  private dispatchConsoleText(line: string, lineNo: number): void {
+    if (this.fragment) {
+      const { text, line: first } = this.fragment;
+      this.fragment = null;
+      this.sink.stat('glued_console_fragments', '', 1);
+      this.dispatch(text + line, first);
+      return;
+    }
+    this.dispatch(line, lineNo);
+  }
+
+  /** One logical line: strip the console prefix, track dump sections, ask the format modules. */
+  private dispatch(line: string, lineNo: number): void {
+    const ctx: LineContext = { consoleTsNs: null, callerCpu: null, fromConsole: false, state: this.state };
+    let body = line;
+    const qemuTid = /^(\d+)@/.exec(body);
+    if (qemuTid) noteQemuTid(this.state, Number(qemuTid[1]));
+    else body = this.stripConsolePrefix(body, ctx);
+
+    const sectionItems = this.trackDumpSection(body, ctx);
+    const parsed = sectionItems ? { format: 'ftrace-dump' as const, items: sectionItems } : parseLine(body, ctx);
+    if (parsed === undefined) {
+      this.unrecognized(body, ctx, lineNo);
+      return;
+    }
+    this.emit(parsed.items, lineNo, line);
+    this.sink.format(parsed.format);
+  }
+
+  private stripConsolePrefix(line: string, ctx: LineContext): string {
+    let body = line;
+    const syslog = SYSLOG_PREFIX.exec(body);
+    if (syslog) {
+      body = body.slice(syslog[0].length);
+      ctx.fromConsole = true;
+    }
+    const printk = body.charCodeAt(0) === 0x5b || body.charCodeAt(0) === 0x3c ? PRINTK_PREFIX.exec(body) : null;
+    if (printk) {
+      ctx.consoleTsNs = secondsToNs(printk[1], printk[2]);
+      if (printk[3] === 'C') ctx.callerCpu = Number(printk[4]);
+      ctx.fromConsole = true;
+      body = body.slice(printk[0].length);
+      if (body.endsWith(LAVA_RESIDUE)) body = body.slice(0, -LAVA_RESIDUE.length);
+    }
+    return body;
+  }
+
+  /** 'Dumping ftrace buffer:', then a dash fence, the dump, a dash fence (trace.c ftrace_dump_one()). */
+  private trackDumpSection(body: string, ctx: LineContext): ParsedItem[] | undefined {
+    const state = this.state;
+    if (body.startsWith('Dumping ftrace') && body.endsWith('buffer:')) {
+      state.dump = 'header';
+      return [{ type: 'console', message: blankConsole('dump_begin', body, ctx.consoleTsNs) }];
+    }
+    if (state.dump === 'none') return undefined;
+    const trimmed = body.trim();
+    if (trimmed === DUMP_FENCE) {
+      const closing = state.dump === 'body';
+      state.dump = closing ? 'none' : 'body';
+      return closing ? [{ type: 'console', message: blankConsole('dump_end', body, ctx.consoleTsNs) }] : [];
+    }
+    if (trimmed === '(ftrace buffer empty)') {
+      state.dump = 'none';
+      return [{ type: 'console', message: blankConsole('dump_end', body, ctx.consoleTsNs) }];
+    }
+    if (state.dump === 'header' && trimmed.startsWith('#')) return [];
+    return undefined;
+  }
+
+  private unrecognized(body: string, ctx: LineContext, lineNo: number): void {
+    if (ctx.fromConsole && ctx.consoleTsNs !== null && body.trim() !== '') {
+      this.sink.console(blankConsole('text', body, ctx.consoleTsNs), lineNo);
+      this.sink.format('console');
+    } else {
+      this.sink.format('other');
+    }
+  }
+
+  private emit(items: ParsedItem[], lineNo: number, line: string): void {
+    for (const item of items) {
+      switch (item.type) {
+        case 'event':
+          this.sink.event(item.event, lineNo);
+          break;
+        case 'console':
+          this.sink.console(item.message, lineNo);
+          break;
+        case 'cpu_fact':
+          this.sink.cpuFact(item.fact, lineNo);
+          break;
+        case 'issue':
+          this.sink.issue(item.issue, lineNo, line);
+          this.sink.stat('unparsed_lines', item.issue.format, 1);
+          break;
+        case 'stat':
+          this.sink.stat(item.name, item.key ?? '', item.add ?? 1);
+          break;
+      }
+    }
+  }
+}

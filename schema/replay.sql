@@ -1,0 +1,193 @@
+-- Tables replay/ derives from the ingested rows, per boot, and the findings detect/ writes.
+-- `ipitrace detect` rebuilds them. Times are ns in the boot's reference clock (clock_offsets.ref_clock:
+-- 'ftrace' when the boot has ftrace events, else 'printk'); console times are mapped onto it.
+
+-- How each clock of a boot maps onto its reference clock: ref_ns = ts_ns + offset_ns.
+CREATE TABLE IF NOT EXISTS clock_offsets (
+  boot       TEXT    NOT NULL,
+  -- The clock mapped ('printk', 'ftrace') and the boot's reference clock.
+  clock      TEXT    NOT NULL,
+  ref_clock  TEXT    NOT NULL,
+  offset_ns  INTEGER NOT NULL,
+  -- 'identity', 'markers' (trace_marker text equal to a console line), 'tp_printk' (the same event in
+  -- both), or 'assumed' (no common evidence: offset 0, console times approximate).
+  method     TEXT    NOT NULL,
+  -- Number of matched pairs and the spread (max - min of their differences) in ns.
+  samples    INTEGER NOT NULL,
+  spread_ns  INTEGER
+);
+
+-- The CPU universe of a boot: one row per CPU number that exists (possible), and any CPU named
+-- as a target that does not.
+CREATE TABLE IF NOT EXISTS cpu_universe (
+  boot     TEXT    NOT NULL,
+  cpu      INTEGER NOT NULL,
+  -- 1 when the CPU number is below nr_cpu_ids (possible), 0 when not, NULL when unknown.
+  possible INTEGER,
+  -- 1 when a vCPU / processor exists for it (present), 0 when not, NULL when unknown.
+  present  INTEGER,
+  -- 1 when the traces show the CPU recording events or the console shows it online.
+  seen     INTEGER NOT NULL,
+  -- Where the answer comes from: '--cpus', 'console: ...', 'ftrace #P', 'seen in trace', 'qemu'.
+  basis    TEXT    NOT NULL
+);
+
+-- Hotplug state of each CPU as intervals over the reference clock.
+CREATE TABLE IF NOT EXISTS cpu_states (
+  boot      TEXT    NOT NULL,
+  cpu       INTEGER NOT NULL,
+  -- 'online', 'going_down' (teardown started, still online), 'dying' (takedown_cpu: stop_machine,
+  -- the CPU leaves cpu_online_mask and flushes its queue), 'offline', 'coming_up'.
+  state     TEXT    NOT NULL,
+  -- Interval start and end (NULL end = until the end of the boot's evidence).
+  start_ns  INTEGER,
+  end_ns    INTEGER,
+  -- Evidence for the transition into this state: the row's file and line, and what kind it was
+  -- ('cpuhp', 'console', 'initial', 'first event').
+  source_id INTEGER,
+  line      INTEGER,
+  basis     TEXT    NOT NULL
+);
+
+-- What each ftrace stream covers per CPU: a csd whose release would fall outside a window is
+-- 'unknown', never 'never released'. Windows are split by LOST EVENTS markers.
+CREATE TABLE IF NOT EXISTS cpu_coverage (
+  boot      TEXT    NOT NULL,
+  source_id INTEGER NOT NULL,
+  cpu       INTEGER NOT NULL,
+  start_ns  INTEGER NOT NULL,
+  end_ns    INTEGER NOT NULL,
+  -- 'stream' (nothing overwritten: covered from the stream's start), 'first event' (the CPU's
+  -- oldest surviving event), 'after lost events'.
+  basis     TEXT    NOT NULL
+);
+
+-- Every IPI send as seen by the guest (one row per target CPU), with the target's state then.
+CREATE TABLE IF NOT EXISTS ipi_sends (
+  boot         TEXT    NOT NULL,
+  event_id     INTEGER NOT NULL,
+  source_id    INTEGER NOT NULL,
+  line         INTEGER NOT NULL,
+  ts_ns        INTEGER,
+  src_cpu      INTEGER,
+  target_cpu   INTEGER NOT NULL,
+  kind         TEXT    NOT NULL,
+  -- 'call_function', 'reschedule', an ARM IPI name, ...
+  reason       TEXT,
+  -- The csd use this IPI was sent for (csd_lifecycle), NULL for IPIs that carry no csd.
+  csd_use_id   INTEGER,
+  -- cpu_states.state of the target at ts_ns, or 'nonexistent'.
+  target_state TEXT    NOT NULL
+);
+
+-- One row per use of a csd: queued by src_cpu for target_cpu, then IPI, run and release.
+CREATE TABLE IF NOT EXISTS csd_lifecycle (
+  csd_use_id      INTEGER PRIMARY KEY,
+  boot            TEXT    NOT NULL,
+  -- csd address ('0x...'), NULL when hashed out.
+  csd             TEXT,
+  func            TEXT,
+  callsite        TEXT,
+  src_cpu         INTEGER,
+  target_cpu      INTEGER NOT NULL,
+  queue_event_id  INTEGER NOT NULL,
+  queued_ns       INTEGER,
+  -- The IPI sent for it (NULL: the queue was not empty, so the kernel sent none; normal).
+  ipi_event_id    INTEGER,
+  ipi_ns          INTEGER,
+  -- csd_function_entry/exit naming this csd on the target.
+  entry_event_id  INTEGER,
+  entry_ns        INTEGER,
+  exit_event_id   INTEGER,
+  exit_ns         INTEGER,
+  -- The first flush of the target's queue after the queue (IPI handler, idle-loop flush, or a
+  -- batched remote wake-up run naming another csd).
+  flush_event_id  INTEGER,
+  flush_ns        INTEGER,
+  -- When the lock was released: exit (sync), entry (async, or no exit before the trace ended), or flush.
+  released_ns     INTEGER,
+  release_how     TEXT,
+  -- Target state when queued, and when released.
+  target_state    TEXT    NOT NULL,
+  release_state   TEXT,
+  -- The earlier use of the same csd that was still locked when this one was queued.
+  reused_use_id   INTEGER,
+  -- 'released', 'running_at_end' (entered, trace ended before exit), 'never_released',
+  -- 'in_flight_at_end' (queued shortly before the trace ended), 'unknown' (outside coverage).
+  outcome         TEXT    NOT NULL,
+  -- Why the outcome is what it is (coverage, grace period).
+  note            TEXT
+);
+
+-- CSD-lock episodes the kernel reported on the console (CSD_LOCK_WAIT_DEBUG), and soft lockups in
+-- cross-call paths, grouped per waiter CPU and lock number.
+CREATE TABLE IF NOT EXISTS csd_episodes (
+  episode_id     INTEGER PRIMARY KEY,
+  boot           TEXT    NOT NULL,
+  -- 'csd_debug' (CSD_LOCK_WAIT_DEBUG messages) or 'soft_lockup' (a soft lockup whose stack is
+  -- in a cross-call, on a kernel without CSD debugging).
+  origin         TEXT    NOT NULL,
+  -- The CPU waiting for the lock and the CPU that should run the callback (NULL: not named).
+  waiter_cpu     INTEGER,
+  target_cpu     INTEGER,
+  -- All CPUs the waiter waits for, as a list ('0-1,3', from the NMI backtrace request).
+  target_cpus    TEXT,
+  -- Lock number '(#N)'.
+  seq            INTEGER,
+  func           TEXT,
+  info           TEXT,
+  first_ns       INTEGER,
+  last_ns        INTEGER,
+  -- Longest wait the kernel reported, ns.
+  max_wait_ns    INTEGER,
+  resends        INTEGER NOT NULL,
+  -- 'unresponsive', 'handling this request', 'handling prior', NULL.
+  target_status  TEXT,
+  -- 'late' (got unstuck), 'leak' (never unstuck before the log ends), 'lockup' (soft lockup
+  -- in a cross-call, no CSD debug messages).
+  classification TEXT    NOT NULL,
+  -- Seconds from the request to the release, for late releases.
+  released_after_ns INTEGER,
+  -- The replayed csd use it matches (same target, func), when the trace has it.
+  csd_use_id     INTEGER,
+  -- JSON array of {file, line}.
+  evidence       TEXT    NOT NULL
+);
+
+-- Other problems the kernel reported on the console about IPIs and cross-calls: 'ipi_offline_warning'
+-- (IPI on offline CPU N), 'resched_offline', 'resend_to_offline' (CSD debug re-sent an IPI or NMI to
+-- a CPU that is offline or does not exist), 'cross_call_warning' (a WARNING in kernel/smp.c,
+-- irq_work.c or a cross-call function).
+CREATE TABLE IF NOT EXISTS console_reports (
+  report_id  INTEGER PRIMARY KEY,
+  boot       TEXT    NOT NULL,
+  kind       TEXT    NOT NULL,
+  severity   TEXT    NOT NULL,
+  ts_ns      INTEGER,
+  cpu        INTEGER,
+  target_cpu INTEGER,
+  func       TEXT,
+  message    TEXT    NOT NULL,
+  evidence   TEXT    NOT NULL
+);
+
+-- Findings of the detectors in queries/*.sql, one row each.
+CREATE TABLE IF NOT EXISTS findings (
+  finding_id INTEGER PRIMARY KEY,
+  boot       TEXT    NOT NULL,
+  -- Detector name (queries/<name>.sql) and 'error' | 'warning' | 'info'.
+  detector   TEXT    NOT NULL,
+  severity   TEXT    NOT NULL,
+  -- Time in the boot's reference clock.
+  ts_ns      INTEGER,
+  -- The CPU that acted (sender, waiter) and the CPU acted upon (target).
+  cpu        INTEGER,
+  target_cpu INTEGER,
+  csd        TEXT,
+  func       TEXT,
+  -- Stable title (no times or addresses) and the full message.
+  title      TEXT    NOT NULL,
+  message    TEXT    NOT NULL,
+  -- JSON array of {file, line}: the input lines that show it.
+  evidence   TEXT    NOT NULL
+);

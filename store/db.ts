@@ -1,0 +1,84 @@
+// Opening the database: pragmas, schema creation and the schema-version check.
+import Database from 'better-sqlite3';
+import { existsSync, readFileSync } from 'node:fs';
+import { SCHEMA_VERSION } from '../schema/version.js';
+import { IpitraceError } from './errors.js';
+import { packagePath } from './paths.js';
+
+export type Db = Database.Database;
+
+/** Every schema file, in creation order: inputs first, then what replay/ and detect/ derive. */
+const SCHEMA_FILES = ['schema/schema.sql', 'schema/replay.sql'];
+
+export function schemaText(): string {
+  return SCHEMA_FILES.map((file) => readFileSync(packagePath(file), 'utf8')).join('\n');
+}
+
+/**
+ * Opens (creating if needed) a database for writing. Throws IpitraceError E_DB_OPEN when the file
+ * cannot be opened, E_DB_SCHEMA when it was made by another schema version.
+ */
+export function openWritable(path: string): Db {
+  const db = open(path, false);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('temp_store = MEMORY');
+  db.pragma('cache_size = -65536');
+  migrate(db, path);
+  return db;
+}
+
+/** Opens an existing database read-only (ipitrace query). */
+export function openReadOnly(path: string): Db {
+  if (path !== ':memory:' && !existsSync(path)) {
+    throw new IpitraceError('E_DB_OPEN', `${path}: no such database (run 'ipitrace ingest --db ${path} FILE...' first)`);
+  }
+  const db = open(path, true);
+  checkVersion(db, path);
+  return db;
+}
+
+function open(path: string, readonly: boolean): Db {
+  try {
+    return new Database(path, { readonly, fileMustExist: readonly });
+  } catch (error) {
+    throw new IpitraceError('E_DB_OPEN', `${path}: cannot open database: ${(error as Error).message}`);
+  }
+}
+
+function migrate(db: Db, path: string): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version === 0) {
+    try {
+      db.exec(schemaText());
+    } catch (error) {
+      throw new IpitraceError('E_DB_OPEN', `${path}: not an ipitrace database: ${(error as Error).message}`);
+    }
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    return;
+  }
+  checkVersion(db, path);
+}
+
+function checkVersion(db: Db, path: string): void {
+  let version: number;
+  try {
+    version = db.pragma('user_version', { simple: true }) as number;
+  } catch (error) {
+    throw new IpitraceError('E_DB_OPEN', `${path}: not a SQLite database: ${(error as Error).message}`);
+  }
+  if (version !== SCHEMA_VERSION) {
+    throw new IpitraceError('E_DB_SCHEMA',
+      `${path}: made by ipitrace schema version ${version}, this ipitrace uses ${SCHEMA_VERSION}; ingest into a new database`);
+  }
+}
+
+/** Indexes are built after bulk loads (ingest), not row by row. */
+export function ensureIndexes(db: Db): void {
+  db.exec(`
+    CREATE INDEX IF NOT EXISTS events_source_line ON events(source_id, line);
+    CREATE INDEX IF NOT EXISTS events_op ON events(op) WHERE op IS NOT NULL;
+    CREATE INDEX IF NOT EXISTS event_targets_event ON event_targets(event_id);
+    CREATE INDEX IF NOT EXISTS console_source_kind ON console_messages(source_id, kind);
+  `);
+}
