@@ -1,0 +1,84 @@
+// `ipitrace detect` as a library function: replay every boot, run every detector, store findings.
+import { z } from 'zod';
+import { listBoots, replayBoot, type ReplayOptions } from '../replay/replay.js';
+import type { Db } from '../store/db.js';
+import { IpitraceError } from '../store/errors.js';
+import { FINDING_COLUMNS, loadDetectors } from './detectors.js';
+
+export const SEVERITIES = ['error', 'warning', 'info'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export const Evidence = z.array(z.object({ file: z.string(), line: z.number().int().positive() }).strict());
+
+export const Finding = z.object({
+  detector: z.string(),
+  severity: z.enum(SEVERITIES),
+  boot: z.string(),
+  ts_ns: z.number().int().nullable(),
+  cpu: z.number().int().nullable(),
+  target_cpu: z.number().int().nullable(),
+  csd: z.string().nullable(),
+  func: z.string().nullable(),
+  title: z.string(),
+  message: z.string(),
+  evidence: Evidence,
+}).strict();
+export type Finding = z.infer<typeof Finding>;
+
+export interface DetectOptions extends ReplayOptions {
+  boot?: string;
+  /** csd-held-too-long threshold in ns (the kernel's CSD_LOCK_WAIT_DEBUG default is 5 s). */
+  csdTimeoutNs?: number;
+}
+
+export const DEFAULT_CSD_TIMEOUT_NS = 5_000_000_000;
+
+export function detect(db: Db, options: DetectOptions = {}): Finding[] {
+  const boots = options.boot ? [options.boot] : listBoots(db);
+  if (options.boot && !listBoots(db).includes(options.boot)) {
+    throw new IpitraceError('E_USAGE', `--boot ${options.boot}: no such boot in the database (have: ${listBoots(db).join(', ') || 'none'})`);
+  }
+  const detectors = loadDetectors();
+  const findings: Finding[] = [];
+  for (const boot of boots) {
+    const run = db.transaction(() => {
+      replayBoot(db, boot, options);
+      for (const detector of detectors) findings.push(...runDetector(db, detector.sql, detector.file, boot, options));
+      storeFindings(db, findings.filter((f) => f.boot === boot));
+    });
+    run();
+  }
+  return findings;
+}
+
+function runDetector(db: Db, sql: string, file: string, boot: string, options: DetectOptions): Finding[] {
+  const params: Record<string, unknown> = { boot };
+  if (sql.includes(':csd_timeout_ns')) params.csd_timeout_ns = options.csdTimeoutNs ?? DEFAULT_CSD_TIMEOUT_NS;
+  let rows: Record<string, unknown>[];
+  try {
+    const statement = db.prepare(sql);
+    const columns = statement.columns().map((c) => c.name);
+    if (columns.join(',') !== FINDING_COLUMNS.join(',')) {
+      throw new Error(`returns columns (${columns.join(', ')}), expected (${FINDING_COLUMNS.join(', ')})`);
+    }
+    rows = statement.all(params) as Record<string, unknown>[];
+  } catch (error) {
+    throw new IpitraceError('E_DETECTOR_INVALID', `${file}: ${(error as Error).message}`);
+  }
+  return rows.map((row) => Finding.parse({ ...row, evidence: JSON.parse(String(row.evidence ?? '[]')) }));
+}
+
+function storeFindings(db: Db, findings: Finding[]): void {
+  const insert = db.prepare(`INSERT INTO findings (boot, detector, severity, ts_ns, cpu, target_cpu, csd, func, title, message, evidence)
+    VALUES (?,?,?,?,?,?,?,?,?,?,?)`);
+  for (const f of findings) {
+    insert.run(f.boot, f.detector, f.severity, f.ts_ns, f.cpu, f.target_cpu, f.csd, f.func, f.title, f.message, JSON.stringify(f.evidence));
+  }
+}
+
+/** True when some finding is at or above the threshold ('never': never). */
+export function reachesThreshold(findings: Finding[], failOn: Severity | 'never'): boolean {
+  if (failOn === 'never') return false;
+  const rank = (s: Severity) => SEVERITIES.indexOf(s);
+  return findings.some((f) => rank(f.severity) <= rank(failOn));
+}

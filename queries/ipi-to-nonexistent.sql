@@ -1,0 +1,47 @@
+-- @detector ipi-to-nonexistent
+-- @severity error
+-- Flags: a csd queued or an IPI sent to a CPU number outside the boot's CPU universe (cpu_universe:
+--   not present, e.g. CPU 6 of 8 possible / 4 present), seen by the guest (ftrace, console) or by
+--   QEMU (an x86 ICR destination or a GIC SGI target list naming no vCPU). One finding per target
+--   CPU, citing both levels.
+-- Why: nothing can ever serve it; the csd lock is leaked (IPIs to nonexistent CPUs on 32-bit
+--   qemu-arm boots, 2015). On x86 the kernel's BAD_APICID truncates to the broadcast id, so a
+--   physical destination that no vCPU has is the hand-written or corrupted case.
+-- Evidence: the guest's csd_queue_cpu / IPI lines, then up to 10 QEMU lines.
+-- Limits: needs the universe (console CPU counts, --cpus). QEMU ids are taken as CPU numbers (x86
+--   APIC id = CPU index, GIC Aff0 = CPU index on QEMU virt with <= 8 CPUs per cluster).
+WITH present AS (SELECT cpu FROM cpu_universe WHERE boot = :boot AND present = 1),
+known AS (SELECT count(*) AS n FROM cpu_universe WHERE boot = :boot AND present IS NOT NULL),
+guest AS (
+  SELECT l.target_cpu, l.src_cpu, l.csd, l.func, l.queued_ns AS ts, e.source_id, e.line, 0 AS level
+    FROM csd_lifecycle l JOIN events e ON e.event_id IN (l.queue_event_id, l.ipi_event_id)
+   WHERE l.boot = :boot AND l.target_state = 'nonexistent'
+  UNION ALL
+  SELECT p.target_cpu, p.src_cpu, NULL, NULL, p.ts_ns, p.source_id, p.line, 0
+    FROM ipi_sends p WHERE p.boot = :boot AND p.target_state = 'nonexistent' AND p.csd_use_id IS NULL
+),
+qemu AS (
+  SELECT t.cpu AS target_cpu, e.cpu AS src_cpu, NULL AS csd, NULL AS func, NULL AS ts, e.source_id, e.line, 1 AS level,
+         row_number() OVER (PARTITION BY t.cpu ORDER BY e.event_id) AS n
+    FROM events e JOIN sources s USING (source_id) JOIN event_targets t ON t.event_id = e.event_id
+   WHERE s.boot = :boot AND e.format = 'qemu' AND e.op = 'ipi_send'
+     AND (SELECT n FROM known) > 0 AND t.cpu NOT IN (SELECT cpu FROM present)
+),
+hits AS (
+  SELECT target_cpu, src_cpu, csd, func, ts, source_id, line, level FROM guest
+  UNION ALL SELECT target_cpu, src_cpu, csd, func, ts, source_id, line, level FROM qemu WHERE n <= 10
+)
+SELECT 'ipi-to-nonexistent' AS detector, 'error' AS severity, :boot AS boot, min(h.ts) AS ts_ns,
+       coalesce(min(CASE WHEN h.level = 0 THEN h.src_cpu END), min(h.src_cpu)) AS cpu, h.target_cpu,
+       max(h.csd) AS csd, max(h.func) AS func,
+       'IPI to nonexistent CPU' || h.target_cpu || ' from CPU' || coalesce(min(CASE WHEN h.level = 0 THEN h.src_cpu END), min(h.src_cpu), '?') AS title,
+       'CPU' || coalesce(min(CASE WHEN h.level = 0 THEN h.src_cpu END), min(h.src_cpu), '?') || ' sent '
+         || CASE WHEN max(h.csd) IS NOT NULL OR max(h.func) IS NOT NULL THEN 'csd ' || coalesce(max(h.csd), '(hashed)') || ' (' || coalesce(max(h.func), '?') || ') and an IPI' ELSE 'an IPI' END
+         || ' to CPU' || h.target_cpu || ', which does not exist ('
+         || (SELECT count(*) FROM present) || ' present CPUs)'
+         || CASE WHEN max(h.level) = 1 THEN '; QEMU shows the interrupt sent to a destination no vCPU has' ELSE '' END AS message,
+       (SELECT json_group_array(json_object('file', s.path, 'line', x.line)) FROM
+          (SELECT DISTINCT source_id, line, level FROM hits WHERE hits.target_cpu = h.target_cpu ORDER BY level, source_id, line) x
+          JOIN sources s USING (source_id)) AS evidence
+  FROM hits h
+ GROUP BY h.target_cpu

@@ -1,0 +1,37 @@
+-- @detector kernel-reported
+-- @severity error (CSD lock leaked, IPI on offline CPU), warning (late release, re-send to an
+--   offline CPU, warning in the cross-call code)
+-- Flags: what the kernel itself printed: each CSD_LOCK_WAIT_DEBUG episode (one per lock number,
+--   classified as a leak when it never got unstuck before the log ends, or a late release), soft
+--   lockups whose stack is in a cross-call, "IPI on offline CPU" and offline-reschedule warnings,
+--   CSD-debug re-sends and NMI requests to CPUs that are offline, WARNINGs in kernel/smp.c and
+--   irq_work.c.
+-- Why: often the only evidence a hung CI boot leaves; linked to the replayed csd (csd column) when
+--   the trace has it.
+-- Evidence: the console lines of the episode.
+-- Limits: a soft lockup's target comes from the NMI backtrace request after it, when there is one.
+SELECT 'kernel-reported' AS detector, CASE e.classification WHEN 'late' THEN 'warning' ELSE 'error' END AS severity,
+       e.boot, e.first_ns AS ts_ns, e.waiter_cpu AS cpu, e.target_cpu, l.csd, e.func,
+       CASE WHEN e.origin = 'soft_lockup' THEN 'soft lockup in cross-call ' || coalesce(e.func, '?') || ' on CPU' || coalesce(e.waiter_cpu, '?')
+            WHEN e.classification = 'late' THEN 'CSD lock released late: CPU' || coalesce(e.waiter_cpu, '?') || ' waited for CPU' || coalesce(e.target_cpu, '?') || ' (' || coalesce(e.func, '?') || ')'
+            ELSE 'CSD lock never released: CPU' || coalesce(e.waiter_cpu, '?') || ' waits for CPU' || coalesce(e.target_cpu, '?') || ' (' || coalesce(e.func, '?') || ')' END AS title,
+       CASE WHEN e.origin = 'soft_lockup'
+            THEN 'CPU' || coalesce(e.waiter_cpu, '?') || ' is stuck in a cross-call (' || coalesce(e.func, '?') || ')'
+                 || coalesce(' waiting for CPUs ' || e.target_cpus, ', target CPUs not named') || '; not released before the log ends'
+            ELSE 'CSD lock #' || coalesce(e.seq, '?') || ': CPU' || coalesce(e.waiter_cpu, '?') || ' waited for CPU' || coalesce(e.target_cpu, '?')
+                 || ' to run ' || coalesce(e.func, '?') || coalesce(' (target ' || e.target_status || ')', '')
+                 || CASE WHEN e.classification = 'late' THEN '; released after ' || printf('%.1f', e.released_after_ns / 1e9) || ' s'
+                         ELSE '; still waiting after ' || printf('%.1f', e.max_wait_ns / 1e9) || ' s when the log ends' END
+                 || CASE WHEN e.resends > 0 THEN '; ' || e.resends || ' IPI re-sends' ELSE '' END
+                 || coalesce('; csd ' || l.csd || ' queued by CPU' || l.src_cpu, '') END AS message,
+       e.evidence
+  FROM csd_episodes e LEFT JOIN csd_lifecycle l ON l.csd_use_id = e.csd_use_id
+ WHERE e.boot = :boot
+UNION ALL
+SELECT 'kernel-reported', r.severity, r.boot, r.ts_ns, r.cpu, r.target_cpu, NULL, r.func,
+       CASE r.kind WHEN 'resend_to_offline' THEN 'CSD debug IPIs to offline CPU' || coalesce(r.target_cpu, '?') || ' from CPU' || coalesce(r.cpu, '?')
+                   WHEN 'cross_call_warning' THEN 'warning in cross-call ' || coalesce(r.func, '?')
+                   ELSE replace(r.kind, '_', ' ') || ' CPU' || coalesce(r.target_cpu, '?') END,
+       r.message, r.evidence
+  FROM console_reports r
+ WHERE r.boot = :boot

@@ -1,0 +1,58 @@
+// Lines up a boot's clocks. The guest's ftrace clock and its printk clock differ by a fixed offset
+// per boot (0.15-1.7 s in the corpus); the same text written to trace_marker and /dev/kmsg, or a
+// CPU's takedown seen both as a cpuhp event and as the console's "CPU N is now offline", gives it.
+import type { Db } from '../store/db.js';
+
+export type RefClock = 'ftrace' | 'printk';
+
+export interface ClockMap {
+  ref: RefClock;
+  /** ref_ns = printk_ns + printkOffset. */
+  printkOffset: number;
+  method: 'identity' | 'markers' | 'hotplug' | 'assumed';
+  samples: number;
+  spread: number | null;
+}
+
+export function mapClocks(db: Db, boot: string): ClockMap {
+  const hasFtrace = db.prepare(`SELECT 1 FROM events JOIN sources USING (source_id)
+    WHERE boot = ? AND clock = 'ftrace' LIMIT 1`).get(boot) !== undefined;
+  if (!hasFtrace) return { ref: 'printk', printkOffset: 0, method: 'identity', samples: 0, spread: null };
+  for (const [method, differences] of [['markers', markerDifferences(db, boot)], ['hotplug', hotplugDifferences(db, boot)]] as const) {
+    if (differences.length > 0) {
+      const sorted = [...differences].sort((a, b) => a - b);
+      return {
+        ref: 'ftrace', printkOffset: sorted[Math.floor(sorted.length / 2)], method,
+        samples: sorted.length, spread: sorted[sorted.length - 1] - sorted[0],
+      };
+    }
+  }
+  return { ref: 'ftrace', printkOffset: 0, method: 'assumed', samples: 0, spread: null };
+}
+
+/** ftrace - printk for each trace_marker text also printed on the console (n-th copy with n-th copy). */
+function markerDifferences(db: Db, boot: string): number[] {
+  const rows = db.prepare(`
+    WITH m AS (SELECT DISTINCT e.text, e.ts_ns FROM events e JOIN sources s USING (source_id)
+               WHERE s.boot = ? AND e.op = 'marker' AND e.clock = 'ftrace' AND e.ts_ns IS NOT NULL),
+         mn AS (SELECT text, ts_ns, row_number() OVER (PARTITION BY text ORDER BY ts_ns) AS n FROM m),
+         c AS (SELECT c.text, c.ts_ns, row_number() OVER (PARTITION BY c.text ORDER BY c.ts_ns, c.line) AS n
+               FROM console_messages c JOIN sources s USING (source_id)
+               WHERE s.boot = ? AND c.kind = 'text' AND c.ts_ns IS NOT NULL)
+    SELECT mn.ts_ns - c.ts_ns AS d FROM mn JOIN c ON c.text = mn.text AND c.n = mn.n`).all(boot, boot) as { d: number }[];
+  return rows.map((r) => r.d);
+}
+
+/** ftrace - printk between the takedown_cpu exit of CPU N and the console's "CPU N is now offline". */
+function hotplugDifferences(db: Db, boot: string): number[] {
+  const rows = db.prepare(`
+    WITH t AS (SELECT e.target_cpu AS cpu, e.ts_ns, row_number() OVER (PARTITION BY e.target_cpu ORDER BY e.ts_ns) AS n
+               FROM events e JOIN sources s USING (source_id)
+               WHERE s.boot = ? AND e.op = 'hp_exit' AND e.clock = 'ftrace' AND e.hp_step IN
+                 (SELECT DISTINCT hp_step FROM events WHERE op = 'hp_enter' AND func = 'takedown_cpu')),
+         c AS (SELECT c.cpu, c.ts_ns, row_number() OVER (PARTITION BY c.cpu ORDER BY c.ts_ns) AS n
+               FROM console_messages c JOIN sources s USING (source_id)
+               WHERE s.boot = ? AND c.kind = 'cpu_offline' AND c.ts_ns IS NOT NULL)
+    SELECT t.ts_ns - c.ts_ns AS d FROM t JOIN c USING (cpu, n)`).all(boot, boot) as { d: number }[];
+  return rows.map((r) => r.d);
+}

@@ -1,0 +1,137 @@
+// Call-single queues and csd locks, modelled on kernel/smp.c (6.x):
+// - csd_queue_cpu: the sender took the csd's lock and llist_add()ed it to the target's queue; an IPI
+//   follows only when the queue was empty (so a queue without its own IPI is normal).
+// - The target's __flush_smp_call_function_queue() takes the WHOLE queue at once (llist_del_all):
+//   sync csds run entry/func/exit then unlock, async ones unlock first, irq_work csds print no
+//   csd_function_* event, and all remote wake-ups run as ONE csd_function_entry naming only the
+//   first csd. So any sign of a flush on CPU c at time t (the IPI handler, or any queued csd
+//   running there) releases every csd queued to c before t; exact csd matching only refines the
+//   times. A csd with no flush on its target afterwards was never released.
+// - csd=0 entries are local calls (csd_do_func(..., NULL)): no queue, no IPI, no flush.
+
+export interface CsdUse {
+  id: number;
+  csd: string | null;
+  func: string | null;
+  callsite: string | null;
+  src: number | null;
+  target: number;
+  queueEventId: number;
+  queuedNs: number;
+  ipiEventId: number | null;
+  ipiNs: number | null;
+  entryEventId: number | null;
+  entryNs: number | null;
+  exitEventId: number | null;
+  exitNs: number | null;
+  flushEventId: number | null;
+  flushNs: number | null;
+  reusedUseId: number | null;
+}
+
+/** Remote wake-ups reuse the task's wake_entry: not a csd lock, never a reuse bug. */
+const TTWU_FUNC = 'sched_ttwu_pending';
+/** Max time between a queue and the IPI the same sender sends for it. */
+const IPI_MATCH_WINDOW_NS = 10_000_000;
+
+export class CsdTracker {
+  readonly uses: CsdUse[] = [];
+  private readonly pending = new Map<number, CsdUse[]>();
+  private readonly byCsd = new Map<string, CsdUse>();
+  private readonly awaitingIpi = new Map<number, CsdUse[]>();
+
+  onQueue(eventId: number, ts: number, src: number | null, target: number, csd: string | null,
+    func: string | null, callsite: string | null): CsdUse {
+    const use: CsdUse = {
+      id: this.uses.length + 1, csd, func, callsite, src, target, queueEventId: eventId, queuedNs: ts,
+      ipiEventId: null, ipiNs: null, entryEventId: null, entryNs: null, exitEventId: null, exitNs: null,
+      flushEventId: null, flushNs: null, reusedUseId: null,
+    };
+    if (csd !== null && csd !== '0x0') {
+      const previous = this.byCsd.get(csd);
+      if (previous && func !== TTWU_FUNC && previous.func !== TTWU_FUNC && releasedAt(previous) === null) {
+        use.reusedUseId = previous.id;
+      }
+      this.byCsd.set(csd, use);
+    }
+    this.uses.push(use);
+    push(this.pending, target, use);
+    push(this.awaitingIpi, src ?? -1, use);
+    return use;
+  }
+
+  /**
+   * An IPI from `src` to `targets`: a call-function IPI is the one sent for the csds `src` queued
+   * just before. Returns the use matched per target.
+   */
+  onIpiSend(eventId: number, ts: number, src: number | null, targets: number[], isCallFunction: boolean): Map<number, CsdUse> {
+    const matched = new Map<number, CsdUse>();
+    if (!isCallFunction) return matched;
+    const waiting = this.awaitingIpi.get(src ?? -1);
+    if (!waiting) return matched;
+    for (const use of waiting) {
+      if (use.ipiEventId !== null || ts - use.queuedNs > IPI_MATCH_WINDOW_NS || !targets.includes(use.target)) continue;
+      use.ipiEventId = eventId;
+      use.ipiNs = ts;
+      matched.set(use.target, use);
+    }
+    this.awaitingIpi.delete(src ?? -1);
+    return matched;
+  }
+
+  /** Evidence that CPU `cpu` flushed its queue at `ts`: everything queued to it before is taken. */
+  onFlush(cpu: number, ts: number, eventId: number): void {
+    const queue = this.pending.get(cpu);
+    if (!queue || queue.length === 0) return;
+    let kept = 0;
+    for (const use of queue) {
+      if (use.queuedNs <= ts) {
+        use.flushEventId = eventId;
+        use.flushNs = ts;
+      } else {
+        queue[kept++] = use;
+      }
+    }
+    queue.length = kept;
+  }
+
+  /** csd_function_entry on `cpu` (null: tp_printk, no CPU column). */
+  onEntry(eventId: number, ts: number, cpu: number | null, csd: string | null, hashedOut: boolean): void {
+    if (csd === '0x0') return;
+    const use = csd === null ? undefined : this.byCsd.get(csd);
+    const matches = use !== undefined && use.entryEventId === null && use.queuedNs <= ts && (cpu === null || use.target === cpu);
+    if (matches) {
+      use.entryEventId = eventId;
+      use.entryNs = ts;
+    }
+    const flushed = cpu ?? (matches ? use.target : null);
+    if (flushed !== null && (csd !== null || hashedOut)) this.onFlush(flushed, ts, eventId);
+  }
+
+  onExit(eventId: number, ts: number, csd: string | null): void {
+    if (csd === null || csd === '0x0') return;
+    const use = this.byCsd.get(csd);
+    if (use && use.entryEventId !== null && use.exitEventId === null) {
+      use.exitEventId = eventId;
+      use.exitNs = ts;
+    }
+  }
+}
+
+/** When the csd's lock was released: exit (sync), entry (async), or the flush that took it. */
+export function releasedAt(use: CsdUse): number | null {
+  return use.exitNs ?? use.entryNs ?? use.flushNs;
+}
+
+export function releaseHow(use: CsdUse): 'exit' | 'entry' | 'flush' | null {
+  if (use.exitNs !== null) return 'exit';
+  if (use.entryNs !== null) return 'entry';
+  if (use.flushNs !== null) return 'flush';
+  return null;
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}

@@ -1,0 +1,261 @@
+// What the kernel itself reported on the console, grouped into episodes:
+// - CSD_LOCK_WAIT_DEBUG (kernel/smp.c): "Detected"/"Continued non-responsive CSD lock (#N)", the
+//   target's status, "Re-sending", "got unstuck". One episode per lock number; 'late' when it got
+//   unstuck, else 'leak'.
+// - A soft lockup whose stack is in a cross-call (smp_call_function*, csd_lock_wait, on_each_cpu...)
+//   on a kernel without CSD debugging: an episode of origin 'soft_lockup', its targets taken from the
+//   NMI backtrace request that follows ("Sending NMI from CPU 2 to CPUs 0-1,3:").
+// - Warnings about IPIs to offline CPUs, re-sends to CPUs that are offline, and WARNINGs in the
+//   cross-call code (console_reports).
+import { parseCpuList } from '../parsers/patterns.js';
+import type { Db } from '../store/db.js';
+import type { BootModel } from './replay.js';
+import { targetState } from './replay.js';
+
+interface Message {
+  source_id: number;
+  path: string;
+  line: number;
+  ts_ns: number | null;
+  kind: string;
+  cpu: number | null;
+  target_cpu: number | null;
+  seq: number | null;
+  wait_ns: number | null;
+  func: string | null;
+  info: string | null;
+  cpus: string | null;
+  text: string;
+}
+
+interface Evidence { file: string; line: number }
+
+interface Episode {
+  origin: 'csd_debug' | 'soft_lockup';
+  sourceId: number;
+  waiter: number | null;
+  target: number | null;
+  targetCpus: string | null;
+  seq: number | null;
+  func: string | null;
+  info: string | null;
+  firstNs: number | null;
+  lastNs: number | null;
+  firstWaitNs: number | null;
+  maxWaitNs: number | null;
+  resends: number;
+  status: string | null;
+  unstuckNs: number | null;
+  evidence: Evidence[];
+}
+
+interface Report {
+  kind: string;
+  severity: 'error' | 'warning';
+  ts: number | null;
+  cpu: number | null;
+  target: number | null;
+  func: string | null;
+  message: string;
+  evidence: Evidence[];
+}
+
+/** Functions whose presence in a lockup's stack means the CPU is waiting in a cross-call. */
+const CROSS_CALL_FRAME = /^(?:__)?(?:smp_call_function\w*|on_each_cpu\w*|csd_lock_wait\w*|generic_exec_single|kick_all_cpus_sync|smp_call_on_cpu\w*)$/;
+/** Where a WARNING about cross-calls comes from. */
+const CROSS_CALL_WARNING = /^(?:kernel\/smp\.c|kernel\/irq_work\.c|arch\/\w+\/kernel\/smp\.c|arch\/x86\/kernel\/apic\/ipi\.c)/;
+/** How far (lines) a lockup's own stack may run before another CPU's report starts. */
+const STACK_LINES = 250;
+
+export function writeEpisodes(db: Db, model: BootModel): void {
+  const messages = db.prepare(`SELECT c.source_id, s.path, c.line, c.ts_ns, c.kind, c.cpu, c.target_cpu, c.seq,
+      c.wait_ns, c.func, c.info, c.cpus, c.text
+    FROM console_messages c JOIN sources s USING (source_id)
+    WHERE s.boot = ? AND c.kind NOT IN ('text', 'cmdline') ORDER BY c.source_id, c.line`).all(model.boot) as Message[];
+  const toRef = (ts: number | null) => (ts === null ? null : ts + (model.clocks.ref === 'ftrace' ? model.clocks.printkOffset : 0));
+  const episodes: Episode[] = [];
+  const reports: Report[] = [];
+  const bySeq = new Map<string, Episode>();
+  let lockup: { episode: Episode; line: number; frames: string[] } | null = null;
+  const resends = new Map<string, Report>();
+
+  const closeLockup = () => {
+    if (lockup && lockup.frames.some((f) => CROSS_CALL_FRAME.test(f))) {
+      const own = episodes.find((e) => e.origin === 'csd_debug' && e.waiter === lockup!.episode.waiter && e.sourceId === lockup!.episode.sourceId);
+      if (own) own.evidence.push(...lockup.episode.evidence);
+      else {
+        lockup.episode.func = lockup.frames.find((f) => CROSS_CALL_FRAME.test(f)) ?? null;
+        episodes.push(lockup.episode);
+      }
+    }
+    lockup = null;
+  };
+
+  for (const m of messages) {
+    const at: Evidence = { file: m.path, line: m.line };
+    const ts = toRef(m.ts_ns);
+    if (lockup && (m.source_id !== lockup.episode.sourceId || m.line - lockup.line > STACK_LINES
+      || ['soft_lockup', 'nmi_backtrace', 'panic', 'dump_begin', 'rcu_stall', 'hung_task'].includes(m.kind))) closeLockup();
+    switch (m.kind) {
+      case 'csd_detected':
+      case 'csd_continued': {
+        const episode = csdEpisode(bySeq, episodes, m);
+        episode.waiter ??= m.cpu;
+        if (m.target_cpu !== null && m.target_cpu >= 0) episode.target ??= m.target_cpu;
+        episode.func ??= m.func;
+        episode.info ??= m.info;
+        episode.firstNs ??= ts;
+        episode.firstWaitNs ??= m.wait_ns;
+        episode.lastNs = ts;
+        episode.maxWaitNs = Math.max(episode.maxWaitNs ?? 0, m.wait_ns ?? 0);
+        episode.evidence.push(at);
+        break;
+      }
+      case 'csd_state': {
+        const episode = csdEpisode(bySeq, episodes, m);
+        episode.status = m.info;
+        episode.evidence.push(at);
+        break;
+      }
+      case 'csd_resend': {
+        const episode = csdEpisode(bySeq, episodes, m);
+        episode.resends++;
+        episode.evidence.push(at);
+        if (m.target_cpu !== null && ts !== null) noteResendToOffline(model, resends, m.cpu, m.target_cpu, ts, at, 'Re-sent CSD IPI');
+        break;
+      }
+      case 'csd_unstuck': {
+        const episode = csdEpisode(bySeq, episodes, m);
+        episode.unstuckNs = ts;
+        episode.evidence.push(at);
+        break;
+      }
+      case 'soft_lockup':
+        lockup = {
+          line: m.line, frames: [],
+          episode: {
+            origin: 'soft_lockup', sourceId: m.source_id, waiter: m.cpu, target: null, targetCpus: null, seq: null,
+            func: null, info: m.info, firstNs: ts, lastNs: ts, firstWaitNs: m.wait_ns, maxWaitNs: m.wait_ns, resends: 0,
+            status: null, unstuckNs: null, evidence: [at],
+          },
+        };
+        break;
+      case 'frame':
+        if (lockup && m.func) lockup.frames.push(m.func);
+        break;
+      case 'nmi_backtrace_request': {
+        const targets = parseCpuList(m.cpus ?? '') ?? [];
+        const waiting = [...episodes].reverse().find((e) => e.waiter === m.cpu && e.sourceId === m.source_id && e.unstuckNs === null);
+        if (waiting) {
+          waiting.evidence.push(at);
+          if (waiting.targetCpus === null) waiting.targetCpus = m.cpus;
+          if (waiting.target === null && targets.length === 1) waiting.target = targets[0];
+        }
+        for (const target of targets) {
+          if (ts !== null) noteResendToOffline(model, resends, m.cpu, target, ts, at, 'NMI backtrace request');
+        }
+        break;
+      }
+      case 'ipi_offline_warning':
+      case 'resched_offline':
+        reports.push({
+          kind: m.kind, severity: 'error', ts, cpu: null, target: m.cpu, func: null,
+          message: m.kind === 'ipi_offline_warning'
+            ? `the kernel warned: IPI on offline CPU ${m.cpu} (callbacks were queued to it while it was offline)`
+            : `the kernel warned: reschedule IPI to offline CPU ${m.cpu}`,
+          evidence: [at],
+        });
+        break;
+      case 'ipi_offline_callback': {
+        const last = reports[reports.length - 1];
+        if (last && last.kind === 'ipi_offline_warning') {
+          last.evidence.push(at);
+          last.func ??= m.func;
+        }
+        break;
+      }
+      case 'warning':
+        if (CROSS_CALL_WARNING.test(m.info ?? '')) reports.push(crossCallWarning(model, m, ts, at));
+        break;
+    }
+  }
+  closeLockup();
+  reports.push(...resends.values());
+  storeEpisodes(db, model, episodes);
+  storeReports(db, model.boot, reports);
+}
+
+function csdEpisode(bySeq: Map<string, Episode>, episodes: Episode[], m: Message): Episode {
+  const key = `${m.source_id}:${m.seq}`;
+  let episode = bySeq.get(key);
+  if (!episode) {
+    episode = {
+      origin: 'csd_debug', sourceId: m.source_id, waiter: null, target: null, targetCpus: null, seq: m.seq, func: null,
+      info: null, firstNs: null, lastNs: null, firstWaitNs: null, maxWaitNs: null, resends: 0, status: null,
+      unstuckNs: null, evidence: [],
+    };
+    bySeq.set(key, episode);
+    episodes.push(episode);
+  }
+  return episode;
+}
+
+/** The kernel's own recovery traffic (re-sent IPI, NMI backtrace) to a CPU that cannot answer. */
+function noteResendToOffline(model: BootModel, resends: Map<string, Report>, from: number | null, to: number, ts: number,
+  at: Evidence, what: string): void {
+  const state = targetState(model, to, ts);
+  if (state !== 'offline' && state !== 'nonexistent') return;
+  const key = `${from}>${to}`;
+  const report = resends.get(key);
+  if (report) {
+    report.evidence.push(at);
+    return;
+  }
+  resends.set(key, {
+    kind: 'resend_to_offline', severity: 'warning', ts, cpu: from, target: to, func: null,
+    message: `CSD lock debugging on CPU${from} sent IPIs (${what}) to CPU${to}, which is ${state}: they can never be answered`,
+    evidence: [at],
+  });
+}
+
+/** A WARNING in the cross-call code. When a CPU went offline shortly before, name it as the likely target. */
+function crossCallWarning(model: BootModel, m: Message, ts: number | null, at: Evidence): Report {
+  let target: number | null = null;
+  if (ts !== null) {
+    for (const [cpu, intervals] of model.states) {
+      const offline = intervals.find((i) => i.state === 'offline' && i.ts <= ts && (i.end === null || i.end > ts) && Number.isFinite(i.ts));
+      if (offline && ts - offline.ts < 5_000_000_000 && (target === null || cpu !== target)) target = cpu;
+    }
+  }
+  const where = `${m.func ?? 'a cross-call'} (${m.info})`;
+  return {
+    kind: 'cross_call_warning', severity: 'warning', ts, cpu: m.cpu, target, func: m.func,
+    message: target === null
+      ? `the kernel warned in ${where} on CPU${m.cpu}`
+      : `the kernel warned in ${where} on CPU${m.cpu} right after CPU${target} went offline: likely a cross-call to offline CPU${target}`,
+    evidence: [at],
+  };
+}
+
+function storeEpisodes(db: Db, model: BootModel, episodes: Episode[]): void {
+  const insert = db.prepare(`INSERT INTO csd_episodes (boot, origin, waiter_cpu, target_cpu, target_cpus, seq, func, info,
+    first_ns, last_ns, max_wait_ns, resends, target_status, classification, released_after_ns, csd_use_id, evidence)
+    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`);
+  const findUse = db.prepare(`SELECT csd_use_id FROM csd_lifecycle WHERE boot = ? AND target_cpu = ? AND func = ?
+    AND (src_cpu = ? OR ? IS NULL) AND queued_ns <= ? ORDER BY queued_ns DESC LIMIT 1`);
+  for (const e of episodes) {
+    const late = e.unstuckNs !== null;
+    const releasedAfter = late && e.firstNs !== null ? e.unstuckNs! - e.firstNs + (e.firstWaitNs ?? 0) : null;
+    const use = e.target !== null && e.func !== null && e.firstNs !== null
+      ? findUse.get(model.boot, e.target, e.func, e.waiter, e.waiter, e.firstNs) as { csd_use_id: number } | undefined : undefined;
+    insert.run(model.boot, e.origin, e.waiter, e.target, e.targetCpus ?? (e.target === null ? null : String(e.target)), e.seq,
+      e.func, e.info, e.firstNs, e.lastNs, e.maxWaitNs, e.resends, e.status, late ? 'late' : 'leak', releasedAfter,
+      use?.csd_use_id ?? null, JSON.stringify(e.evidence));
+  }
+}
+
+function storeReports(db: Db, boot: string, reports: Report[]): void {
+  const insert = db.prepare(`INSERT INTO console_reports (boot, kind, severity, ts_ns, cpu, target_cpu, func, message, evidence)
+    VALUES (?,?,?,?,?,?,?,?,?)`);
+  for (const r of reports) insert.run(boot, r.kind, r.severity, r.ts, r.cpu, r.target, r.func, r.message, JSON.stringify(r.evidence));
+}

@@ -1,0 +1,156 @@
+// Per-CPU hotplug state over time, from cpuhp trace events first and console messages where the
+// traces do not reach (explicit priority: cpuhp events > console hotplug messages > inferred).
+// Teardown (kernel/cpu.c): steps run with target < step. takedown_cpu runs stop_machine on the
+// outgoing CPU, which leaves cpu_online_mask and flushes its call-single queue (CPU_DYING); after
+// takedown_cpu returns the CPU is dead. Bring-up: steps run with target > step; the CPU is online
+// once the bring-up step (bringup_cpu / cpuhp_bringup_ap) returns or it records its first event.
+
+export type CpuState = 'online' | 'going_down' | 'dying' | 'offline' | 'coming_up';
+
+export interface Transition {
+  ts: number;
+  state: CpuState;
+  sourceId: number | null;
+  line: number | null;
+  basis: string;
+}
+
+export interface Interval extends Transition {
+  end: number | null;
+}
+
+const TAKEDOWN_STEPS = new Set(['takedown_cpu']);
+const BRINGUP_STEPS = new Set(['bringup_cpu', 'cpuhp_bringup_ap']);
+
+interface Evidence { sourceId: number; line: number }
+
+export class HotplugTracker {
+  private readonly transitions = new Map<number, Transition[]>();
+  private readonly lastState = new Map<number, CpuState>();
+  /** Per CPU: the step number of an open takedown/bring-up step (its exit ends the phase). */
+  private readonly openStep = new Map<number, { step: number; kind: 'takedown' | 'bringup' }>();
+  /** Per CPU inside takedown_cpu: its latest own event. */
+  private readonly lastActive = new Map<number, { ts: number; at: Evidence }>();
+  private traceStart: number | null = null;
+  private sawCpuhp = false;
+  private traceEnd: number | null = null;
+
+  /** cpuhp_enter / cpuhp_multi_enter for `cpu`. */
+  onEnter(cpu: number, ts: number, target: number, step: number, func: string | null, at: Evidence): void {
+    this.noteTraceTime(ts);
+    this.sawCpuhp = true;
+    if (func && TAKEDOWN_STEPS.has(func)) {
+      this.openStep.set(cpu, { step, kind: 'takedown' });
+      this.move(cpu, ts, 'going_down', at, 'cpuhp');
+      this.lastActive.delete(cpu);
+    } else if (func && BRINGUP_STEPS.has(func)) {
+      this.openStep.set(cpu, { step, kind: 'bringup' });
+      this.move(cpu, ts, 'coming_up', at, 'cpuhp');
+    } else if (target < step) {
+      const state = this.lastState.get(cpu);
+      if (state === undefined || state === 'online' || state === 'coming_up') this.move(cpu, ts, 'going_down', at, 'cpuhp');
+    } else if (target > step) {
+      const state = this.lastState.get(cpu);
+      if (state === undefined || state === 'offline' || state === 'dying') this.move(cpu, ts, 'coming_up', at, 'cpuhp');
+    }
+  }
+
+  /** cpuhp_exit for `cpu`: ends a takedown (dead) or bring-up (online) step. */
+  onExit(cpu: number, ts: number, step: number, ret: number | null, at: Evidence): void {
+    this.noteTraceTime(ts);
+    const open = this.openStep.get(cpu);
+    if (!open || open.step !== step) return;
+    this.openStep.delete(cpu);
+    const failed = ret !== null && ret !== 0;
+    if (open.kind === 'takedown' && !failed) {
+      // takedown_cpu's stop_machine: the CPU stops recording events when it enters take_cpu_down,
+      // leaves cpu_online_mask and runs its CPU_DYING steps (not traced). Its last event marks that.
+      const last = this.lastActive.get(cpu);
+      if (last) this.move(cpu, last.ts, 'dying', last.at, 'last event before takedown');
+      this.move(cpu, ts, 'offline', at, 'cpuhp');
+    } else if (open.kind === 'takedown') this.move(cpu, ts, 'online', at, 'cpuhp');
+    else this.move(cpu, ts, failed ? 'offline' : 'online', at, 'cpuhp');
+  }
+
+  /** Any event recorded ON `cpu`: a CPU that runs code while coming up is online. */
+  onCpuActive(cpu: number, ts: number, at: Evidence): void {
+    this.noteTraceTime(ts);
+    const state = this.lastState.get(cpu);
+    if (state === 'going_down' && this.openStep.get(cpu)?.kind === 'takedown') this.lastActive.set(cpu, { ts, at });
+    if (state === undefined) this.move(cpu, ts, 'online', at, 'first event');
+    else if (state === 'coming_up') this.move(cpu, ts, 'online', at, 'first event');
+  }
+
+  /** A console hotplug message, used only where the traces do not reach. */
+  onConsole(cpu: number, ts: number, state: CpuState, at: Evidence): void {
+    this.consoleTransitions.push({ cpu, ts, state, at });
+  }
+
+  private readonly consoleTransitions: { cpu: number; ts: number; state: CpuState; at: Evidence }[] = [];
+
+  private noteTraceTime(ts: number): void {
+    if (this.traceStart === null || ts < this.traceStart) this.traceStart = ts;
+    if (this.traceEnd === null || ts > this.traceEnd) this.traceEnd = ts;
+  }
+
+  private move(cpu: number, ts: number, state: CpuState, at: Evidence | null, basis: string): void {
+    if (this.lastState.get(cpu) === state) return;
+    const list = this.transitions.get(cpu) ?? [];
+    // A CPU whose first evidence is its own activity was online all along; otherwise the state
+    // before the first evidence follows from it (coming up means it was offline before).
+    if (list.length === 0 && basis === 'first event') ts = -Infinity;
+    else if (list.length === 0) list.push(initialBefore(state));
+    list.push({ ts, state, sourceId: at?.sourceId ?? null, line: at?.line ?? null, basis });
+    this.transitions.set(cpu, list);
+    this.lastState.set(cpu, state);
+  }
+
+  /**
+   * Closes the model: console transitions outside the traced time range are merged in, CPUs the
+   * console says were brought up at boot start online. Returns the intervals per CPU.
+   */
+  finish(bootCpus: Iterable<number>): Map<number, Interval[]> {
+    for (const c of this.consoleTransitions) {
+      const inTrace = this.sawCpuhp && this.traceStart !== null && this.traceEnd !== null
+        && c.ts >= this.traceStart && c.ts <= this.traceEnd;
+      if (!inTrace) this.insertTransition(c.cpu, { ts: c.ts, state: c.state, sourceId: c.at.sourceId, line: c.at.line, basis: 'console' });
+    }
+    for (const cpu of bootCpus) {
+      if (!this.transitions.has(cpu)) this.transitions.set(cpu, [{ ts: -Infinity, state: 'online', sourceId: null, line: null, basis: 'initial' }]);
+    }
+    const result = new Map<number, Interval[]>();
+    for (const [cpu, list] of this.transitions) result.set(cpu, toIntervals(list));
+    return result;
+  }
+
+  private insertTransition(cpu: number, t: Transition): void {
+    const list = this.transitions.get(cpu) ?? [];
+    if (list.length === 0) list.push(initialBefore(t.state));
+    list.push(t);
+    list.sort((a, b) => a.ts - b.ts);
+    this.transitions.set(cpu, list);
+  }
+}
+
+function initialBefore(first: CpuState): Transition {
+  const state: CpuState = first === 'coming_up' || first === 'online' ? 'offline' : 'online';
+  return { ts: -Infinity, state, sourceId: null, line: null, basis: 'initial' };
+}
+
+function toIntervals(list: Transition[]): Interval[] {
+  const merged: Transition[] = [];
+  for (const t of list) if (merged.length === 0 || merged[merged.length - 1].state !== t.state) merged.push(t);
+  return merged.map((t, i) => ({ ...t, end: i + 1 < merged.length ? merged[i + 1].ts : null }));
+}
+
+/** The state of `cpu` at `ts` (a CPU with no history is 'offline' unless it appears in `intervals`). */
+export function stateAt(intervals: Map<number, Interval[]>, cpu: number, ts: number): CpuState | null {
+  const list = intervals.get(cpu);
+  if (!list) return null;
+  let state: CpuState | null = null;
+  for (const interval of list) {
+    if (interval.ts <= ts) state = interval.state;
+    else break;
+  }
+  return state ?? list[0].state;
+}

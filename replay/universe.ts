@@ -1,0 +1,61 @@
+// The CPU universe of a boot: which CPU numbers exist. Explicit priority: --cpus, then what the
+// console says (present / possible counts), then the ftrace header, then CPUs seen in the traces.
+// A CPU number outside the present set is nonexistent: an IPI to it can never be served.
+import { formatCpuList } from '../parsers/patterns.js';
+import type { Db } from '../store/db.js';
+
+export interface Universe {
+  /** Number of possible CPUs (nr_cpu_ids), null when no source says. */
+  possible: number | null;
+  /** Number of present CPUs (vCPUs that exist), null when no source says. */
+  present: number | null;
+  /** CPUs that recorded events or were reported online. */
+  seen: Set<number>;
+  basis: string;
+}
+
+interface FactRow { fact: string; count: number | null }
+
+export function computeUniverse(db: Db, boot: string, seen: Set<number>, cpusOverride?: number): Universe {
+  if (cpusOverride !== undefined) return { possible: cpusOverride, present: cpusOverride, seen, basis: '--cpus' };
+  const facts = new Map<string, number>();
+  const rows = db.prepare(`SELECT fact, max(count) AS count FROM cpu_facts JOIN sources USING (source_id)
+    WHERE boot = ? AND count IS NOT NULL GROUP BY fact`).all(boot) as FactRow[];
+  for (const row of rows) if (row.count !== null) facts.set(row.fact, row.count);
+
+  const hotplug = facts.get('hotplug_cpus');
+  let possible = facts.get('possible') ?? facts.get('trace_cpus') ?? null;
+  let present = facts.get('present') ?? null;
+  const bases: string[] = [];
+  if (present === null && possible !== null && hotplug !== undefined) present = possible - hotplug;
+  if (possible === null && present !== null && hotplug !== undefined) possible = present + hotplug;
+  if (present !== null) bases.push(`console: ${present} present`);
+  if (possible !== null) bases.push(`console: ${possible} possible`);
+  if (present === null && possible !== null) present = possible;
+  const floor = Math.max(-1, ...seen) + 1;
+  const online = Math.max(facts.get('online_at_read') ?? 0, facts.get('brought_up') ?? 0);
+  if (present !== null && present < Math.max(floor, online)) {
+    bases.push(`raised to ${Math.max(floor, online)}: CPUs ${formatCpuList(seen)} seen`);
+    present = Math.max(floor, online);
+    if (possible !== null && possible < present) possible = present;
+  }
+  if (bases.length === 0 && seen.size > 0) bases.push(`only CPUs seen in traces (${formatCpuList(seen)}): existence of others unknown`);
+  return { possible, present, seen, basis: bases.join('; ') || 'unknown' };
+}
+
+/** True when the CPU certainly does not exist (outside the present set); false when it may. */
+export function isNonexistent(universe: Universe, cpu: number): boolean {
+  return universe.present !== null && cpu >= universe.present && !universe.seen.has(cpu);
+}
+
+export function writeUniverse(db: Db, boot: string, universe: Universe, targets: Iterable<number>): void {
+  const insert = db.prepare('INSERT INTO cpu_universe (boot, cpu, possible, present, seen, basis) VALUES (?,?,?,?,?,?)');
+  const cpus = new Set<number>([...universe.seen, ...targets]);
+  const top = Math.max(universe.possible ?? 0, universe.present ?? 0);
+  for (let cpu = 0; cpu < top; cpu++) cpus.add(cpu);
+  for (const cpu of [...cpus].sort((a, b) => a - b)) {
+    const possible = universe.possible === null ? null : cpu < universe.possible ? 1 : 0;
+    const present = universe.present === null ? null : isNonexistent(universe, cpu) ? 0 : 1;
+    insert.run(boot, cpu, possible, present, universe.seen.has(cpu) ? 1 : 0, universe.basis);
+  }
+}
