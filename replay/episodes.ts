@@ -51,7 +51,7 @@ interface Episode {
 
 interface Report {
   kind: string;
-  severity: 'error' | 'warning';
+  severity: 'error' | 'warning' | 'info';
   ts: number | null;
   cpu: number | null;
   target: number | null;
@@ -66,6 +66,10 @@ const CROSS_CALL_FRAME = /^(?:__)?(?:smp_call_function\w*|on_each_cpu\w*|csd_loc
 const CROSS_CALL_WARNING = /^(?:kernel\/smp\.c|kernel\/irq_work\.c|arch\/\w+\/kernel\/smp\.c|arch\/x86\/kernel\/apic\/ipi\.c)/;
 /** How far (lines) a lockup's own stack may run before another CPU's report starts. */
 const STACK_LINES = 250;
+/** How far (lines) after a WARNING its RIP / pc line may come. */
+const WARNING_FRAME_LINES = 30;
+/** How far (lines) before a failed bring-up its attempt is cited. */
+const RECENT_HOTPLUG_LINES = 20;
 
 export function writeEpisodes(db: Db, model: BootModel): void {
   const messages = db.prepare(`SELECT c.source_id, s.path, c.line, c.ts_ns, c.kind, c.cpu, c.target_cpu, c.seq,
@@ -78,6 +82,8 @@ export function writeEpisodes(db: Db, model: BootModel): void {
   const bySeq = new Map<string, Episode>();
   let lockup: { episode: Episode; line: number; frames: string[] } | null = null;
   const resends = new Map<string, Report>();
+  const hotplug = new LineOrderHotplug();
+  let warning: { report: Report; line: number; sourceId: number } | null = null;
 
   const closeLockup = () => {
     if (lockup && lockup.frames.some((f) => CROSS_CALL_FRAME.test(f))) {
@@ -94,6 +100,8 @@ export function writeEpisodes(db: Db, model: BootModel): void {
   for (const m of messages) {
     const at: Evidence = { file: m.path, line: m.line };
     const ts = toRef(m.ts_ns);
+    hotplug.note(m, at);
+    if (warning && (warning.sourceId !== m.source_id || m.line - warning.line > WARNING_FRAME_LINES)) warning = null;
     if (lockup && (m.source_id !== lockup.episode.sourceId || m.line - lockup.line > STACK_LINES
       || ['soft_lockup', 'nmi_backtrace', 'panic', 'dump_begin', 'rcu_stall', 'hung_task'].includes(m.kind))) closeLockup();
     switch (m.kind) {
@@ -142,10 +150,16 @@ export function writeEpisodes(db: Db, model: BootModel): void {
         break;
       case 'frame':
         if (lockup && m.func) lockup.frames.push(m.func);
+        if (warning && m.func && warning.report.func === null && (m.info === 'rip' || m.info === 'pc' || m.info === 'epc')) {
+          warning.report.func = m.func;
+          warning.report.evidence.push(at);
+          warning.report.message = warning.report.message.replace('a cross-call', m.func);
+        }
         break;
       case 'nmi_backtrace_request': {
         const targets = parseCpuList(m.cpus ?? '') ?? [];
-        const waiting = [...episodes].reverse().find((e) => e.waiter === m.cpu && e.sourceId === m.source_id && e.unstuckNs === null);
+        const pending = lockup && lockup.episode.waiter === m.cpu ? lockup.episode : undefined;
+        const waiting = pending ?? [...episodes].reverse().find((e) => e.waiter === m.cpu && e.sourceId === m.source_id && e.unstuckNs === null);
         if (waiting) {
           waiting.evidence.push(at);
           if (waiting.targetCpus === null) waiting.targetCpus = m.cpus;
@@ -175,7 +189,28 @@ export function writeEpisodes(db: Db, model: BootModel): void {
         break;
       }
       case 'warning':
-        if (CROSS_CALL_WARNING.test(m.info ?? '')) reports.push(crossCallWarning(model, m, ts, at));
+        if (CROSS_CALL_WARNING.test(m.info ?? '')) {
+          const report = crossCallWarning(m, ts, at, hotplug.offlineTarget(m.source_id));
+          reports.push(report);
+          warning = { report, line: m.line, sourceId: m.source_id };
+        }
+        break;
+      case 'cpu_up_failed':
+        if (m.cpu !== null) {
+          reports.push({
+            kind: 'cpu_up_failed', severity: 'warning', ts, cpu: m.cpu, target: m.cpu, func: null,
+            message: `CPU${m.cpu} failed to come online (${m.info ?? m.text.trim()}): any IPI or cross-call to it would go to an offline CPU`,
+            evidence: [...hotplug.recentAbout(m.source_id, m.cpu, m.line), at],
+          });
+        }
+        break;
+      case 'panic':
+      case 'bug':
+      case 'oops':
+        if (!(m.info ?? '').startsWith('end: ')) {
+          reports.push({ kind: m.kind, severity: 'info', ts, cpu: m.cpu, target: null, func: m.func,
+            message: `${m.kind === 'bug' ? 'kernel BUG' : m.kind}: ${m.text.trim()}`, evidence: [at] });
+        }
         break;
     }
   }
@@ -218,23 +253,52 @@ function noteResendToOffline(model: BootModel, resends: Map<string, Report>, fro
   });
 }
 
-/** A WARNING in the cross-call code. When a CPU went offline shortly before, name it as the likely target. */
-function crossCallWarning(model: BootModel, m: Message, ts: number | null, at: Evidence): Report {
-  let target: number | null = null;
-  if (ts !== null) {
-    for (const [cpu, intervals] of model.states) {
-      const offline = intervals.find((i) => i.state === 'offline' && i.ts <= ts && (i.end === null || i.end > ts) && Number.isFinite(i.ts));
-      if (offline && ts - offline.ts < 5_000_000_000 && (target === null || cpu !== target)) target = cpu;
-    }
-  }
+/** A WARNING in the cross-call code; a CPU that went offline (or failed to come up) just before is the likely target. */
+function crossCallWarning(m: Message, ts: number | null, at: Evidence, offline: { cpu: number; at: Evidence } | null): Report {
   const where = `${m.func ?? 'a cross-call'} (${m.info})`;
   return {
-    kind: 'cross_call_warning', severity: 'warning', ts, cpu: m.cpu, target, func: m.func,
-    message: target === null
+    kind: 'cross_call_warning', severity: 'warning', ts, cpu: m.cpu, target: offline?.cpu ?? null, func: m.func,
+    message: offline === null
       ? `the kernel warned in ${where} on CPU${m.cpu}`
-      : `the kernel warned in ${where} on CPU${m.cpu} right after CPU${target} went offline: likely a cross-call to offline CPU${target}`,
-    evidence: [at],
+      : `the kernel warned in ${where} on CPU${m.cpu} while CPU${offline.cpu} was offline: likely a cross-call to offline CPU${offline.cpu}`,
+    evidence: offline === null ? [at] : [offline.at, at],
   };
+}
+
+/**
+ * Hotplug as the console tells it, in line order per source: works for logs without timestamps
+ * (mail transcripts), where the replayed states cannot be placed in time.
+ */
+class LineOrderHotplug {
+  private readonly offline = new Map<number, { cpu: number; at: Evidence }[]>();
+  private readonly recent = new Map<number, { cpu: number; line: number; at: Evidence }[]>();
+
+  note(m: Message, at: Evidence): void {
+    if (!['cpu_offline', 'cpu_up_failed', 'cpu_online', 'cpu_dying'].includes(m.kind)) return;
+    const cpus = m.cpu !== null ? [m.cpu] : parseCpuList(m.cpus ?? '') ?? [];
+    const recent = this.recent.get(m.source_id) ?? [];
+    const offline = this.offline.get(m.source_id) ?? [];
+    for (const cpu of cpus) {
+      recent.push({ cpu, line: m.line, at });
+      const kept = offline.filter((o) => o.cpu !== cpu);
+      if (m.kind === 'cpu_offline' || m.kind === 'cpu_up_failed') kept.push({ cpu, at });
+      offline.splice(0, offline.length, ...kept);
+    }
+    this.recent.set(m.source_id, recent);
+    this.offline.set(m.source_id, offline);
+  }
+
+  /** The CPU that most recently went offline in this source and has not come back. */
+  offlineTarget(sourceId: number): { cpu: number; at: Evidence } | null {
+    const list = this.offline.get(sourceId) ?? [];
+    return list.length > 0 ? list[list.length - 1] : null;
+  }
+
+  /** Hotplug lines about `cpu` in the few lines before `line` (the attempt that failed). */
+  recentAbout(sourceId: number, cpu: number, line: number): Evidence[] {
+    return (this.recent.get(sourceId) ?? [])
+      .filter((r) => r.cpu === cpu && r.line < line && line - r.line <= RECENT_HOTPLUG_LINES).map((r) => r.at);
+  }
 }
 
 function storeEpisodes(db: Db, model: BootModel, episodes: Episode[]): void {

@@ -50,8 +50,10 @@ export class HotplugTracker {
       const state = this.lastState.get(cpu);
       if (state === undefined || state === 'online' || state === 'coming_up') this.move(cpu, ts, 'going_down', at, 'cpuhp');
     } else if (target > step) {
+      // Only a CPU known to be down is coming up: the boot CPU runs its own online steps at boot,
+      // and a secondary's prepare steps run before its bring-up step says it is coming up.
       const state = this.lastState.get(cpu);
-      if (state === undefined || state === 'offline' || state === 'dying') this.move(cpu, ts, 'coming_up', at, 'cpuhp');
+      if (state === 'offline' || state === 'dying') this.move(cpu, ts, 'coming_up', at, 'cpuhp');
     }
   }
 

@@ -106,11 +106,16 @@ function eventStream(db: Db, boot: string, clocks: ClockMap): () => Generator<Ev
     FROM events e JOIN sources s USING (source_id)
     WHERE s.boot = ? AND e.op IS NOT NULL AND e.op NOT IN ('marker', 'lost') AND e.format != 'qemu'
       AND e.ts_ns IS NOT NULL AND ${clockFilter}
-    ORDER BY e.ts_ns, e.event_id`);
+    ORDER BY ${clocks.ref === 'ftrace' ? 'e.ts_ns, e.event_id' : 'e.source_id, e.event_id'}`);
+  // printk stamps are not monotonic across console lines, but the console's line order is the log's
+  // sequence order: printk-clock boots are replayed in line order, times clamped to never go back.
+  const clamp = clocks.ref === 'printk';
   return function* () {
     let currentTs = Number.NaN;
+    let latest = -Infinity;
     const keys = new Set<string>();
     for (const ev of statement.iterate(boot) as IterableIterator<EventRow>) {
+      if (clamp) ev.ts = latest = Math.max(latest, ev.ts);
       if (multiple) {
         if (ev.ts !== currentTs) {
           currentTs = ev.ts;

@@ -11,13 +11,15 @@ export interface Universe {
   present: number | null;
   /** CPUs that recorded events or were reported online. */
   seen: Set<number>;
+  /** True when `present` only counts CPUs seen working: CPUs above it may exist (not nonexistent). */
+  presentIsLowerBound: boolean;
   basis: string;
 }
 
 interface FactRow { fact: string; count: number | null }
 
 export function computeUniverse(db: Db, boot: string, seen: Set<number>, cpusOverride?: number): Universe {
-  if (cpusOverride !== undefined) return { possible: cpusOverride, present: cpusOverride, seen, basis: '--cpus' };
+  if (cpusOverride !== undefined) return { possible: cpusOverride, present: cpusOverride, seen, presentIsLowerBound: false, basis: '--cpus' };
   const facts = new Map<string, number>();
   const rows = db.prepare(`SELECT fact, max(count) AS count FROM cpu_facts JOIN sources USING (source_id)
     WHERE boot = ? AND count IS NOT NULL GROUP BY fact`).all(boot) as FactRow[];
@@ -39,13 +41,27 @@ export function computeUniverse(db: Db, boot: string, seen: Set<number>, cpusOve
     present = Math.max(floor, online);
     if (possible !== null && possible < present) possible = present;
   }
-  if (bases.length === 0 && seen.size > 0) bases.push(`only CPUs seen in traces (${formatCpuList(seen)}): existence of others unknown`);
-  return { possible, present, seen, basis: bases.join('; ') || 'unknown' };
+  if (present === null) return fromTracesAndQemu(db, boot, seen, floor, online);
+  return { possible, present, seen, presentIsLowerBound: false, basis: bases.join('; ') };
+}
+
+/** No console counts: QEMU's vCPUs (GIC CPU interfaces that acknowledged interrupts) decide; else a lower bound. */
+function fromTracesAndQemu(db: Db, boot: string, seen: Set<number>, floor: number, online: number): Universe {
+  const qemu = (db.prepare(`SELECT count(DISTINCT e.cpu) AS n FROM events e JOIN sources s USING (source_id)
+    WHERE s.boot = ? AND e.format = 'qemu' AND e.op = 'ipi_ack' AND e.cpu IS NOT NULL`).get(boot) as { n: number }).n;
+  if (qemu > 0) {
+    const present = Math.max(qemu, floor);
+    return { possible: present, present, seen, presentIsLowerBound: false, basis: `qemu: ${qemu} vCPUs acknowledge interrupts (possible: at least those)` };
+  }
+  const present = Math.max(floor, online);
+  if (present === 0) return { possible: null, present: null, seen, presentIsLowerBound: true, basis: 'unknown' };
+  return { possible: null, present, seen, presentIsLowerBound: true,
+    basis: `at least ${present}: CPUs seen in traces (${formatCpuList(seen)}) or online when the trace was read; others unknown` };
 }
 
 /** True when the CPU certainly does not exist (outside the present set); false when it may. */
 export function isNonexistent(universe: Universe, cpu: number): boolean {
-  return universe.present !== null && cpu >= universe.present && !universe.seen.has(cpu);
+  return universe.present !== null && !universe.presentIsLowerBound && cpu >= universe.present && !universe.seen.has(cpu);
 }
 
 export function writeUniverse(db: Db, boot: string, universe: Universe, targets: Iterable<number>): void {
@@ -55,7 +71,8 @@ export function writeUniverse(db: Db, boot: string, universe: Universe, targets:
   for (let cpu = 0; cpu < top; cpu++) cpus.add(cpu);
   for (const cpu of [...cpus].sort((a, b) => a - b)) {
     const possible = universe.possible === null ? null : cpu < universe.possible ? 1 : 0;
-    const present = universe.present === null ? null : isNonexistent(universe, cpu) ? 0 : 1;
+    const present = universe.present === null ? null : cpu < universe.present || universe.seen.has(cpu) ? 1
+      : universe.presentIsLowerBound ? null : 0;
     insert.run(boot, cpu, possible, present, universe.seen.has(cpu) ? 1 : 0, universe.basis);
   }
 }

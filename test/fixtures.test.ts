@@ -1,0 +1,147 @@
+// Golden tests: every fixture in fixtures/ is ingested and replayed, and compared with the ground
+// truth its fixture.json wrote down (from grep and the recordings' meta.json) before the code
+// existed. Expectations are never regenerated from ipitrace's output (fixtures/README.md).
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { detect, type Finding } from '../detect/detect.js';
+import { ingestFiles } from '../ingest/ingest.js';
+import { formatCpuList, parseCpuList } from '../parsers/patterns.js';
+import { openWritable, type Db } from '../store/db.js';
+
+const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
+
+const ExpectedFinding = z.object({
+  detector: z.string(),
+  severity: z.enum(['error', 'warning', 'info']).optional(),
+  cpu: z.number().nullable().optional(),
+  sender_cpu: z.number().nullable().optional(),
+  target_cpu: z.number().nullable().optional(),
+  csd: z.string().nullable().optional(),
+  func: z.string().nullable().optional(),
+  classification: z.enum(['leak', 'late']).nullable().optional(),
+  evidence: z.array(z.object({ file: z.string(), line: z.number().int() }).passthrough()).optional(),
+}).passthrough();
+
+const Fixture = z.object({
+  boot: z.string(),
+  files: z.array(z.string()).min(1),
+  expected_counts: z.record(z.string(), z.record(z.string(), z.number().int())),
+  expected_console: z.record(z.string(), z.record(z.string(), z.number().int())).optional(),
+  expected_cpus: z.record(z.string(), z.string().nullable()).optional(),
+  expected_findings: z.array(ExpectedFinding),
+}).passthrough();
+type Fixture = z.infer<typeof Fixture>;
+
+/**
+ * fixture.json console kinds (named by the grep that counted them) -> ipitrace console kinds.
+ * Only kinds whose grep counts exactly the lines ipitrace types are compared.
+ */
+const CONSOLE_KINDS: Record<string, string> = {
+  csd_lock_nonresponsive: "kind = 'csd_detected'",
+  csd_lock_continued: "kind = 'csd_continued'",
+  csd_lock_resend: "kind = 'csd_resend'",
+  csd_lock_unstuck: "kind = 'csd_unstuck'",
+  nmi_backtrace_request: "kind = 'nmi_backtrace_request'",
+  soft_lockup: "kind = 'soft_lockup'",
+  ftrace_dump_begin: "kind = 'dump_begin'",
+  cpu_offline_x86: "kind = 'cpu_offline' AND text LIKE '%is now offline%'",
+  arm_cpu_shutdown: "kind = 'cpu_dying'",
+};
+
+/** Counts in expected_counts that are not event names: what they count, as SQL over the file's events. */
+const DERIVED_COUNTS: Record<string, string> = {
+  ipi_send_sgi_writes: "kind = 'gic_dist_write' AND op = 'ipi_send'",
+};
+
+function loadFixtures(): { name: string; fixture: Fixture }[] {
+  return readdirSync(FIXTURES, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort()
+    .map((name) => ({ name, fixture: Fixture.parse(JSON.parse(readFileSync(join(FIXTURES, name, 'fixture.json'), 'utf8'))) }));
+}
+
+async function ingestFixture(name: string, fixture: Fixture): Promise<Db> {
+  const db = openWritable(':memory:');
+  const outcomes = await ingestFiles(db, fixture.files.map((f) => join(FIXTURES, name, f)), { boot: fixture.boot, validate: true });
+  for (const outcome of outcomes) expect(outcome.status, `${outcome.path}`).toBe('ingested');
+  return db;
+}
+
+function sourceId(db: Db, file: string): number {
+  const row = db.prepare('SELECT source_id FROM sources WHERE path LIKE ?').get(`%/${file}`) as { source_id: number };
+  return row.source_id;
+}
+
+/** Whether a finding is the one an expectation describes (fields the expectation leaves out are free). */
+function matches(finding: Finding, want: z.infer<typeof ExpectedFinding>): boolean {
+  if (finding.detector !== want.detector) return false;
+  const cpu = want.sender_cpu ?? want.cpu;
+  if (cpu !== undefined && cpu !== null && finding.cpu !== cpu) return false;
+  if (want.target_cpu !== undefined && finding.target_cpu !== want.target_cpu) return false;
+  if (want.csd && finding.csd !== want.csd) return false;
+  if (want.func && finding.func !== want.func) return false;
+  if (want.classification === 'late' && finding.severity !== 'warning') return false;
+  if (want.classification === 'leak' && finding.severity !== 'error') return false;
+  const first = want.evidence?.[0];
+  if (first && !finding.evidence.some((e) => e.file.endsWith(`/${first.file}`) && e.line === first.line)) return false;
+  return true;
+}
+
+describe.each(loadFixtures())('fixture $name', ({ name, fixture }) => {
+  it('stores as many events per kind and file as grep counted', async () => {
+    const db = await ingestFixture(name, fixture);
+    for (const [file, counts] of Object.entries(fixture.expected_counts)) {
+      const id = sourceId(db, file);
+      const rows = db.prepare('SELECT kind, count(*) AS n FROM events WHERE source_id = ? GROUP BY kind').all(id) as { kind: string; n: number }[];
+      const actual = new Map(rows.map((r) => [r.kind, r.n]));
+      for (const [kind, count] of Object.entries(counts)) {
+        const derived = DERIVED_COUNTS[kind];
+        const value = derived === undefined ? actual.get(kind) ?? 0
+          : (db.prepare(`SELECT count(*) AS n FROM events WHERE source_id = ? AND ${derived}`).get(id) as { n: number }).n;
+        expect(value, `${file} ${kind}`).toBe(count);
+      }
+    }
+    const unparsed = db.prepare('SELECT line, reason, sample FROM unparsed').all();
+    expect(unparsed).toEqual([]);
+  });
+
+  it.skipIf(!fixture.expected_console)('types the console messages grep counted', async () => {
+    const db = await ingestFixture(name, fixture);
+    for (const [file, counts] of Object.entries(fixture.expected_console ?? {})) {
+      const id = sourceId(db, file);
+      for (const [key, where] of Object.entries(CONSOLE_KINDS)) {
+        if (counts[key] === undefined) continue;
+        const row = db.prepare(`SELECT count(*) AS n FROM console_messages WHERE source_id = ? AND ${where}`).get(id) as { n: number };
+        expect(row.n, `${file} ${key}`).toBe(counts[key]);
+      }
+    }
+  });
+
+  it('finds exactly the ground-truth findings (warning and error), citing their evidence', async () => {
+    const db = await ingestFixture(name, fixture);
+    const findings = detect(db).filter((f) => f.severity !== 'info');
+    const wanted = fixture.expected_findings.filter((w) => w.severity !== 'info');
+    const unmatched = wanted.filter((w) => !findings.some((f) => matches(f, w)));
+    const extra = findings.filter((f) => !wanted.some((w) => matches(f, w)));
+    expect({ unmatched, extra: extra.map((f) => `${f.detector}: ${f.title} @ ${f.evidence.map((e) => e.line).join(',')}`) })
+      .toEqual({ unmatched: [], extra: [] });
+    expect(findings.length).toBe(wanted.length);
+  });
+
+  it.skipIf(!fixture.expected_cpus)('knows which CPUs exist and which are online at the end', async () => {
+    const db = await ingestFixture(name, fixture);
+    detect(db);
+    const cpus = fixture.expected_cpus!;
+    const universe = db.prepare('SELECT cpu, possible, present FROM cpu_universe').all() as { cpu: number; possible: number | null; present: number | null }[];
+    if (cpus.present) expect(formatCpuList(universe.filter((u) => u.present === 1).map((u) => u.cpu)), 'present').toBe(cpus.present);
+    if (cpus.possible) expect(formatCpuList(universe.filter((u) => u.possible === 1).map((u) => u.cpu)), 'possible').toBe(cpus.possible);
+    if (cpus.nonexistent) {
+      const want = parseCpuList(cpus.nonexistent)!;
+      for (const cpu of want) expect(universe.find((u) => u.cpu === cpu)?.present ?? 0, `CPU${cpu} nonexistent`).toBe(0);
+    }
+    if (cpus.online_at_end) {
+      const online = db.prepare(`SELECT cpu FROM cpu_states WHERE end_ns IS NULL AND state = 'online'`).all() as { cpu: number }[];
+      expect(formatCpuList(online.map((o) => o.cpu)), 'online at end').toBe(cpus.online_at_end);
+    }
+  });
+});
