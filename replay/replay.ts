@@ -50,6 +50,8 @@ export interface BootModel {
   clocks: ClockMap;
   universe: Universe;
   states: Map<number, Interval[]>;
+  /** CPUs online after boot ("smp: Brought up 1 node, N CPUs"), null when the console does not say. */
+  broughtUp: number | null;
 }
 
 const DERIVED_TABLES = ['clock_offsets', 'cpu_universe', 'cpu_states', 'cpu_coverage', 'ipi_sends', 'csd_lifecycle', 'csd_episodes', 'console_reports', 'findings'];
@@ -64,10 +66,11 @@ export function replayBoot(db: Db, boot: string, options: ReplayOptions = {}): B
   db.prepare('INSERT INTO clock_offsets (boot, clock, ref_clock, offset_ns, method, samples, spread_ns) VALUES (?,?,?,?,?,?,?)')
     .run(boot, 'printk', clocks.ref, clocks.printkOffset, clocks.method, clocks.samples, clocks.spread);
 
-  const events = eventStream(db, boot, clocks);
+  const events = eventStream(db, boot, clocks, 'with op');
+  const activity = eventStream(db, boot, clocks, 'all');
   const hotplug = new HotplugTracker();
   const seen = new Set<number>();
-  for (const ev of events()) {
+  for (const ev of activity()) {
     if (ev.cpu !== null) {
       seen.add(ev.cpu);
       hotplug.onCpuActive(ev.cpu, ev.ts, { sourceId: ev.source_id, line: ev.line });
@@ -78,13 +81,13 @@ export function replayBoot(db: Db, boot: string, options: ReplayOptions = {}): B
       hotplug.onExit(ev.target_cpu, ev.ts, ev.hp_step ?? 0, ev.hp_ret, { sourceId: ev.source_id, line: ev.line });
     }
   }
-  const bootCpus = addConsoleHotplug(db, boot, clocks, hotplug, seen);
+  const { bootCpus, broughtUp } = addConsoleHotplug(db, boot, clocks, hotplug, seen);
   const universe = computeUniverse(db, boot, seen, options.cpus);
   const states = hotplug.finish(bootCpus);
   writeStates(db, boot, states);
 
   const coverage = buildCoverage(db, boot, clocks, universe);
-  const model: BootModel = { boot, clocks, universe, states };
+  const model: BootModel = { boot, clocks, universe, states, broughtUp };
   const targets = replayQueues(db, model, events, coverage, options.graceNs ?? DEFAULT_GRACE_NS);
   writeUniverse(db, boot, universe, targets);
   writeEpisodes(db, model);
@@ -92,11 +95,11 @@ export function replayBoot(db: Db, boot: string, options: ReplayOptions = {}): B
 }
 
 /**
- * The boot's guest events with an op, in reference-clock order. tp_printk copies are skipped when
+ * The boot's guest events (all of them, or those with an op), in reference-clock order. tp_printk copies are skipped when
  * the boot has ftrace events (they are the same events); an event present in two ftrace sources
  * (trace file and oops-time dump) is replayed once.
  */
-function eventStream(db: Db, boot: string, clocks: ClockMap): () => Generator<EventRow> {
+function eventStream(db: Db, boot: string, clocks: ClockMap, which: 'with op' | 'all'): () => Generator<EventRow> {
   const multiple = (db.prepare(`SELECT count(DISTINCT source_id) AS n FROM events JOIN sources USING (source_id)
     WHERE boot = ? AND clock = 'ftrace'`).get(boot) as { n: number }).n > 1;
   const clockFilter = clocks.ref === 'ftrace' ? "e.clock = 'ftrace'" : "e.clock = 'printk'";
@@ -104,7 +107,8 @@ function eventStream(db: Db, boot: string, clocks: ClockMap): () => Generator<Ev
       e.target_cpu, e.csd, e.func, e.callsite, e.reason, e.hp_state, e.hp_step, e.hp_ret, e.args,
       CASE WHEN e.op = 'ipi_send' THEN (SELECT group_concat(t.cpu) FROM event_targets t WHERE t.event_id = e.event_id) END AS targets
     FROM events e JOIN sources s USING (source_id)
-    WHERE s.boot = ? AND e.op IS NOT NULL AND e.op NOT IN ('marker', 'lost') AND e.format != 'qemu'
+    WHERE s.boot = ? AND ${which === 'all' ? "(e.op IS NULL OR e.op NOT IN ('marker', 'lost'))" : "e.op IS NOT NULL AND e.op NOT IN ('marker', 'lost')"}
+      AND e.format != 'qemu'
       AND e.ts_ns IS NOT NULL AND ${clockFilter}
     ORDER BY ${clocks.ref === 'ftrace' ? 'e.ts_ns, e.event_id' : 'e.source_id, e.event_id'}`);
   // printk stamps are not monotonic across console lines, but the console's line order is the log's
@@ -131,7 +135,8 @@ function eventStream(db: Db, boot: string, clocks: ClockMap): () => Generator<Ev
 }
 
 /** Console hotplug messages (mapped onto the reference clock). Returns CPUs online after boot. */
-function addConsoleHotplug(db: Db, boot: string, clocks: ClockMap, hotplug: HotplugTracker, seen: Set<number>): Set<number> {
+function addConsoleHotplug(db: Db, boot: string, clocks: ClockMap, hotplug: HotplugTracker, seen: Set<number>):
+  { bootCpus: Set<number>; broughtUp: number | null } {
   const rows = db.prepare(`SELECT c.source_id, c.line, c.ts_ns, c.kind, c.cpu, c.cpus FROM console_messages c
     JOIN sources s USING (source_id) WHERE s.boot = ? AND c.kind IN ('cpu_offline', 'cpu_dying', 'cpu_online', 'cpu_up_failed')
     ORDER BY c.source_id, c.line`).all(boot) as { source_id: number; line: number; ts_ns: number | null; kind: string; cpu: number | null; cpus: string | null }[];
@@ -150,7 +155,7 @@ function addConsoleHotplug(db: Db, boot: string, clocks: ClockMap, hotplug: Hotp
     WHERE boot = ? AND fact = 'brought_up'`).get(boot) as { n: number | null };
   for (let cpu = 0; cpu < (brought.n ?? 0); cpu++) bootCpus.add(cpu);
   bootCpus.add(0);
-  return bootCpus;
+  return { bootCpus, broughtUp: brought.n };
 }
 
 function writeStates(db: Db, boot: string, states: Map<number, Interval[]>): void {
@@ -162,9 +167,13 @@ function writeStates(db: Db, boot: string, states: Map<number, Interval[]>): voi
   }
 }
 
+/**
+ * The target's state at `ts`. A CPU with no history at all is offline only when the console says
+ * fewer CPUs were brought up at boot (maxcpus=); otherwise nothing is known about it.
+ */
 export function targetState(model: BootModel, cpu: number, ts: number): TargetState {
   if (isNonexistent(model.universe, cpu)) return 'nonexistent';
-  return stateAt(model.states, cpu, ts) ?? (model.universe.present === null ? 'unknown' : 'offline');
+  return stateAt(model.states, cpu, ts) ?? (model.broughtUp !== null && cpu >= model.broughtUp ? 'offline' : 'unknown');
 }
 
 /** Second pass: queues, IPIs, flushes and locks. Returns every CPU named as a target. */

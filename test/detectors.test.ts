@@ -1,0 +1,199 @@
+// Detector unit tests on small hand-made event sequences. Each sequence is ftrace text in the exact
+// 6.x layout (shared/docs/formats.md B.2) and states what it models; the expected findings were
+// written from kernel/smp.c semantics, before running the detectors on them.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { detect, type DetectOptions, type Finding } from '../detect/detect.js';
+import { ingestFiles } from '../ingest/ingest.js';
+import { openWritable } from '../store/db.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ipitrace-detectors-'));
+let fileNo = 0;
+
+/** One ftrace line: `cpu` runs `body` at `secs`. */
+function ev(cpu: number, secs: number, body: string, task = 'init-1'): string {
+  return `${task.padStart(16)} [${String(cpu).padStart(3, '0')}] d.... ${secs.toFixed(6).padStart(12)}: ${body}`;
+}
+
+/** A trace file: the header (entries-in-buffer/entries-written, #P) and the lines. */
+function trace(lines: string[], written = lines.length): string {
+  return [
+    '# tracer: nop', '#', `# entries-in-buffer/entries-written: ${lines.length}/${written}   #P:4`, '#',
+    '#           TASK-PID     CPU#  |||||  TIMESTAMP  FUNCTION', ...lines, '',
+  ].join('\n');
+}
+
+/** Every CPU in `cpus` records a timer tick at `secs`: the CPU is alive and traced then. */
+function ticks(secs: number, cpus = [0, 1, 2, 3]): string[] {
+  return cpus.map((cpu) => ev(cpu, secs, 'local_timer_entry: vector=236', '<idle>-0'));
+}
+
+const queue = (src: number, secs: number, target: number, csd: string, func = 'do_work') =>
+  ev(src, secs, `csd_queue_cpu: cpu=${target} callsite=generic_exec_single+0x33/0x130 func=${func} csd=${csd}`);
+const ipi = (src: number, secs: number, target: number) =>
+  ev(src, secs, `ipi_send_cpu: cpu=${target} callsite=generic_exec_single+0x33/0x130 callback=generic_smp_call_function_single_interrupt+0x0/0x20`);
+const handler = (cpu: number, secs: number) => ev(cpu, secs, 'call_function_single_entry: vector=251', '<idle>-0');
+const entry = (cpu: number, secs: number, csd: string, func = 'do_work') => ev(cpu, secs, `csd_function_entry: func=${func}, csd=${csd}`, '<idle>-0');
+const exit = (cpu: number, secs: number, csd: string, func = 'do_work') => ev(cpu, secs, `csd_function_exit: func=${func}, csd=${csd}`, '<idle>-0');
+
+/** CPU `cpu` is taken down from CPU0: takedown_cpu from `from` to `to` seconds (kernel/cpu.c). */
+function takedown(cpu: number, from: number, to: number): string[] {
+  const c = String(cpu).padStart(4, '0');
+  return [
+    ev(0, from, `cpuhp_enter: cpu: ${c} target:   0 step: 145 (takedown_cpu)`, 'kworker/0:1-10'),
+    ev(0, to, `cpuhp_exit:  cpu: ${c}  state:  87 step: 145 ret: 0`, 'kworker/0:1-10'),
+  ];
+}
+
+/** CPU `cpu` is brought up from CPU0: cpuhp_bringup_ap from `from` to `to` seconds. */
+function bringup(cpu: number, from: number, to: number): string[] {
+  const c = String(cpu).padStart(4, '0');
+  return [
+    ev(0, from, `cpuhp_enter: cpu: ${c} target: 236 step:  86 (cpuhp_bringup_ap)`),
+    ev(0, to, `cpuhp_exit:  cpu: ${c}  state:  86 step:  86 ret: 0`),
+  ];
+}
+
+async function findingsOf(files: Record<string, string>, options: DetectOptions = {}): Promise<Finding[]> {
+  const db = openWritable(':memory:');
+  const paths = Object.entries(files).map(([name, text]) => {
+    const path = join(dir, `${fileNo++}-${name}`);
+    writeFileSync(path, text);
+    return path;
+  });
+  await ingestFiles(db, paths, { boot: 'unit', validate: true });
+  return detect(db, options).filter((f) => f.severity !== 'info');
+}
+
+const summary = (findings: Finding[]) => findings.map((f) => `${f.detector} ${f.severity} ${f.cpu}->${f.target_cpu}`).sort();
+
+describe('detectors on hand-made sequences', () => {
+  it('a healthy single call (queue, IPI, handler, entry, exit) is no finding', async () => {
+    const f = await findingsOf({ 'trace.txt': trace([
+      ...ticks(1), queue(0, 1.1, 1, 'ffff0001'), ipi(0, 1.1, 1), handler(1, 1.2), entry(1, 1.2, 'ffff0001'), exit(1, 1.3, 'ffff0001'),
+      ...ticks(5),
+    ]) });
+    expect(summary(f)).toEqual([]);
+  });
+
+  it('batched remote wake-ups: three queues, one IPI, one entry naming the first csd are all released', async () => {
+    const f = await findingsOf({ 'trace.txt': trace([
+      ...ticks(1),
+      queue(3, 1.1, 1, 'aaaa01', 'sched_ttwu_pending'), ipi(3, 1.1, 1),
+      queue(3, 1.11, 1, 'aaaa02', 'sched_ttwu_pending'), queue(3, 1.12, 1, 'aaaa03', 'sched_ttwu_pending'),
+      handler(1, 1.13), entry(1, 1.13, 'aaaa01', 'sched_ttwu_pending'), exit(1, 1.14, 'aaaa01', 'sched_ttwu_pending'),
+      ...ticks(5),
+    ]) });
+    expect(summary(f)).toEqual([]);
+  });
+
+  it('a local call (csd=0) is neither queued nor an IPI', async () => {
+    const f = await findingsOf({ 'trace.txt': trace([...ticks(1), entry(2, 1.1, '0000000000000000'), exit(2, 1.2, '0000000000000000'), ...ticks(5)]) });
+    expect(summary(f)).toEqual([]);
+  });
+
+  it('a csd queued to a CPU after takedown_cpu returned: IPI to offline CPU and a lock never released', async () => {
+    const f = await findingsOf({ 'trace.txt': trace([
+      ...ticks(1), ev(2, 1.5, 'local_timer_entry: vector=236'), ...takedown(2, 1.4, 1.6),
+      queue(1, 2.0, 2, 'ffffffff819f4b80', 'ipi_fault_func'), ipi(1, 2.0, 2), ...ticks(4, [0, 1, 3]),
+    ]) });
+    expect(summary(f)).toEqual(['csd-never-released error 1->2', 'ipi-to-offline error 1->2']);
+    const offline = f.find((x) => x.detector === 'ipi-to-offline')!;
+    expect(offline.csd).toBe('0xffffffff819f4b80');
+    expect(offline.func).toBe('ipi_fault_func');
+    expect(offline.evidence.map((e) => e.line)).toEqual([13, 14]); // 5 header lines, 4 ticks, 1 tick, 2 takedown lines
+  });
+
+  it('IPIs while takedown_cpu runs but the CPU still records events are normal (it is still online)', async () => {
+    const f = await findingsOf({ 'trace.txt': trace([
+      ...ticks(1), ev(0, 1.40, 'cpuhp_enter: cpu: 0002 target:   0 step: 145 (takedown_cpu)'),
+      ev(0, 1.41, 'ipi_send_cpu: cpu=2 callsite=wakeup_preempt+0x2f/0x54 callback=0x0'),
+      ev(2, 1.42, 'reschedule_entry: vector=253'), ev(2, 1.43, 'reschedule_exit: vector=253'),
+      ev(0, 1.60, 'cpuhp_exit:  cpu: 0002  state:  87 step: 145 ret: 0'), ...ticks(4, [0, 1, 3]),
+    ]) });
+    expect(summary(f)).toEqual([]);
+  });
+
+  it('a csd queued after the dying CPU went quiet inside takedown_cpu: warning, then pending at offline', async () => {
+    const f = await findingsOf({ 'trace.txt': trace([
+      ...ticks(1), ev(0, 1.40, 'cpuhp_enter: cpu: 0002 target:   0 step: 145 (takedown_cpu)'),
+      ev(2, 1.42, 'local_timer_entry: vector=236'),
+      queue(1, 1.50, 2, 'ffff0002'), ipi(1, 1.50, 2),
+      ev(0, 1.60, 'cpuhp_exit:  cpu: 0002  state:  87 step: 145 ret: 0'), ...ticks(4, [0, 1, 3]),
+    ]) });
+    expect(summary(f)).toEqual(['csd-never-released error 1->2', 'ipi-to-offline warning 1->2', 'pending-at-offline error 1->2']);
+  });
+
+  it('coverage: a csd queued before the target CPU\'s surviving ring-buffer window is unknown, not never released', async () => {
+    // entries-written > entries-in-buffer: old events were overwritten, CPU1's window starts at its first event (3.0 s).
+    const f = await findingsOf({ 'trace.txt': trace([
+      ev(0, 1.0, 'local_timer_entry: vector=236'), queue(0, 2.0, 1, 'ffff0003'), ipi(0, 2.0, 1),
+      ...ticks(3.0), ...ticks(6.0),
+    ], 500) });
+    expect(summary(f)).toEqual([]);
+  });
+
+  it('coverage: with nothing overwritten, the same csd is never released', async () => {
+    const f = await findingsOf({ 'trace.txt': trace([
+      ev(0, 1.0, 'local_timer_entry: vector=236'), queue(0, 2.0, 1, 'ffff0003'), ipi(0, 2.0, 1),
+      ...ticks(3.0), ...ticks(6.0),
+    ]) });
+    expect(summary(f)).toEqual(['csd-never-released error 0->1']);
+  });
+
+  it('grace: a csd queued to an online CPU just before the trace ends is in flight, not leaked', async () => {
+    const f = await findingsOf({ 'trace.txt': trace([...ticks(1), queue(0, 4.9, 1, 'ffff0004'), ipi(0, 4.9, 1), ...ticks(5.0)]) });
+    expect(summary(f)).toEqual([]);
+  });
+
+  it('csd-held-too-long: released 6 s after the queue (default threshold 5 s), not with --csd-timeout 10', async () => {
+    const lines = [...ticks(1), queue(0, 1.0, 1, 'ffff0005'), ipi(0, 1.0, 1), ...ticks(3), handler(1, 7.0),
+      entry(1, 7.0, 'ffff0005'), exit(1, 7.1, 'ffff0005'), ...ticks(9)];
+    expect(summary(await findingsOf({ 'trace.txt': trace(lines) }))).toEqual(['csd-held-too-long warning 0->1']);
+    expect(summary(await findingsOf({ 'trace.txt': trace(lines) }, { csdTimeoutNs: 10e9 }))).toEqual([]);
+  });
+
+  it('callback-on-offline-cpu: a queued csd runs on a CPU between its takedown and its bring-up', async () => {
+    const f = await findingsOf({ 'trace.txt': trace([
+      ...ticks(1), ev(2, 1.5, 'local_timer_entry: vector=236'), ...takedown(2, 1.4, 1.6),
+      entry(2, 2.0, 'ffff0006', 'stray_func'), exit(2, 2.0, 'ffff0006', 'stray_func'), ...ticks(4, [0, 1, 3]),
+    ]) });
+    expect(summary(f)).toEqual(['callback-on-offline-cpu error 2->2']);
+  });
+
+  it('csd-released-late: queued to an offline CPU, run from its idle loop after it came back', async () => {
+    const f = await findingsOf({ 'trace.txt': trace([
+      ...ticks(1), ev(2, 1.5, 'local_timer_entry: vector=236'), ...takedown(2, 1.4, 1.6),
+      queue(1, 2.0, 2, 'ffff0007'), ipi(1, 2.0, 2), ...bringup(2, 3.0, 3.2),
+      entry(2, 3.1, 'ffff0007'), exit(2, 3.1, 'ffff0007'), ...ticks(5),
+    ]) });
+    expect(summary(f)).toEqual(['csd-released-late warning 1->2', 'ipi-to-offline error 1->2']);
+  });
+
+  it('csd-reuse-while-locked: the same csd queued again before its first use ran', async () => {
+    const f = await findingsOf({ 'trace.txt': trace([
+      ...ticks(1), queue(0, 1.1, 3, 'ffff0008', 'flush_cache'), ipi(0, 1.1, 3), queue(0, 1.2, 3, 'ffff0008', 'flush_cache'),
+      handler(3, 1.3), entry(3, 1.3, 'ffff0008', 'flush_cache'), exit(3, 1.3, 'ffff0008', 'flush_cache'), ...ticks(5),
+    ]) });
+    expect(summary(f)).toEqual(['csd-reuse-while-locked error 0->3']);
+  });
+
+  it('ipi-to-nonexistent: CPU 6 of 8 possible / 4 present, named by the console', async () => {
+    const f = await findingsOf({
+      'console.log': '[    0.000000] CPU topo: Allowing 4 present CPUs plus 4 hotplug CPUs\r\n',
+      'trace.txt': trace([...ticks(1), queue(3, 1.1, 6, 'ffffffff819f4c00'), ipi(3, 1.1, 6), ...ticks(5)]),
+    });
+    expect(summary(f)).toEqual(['csd-never-released error 3->6', 'ipi-to-nonexistent error 3->6']);
+  });
+
+  it('kernel-reported: a CSD episode that got unstuck is a late release, one that did not is a leak', async () => {
+    const detected = (seq: number, waiter: number, target: number) =>
+      `[    6.0] smp: csd: Detected non-responsive CSD lock (#${seq}) on CPU#${waiter}, waiting 5000000000 ns for CPU#0${target} do_nothing+0x0/0x10(0x0).`;
+    const late = await findingsOf({ 'console.log': [detected(1, 0, 1), '[    8.0] smp: csd: CSD lock (#1) got unstuck on CPU#00, CPU#01 released the lock.', ''].join('\n') });
+    expect(summary(late)).toEqual(['kernel-reported warning 0->1']);
+    const leak = await findingsOf({ 'console.log': [detected(1, 2, 3), ''].join('\n') });
+    expect(summary(leak)).toEqual(['kernel-reported error 2->3']);
+  });
+});
