@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ingestFiles, type FileOutcome } from '../ingest/ingest.js';
 import { openWritable } from '../store/db.js';
 import { STATS } from '../schema/stats.js';
-import { dbOption, validateOptions } from './options.js';
+import { dbOption, inputPaths, validateOptions } from './options.js';
 
 const IngestArgs = z.object({
   db: z.string().min(1),
@@ -30,7 +30,7 @@ export const ingestCommand: CommandModule = {
     const args = validateOptions(IngestArgs, argv);
     const db = openWritable(args.db);
     const progress = process.stderr.isTTY ? progressPrinter() : undefined;
-    const outcomes = await ingestFiles(db, args.files, { boot: args.boot, replace: args.replace, validate: args.validate, onProgress: progress });
+    const outcomes = await ingestFiles(db, inputPaths(args.files), { boot: args.boot, replace: args.replace, validate: args.validate, onProgress: progress });
     if (progress) process.stderr.write('\r\x1b[K');
     db.close();
     printSummary(outcomes);

@@ -4,12 +4,15 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isIpitraceError } from '../store/errors.js';
+import { analyzeCommand, timelineCommand } from './analyze.js';
 import { detectCommand } from './detect.js';
 import { ingestCommand } from './ingest.js';
+import { STDIN_SENTINEL } from './options.js';
 import { queryCommand } from './query.js';
 import { schemaCommand } from './schema.js';
 
-const argv = hideBin(process.argv);
+// yargs drops a lone '-' (stdin) from positionals: carry it through as a sentinel (cli/options.ts).
+const argv = hideBin(process.argv).map((arg) => (arg === '-' ? STDIN_SENTINEL : arg));
 const debug = argv.includes('--debug');
 
 function fail(message: string): never {
@@ -25,13 +28,14 @@ async function main(): Promise<void> {
     .command(detectCommand)
     .command(queryCommand)
     .command(schemaCommand)
+    .command(analyzeCommand).command(timelineCommand)
     .option('debug', { type: 'boolean', describe: 'show stack traces of internal errors', global: true })
     .demandCommand(1, 'give a command (see --help)')
     .strict()
     .recommendCommands()
     .fail((message, error) => {
       if (error) throw error;
-      fail(`${message} (see --help)`);
+      fail(`${message.replace(/\s*\n\s*/g, ' ')} (see --help)`);
     })
     .help()
     .version()

@@ -4,6 +4,14 @@ import { IpitraceError } from '../store/errors.js';
 
 export const DEFAULT_DB = 'ipitrace.db';
 
+/** What cli/main.ts turns a '-' argument into, because yargs would drop it; see inputPaths(). */
+export const STDIN_SENTINEL = '\u0000stdin';
+
+/** File arguments as the user gave them ('-' for stdin). */
+export function inputPaths(files: string[]): string[] {
+  return files.map((file) => (file === STDIN_SENTINEL ? '-' : file));
+}
+
 export const dbOption = {
   db: { type: 'string', default: DEFAULT_DB, describe: 'SQLite database file' },
 } as const;
