@@ -36,6 +36,10 @@ const IPI_MATCH_WINDOW_NS = 10_000_000;
 
 export class CsdTracker {
   readonly uses: CsdUse[] = [];
+
+  /** `firstId`: ids continue after those of boots already in the database (csd_lifecycle key). */
+  constructor(private readonly firstId = 1) {}
+
   private readonly pending = new Map<number, CsdUse[]>();
   private readonly byCsd = new Map<string, CsdUse>();
   private readonly awaitingIpi = new Map<number, CsdUse[]>();
@@ -43,7 +47,7 @@ export class CsdTracker {
   onQueue(eventId: number, ts: number, src: number | null, target: number, csd: string | null,
     func: string | null, callsite: string | null): CsdUse {
     const use: CsdUse = {
-      id: this.uses.length + 1, csd, func, callsite, src, target, queueEventId: eventId, queuedNs: ts,
+      id: this.firstId + this.uses.length, csd, func, callsite, src, target, queueEventId: eventId, queuedNs: ts,
       ipiEventId: null, ipiNs: null, entryEventId: null, entryNs: null, exitEventId: null, exitNs: null,
       flushEventId: null, flushNs: null, reusedUseId: null,
     };

@@ -178,7 +178,7 @@ export function targetState(model: BootModel, cpu: number, ts: number): TargetSt
 
 /** Second pass: queues, IPIs, flushes and locks. Returns every CPU named as a target. */
 function replayQueues(db: Db, model: BootModel, events: () => Generator<EventRow>, coverage: Coverage, graceNs: number): Set<number> {
-  const tracker = new CsdTracker();
+  const tracker = new CsdTracker(1 + (db.prepare('SELECT coalesce(max(csd_use_id), 0) AS m FROM csd_lifecycle').get() as { m: number }).m);
   const queueState = new Map<number, TargetState>();
   const targetsSeen = new Set<number>();
   const insertSend = db.prepare(`INSERT INTO ipi_sends (boot, event_id, source_id, line, ts_ns, src_cpu, target_cpu, kind,

@@ -237,3 +237,19 @@ describe('CLI contract', () => {
     expect(r.stdout).toContain('CREATE TABLE IF NOT EXISTS csd_lifecycle');
   });
 });
+
+describe('several boots in one database', () => {
+  it('replays each boot on its own: findings per boot, csd ids do not collide', () => {
+    const dir = tempDir('two-boots');
+    const db = join(dir, 'x.db');
+    const fixtures = join(import.meta.dirname, '..', 'fixtures');
+    expect(ipitrace(['ingest', '--db', db, '--boot', 'faulty', join(FIXTURE, 'console.log'), join(FIXTURE, 'trace.txt.gz')]).status).toBe(0);
+    const clean = join(fixtures, 'faulty-x86-clean-control');
+    expect(ipitrace(['ingest', '--db', db, '--boot', 'clean', join(clean, 'console.log'), join(clean, 'trace.txt.gz')]).status).toBe(0);
+    const r = ipitrace(['detect', '--db', db, '--json']);
+    expect(r.stderr).toBe('');
+    const findings = JSON.parse(r.stdout) as { boot: string; detector: string }[];
+    expect(findings.map((f) => `${f.boot} ${f.detector}`).sort()).toEqual(['faulty csd-never-released', 'faulty ipi-to-offline']);
+    expect(query(db, 'SELECT count(DISTINCT boot) AS n FROM csd_lifecycle')).toEqual([{ n: 2 }]);
+  });
+});

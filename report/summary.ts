@@ -1,0 +1,173 @@
+// What `ipitrace analyze` prints per boot, read back from the replayed tables (schema/replay.sql):
+// the CPU universe and hotplug transitions, IPI and cross-call counts per sender -> target pair, and
+// the findings. Times are seconds of the boot's reference clock (clock_offsets.ref_clock).
+import type { Finding } from '../detect/detect.js';
+import { formatText } from '../detect/report.js';
+import { formatCpuList } from '../parsers/patterns.js';
+import type { Db } from '../store/db.js';
+
+export interface CpuTransition {
+  cpu: number;
+  /** cpu_states.state entered. */
+  state: string;
+  /** When, in seconds of the reference clock. */
+  at_s: number;
+  /** 'file:line' of the evidence, null when inferred. */
+  evidence: string | null;
+  basis: string;
+}
+
+export interface PairCount {
+  /** Sender CPU, null when the trace does not say (tp_printk lines carry no CPU). */
+  src: number | null;
+  target: number;
+  /** ipi_sends rows (one per target of a send). */
+  ipis: number;
+  /** csd_lifecycle rows (cross-calls queued). */
+  csds: number;
+}
+
+export interface BootSummary {
+  boot: string;
+  /** The boot's reference clock ('ftrace' or 'printk'), null when not replayed. */
+  clock: string | null;
+  /** First and last time of the boot's evidence, seconds. */
+  span_s: { start: number; end: number } | null;
+  cpus: {
+    /** CPU lists ('0-7'); null when no source says. */
+    possible: string | null;
+    present: string | null;
+    online_at_end: string;
+    transitions: CpuTransition[];
+  };
+  pairs: PairCount[];
+  findings: Finding[];
+}
+
+/** ns -> seconds, rounded to the microsecond (ftrace's resolution). */
+export const toSeconds = (ns: number): number => Math.round(ns / 1e3) / 1e6;
+
+/** States in which a CPU is in cpu_online_mask. */
+export const ONLINE_STATES = new Set(['online', 'going_down']);
+
+export function referenceClock(db: Db, boot: string): { clock: string; offsetNs: number } | null {
+  const row = db.prepare('SELECT ref_clock, offset_ns FROM clock_offsets WHERE boot = ? AND clock = \'printk\'').get(boot) as
+    { ref_clock: string; offset_ns: number } | undefined;
+  return row ? { clock: row.ref_clock, offsetNs: row.ref_clock === 'printk' ? 0 : row.offset_ns } : null;
+}
+
+/** First and last time (ns, reference clock) of anything the boot's replayed tables or console say. */
+export function bootSpan(db: Db, boot: string): { startNs: number; endNs: number } | null {
+  const ref = referenceClock(db, boot);
+  const row = db.prepare(`SELECT min(t) AS lo, max(t) AS hi FROM (
+      SELECT start_ns AS t FROM cpu_coverage WHERE boot = :boot UNION ALL SELECT end_ns FROM cpu_coverage WHERE boot = :boot
+      UNION ALL SELECT start_ns FROM cpu_states WHERE boot = :boot UNION ALL SELECT end_ns FROM cpu_states WHERE boot = :boot
+      UNION ALL SELECT ts_ns FROM ipi_sends WHERE boot = :boot
+      UNION ALL SELECT queued_ns FROM csd_lifecycle WHERE boot = :boot UNION ALL SELECT released_ns FROM csd_lifecycle WHERE boot = :boot
+      UNION ALL SELECT ts_ns FROM findings WHERE boot = :boot
+      UNION ALL SELECT first_ns FROM csd_episodes WHERE boot = :boot UNION ALL SELECT last_ns FROM csd_episodes WHERE boot = :boot
+      UNION ALL SELECT ts_ns FROM console_reports WHERE boot = :boot
+      UNION ALL SELECT c.ts_ns + :offset FROM console_messages c JOIN sources s USING (source_id) WHERE s.boot = :boot
+    ) WHERE t IS NOT NULL`).get({ boot, offset: ref?.offsetNs ?? 0 }) as { lo: number | null; hi: number | null };
+  return row.lo === null || row.hi === null ? null : { startNs: row.lo, endNs: row.hi };
+}
+
+export interface StateRow { cpu: number; state: string; start_ns: number | null; end_ns: number | null; path: string | null; line: number | null; basis: string }
+
+export function cpuStates(db: Db, boot: string): StateRow[] {
+  return db.prepare(`SELECT st.cpu, st.state, st.start_ns, st.end_ns, s.path, st.line, st.basis FROM cpu_states st
+    LEFT JOIN sources s ON s.source_id = st.source_id WHERE st.boot = ?
+    ORDER BY st.cpu, st.start_ns IS NOT NULL, st.start_ns`).all(boot) as StateRow[];
+}
+
+export interface UniverseRow { cpu: number; possible: number | null; present: number | null; seen: number; basis: string }
+
+export function cpuUniverse(db: Db, boot: string): UniverseRow[] {
+  return db.prepare('SELECT cpu, possible, present, seen, basis FROM cpu_universe WHERE boot = ? ORDER BY cpu').all(boot) as UniverseRow[];
+}
+
+/** CPUs whose last known state is in cpu_online_mask. */
+export function onlineAtEnd(states: StateRow[]): number[] {
+  const last = new Map<number, string>();
+  for (const s of states) last.set(s.cpu, s.state);
+  return [...last].filter(([, state]) => ONLINE_STATES.has(state)).map(([cpu]) => cpu);
+}
+
+export function pairCounts(db: Db, boot: string): PairCount[] {
+  const rows = db.prepare(`SELECT src, target, sum(ipis) AS ipis, sum(csds) AS csds FROM (
+      SELECT src_cpu AS src, target_cpu AS target, count(*) AS ipis, 0 AS csds FROM ipi_sends WHERE boot = :boot GROUP BY 1, 2
+      UNION ALL
+      SELECT src_cpu, target_cpu, 0, count(*) FROM csd_lifecycle WHERE boot = :boot GROUP BY 1, 2
+    ) GROUP BY src, target ORDER BY src IS NULL, src, target`).all({ boot }) as PairCount[];
+  return rows;
+}
+
+export function summarizeBoot(db: Db, boot: string, findings: Finding[]): BootSummary {
+  const universe = cpuUniverse(db, boot);
+  const states = cpuStates(db, boot);
+  const list = (key: 'possible' | 'present'): string | null =>
+    universe.length === 0 || universe.some((u) => u[key] === null) ? null : formatCpuList(universe.filter((u) => u[key] === 1).map((u) => u.cpu));
+  const span = bootSpan(db, boot);
+  return {
+    boot,
+    clock: referenceClock(db, boot)?.clock ?? null,
+    span_s: span ? { start: toSeconds(span.startNs), end: toSeconds(span.endNs) } : null,
+    cpus: {
+      possible: list('possible'),
+      present: list('present'),
+      online_at_end: formatCpuList(onlineAtEnd(states)),
+      transitions: states.filter((s) => s.start_ns !== null).map((s) => ({
+        cpu: s.cpu, state: s.state, at_s: toSeconds(s.start_ns as number),
+        evidence: s.path !== null && s.line !== null ? `${s.path}:${s.line}` : null, basis: s.basis,
+      })).sort((a, b) => a.at_s - b.at_s || a.cpu - b.cpu),
+    },
+    pairs: pairCounts(db, boot),
+    findings: findings.filter((f) => f.boot === boot),
+  };
+}
+
+/** The JSON document of `analyze --json`: findings in the same shape as `detect --json`. */
+export function formatSummaryJson(summaries: BootSummary[]): string {
+  return JSON.stringify({
+    boots: summaries.map((s) => ({
+      ...s,
+      findings: s.findings.map(({ detector, severity, boot, ts_ns, cpu, target_cpu, csd, func, title, message, evidence }) =>
+        ({ detector, severity, boot, ts_ns, cpu, target_cpu, csd, func, title, message, evidence })),
+    })),
+  }, null, 2);
+}
+
+const MAX_TRANSITIONS = 24;
+const MAX_PAIRS = 24;
+
+const cpuName = (cpu: number | null) => (cpu === null ? 'CPU?' : `CPU${cpu}`);
+
+export function formatSummaryText(summaries: BootSummary[]): string {
+  const out: string[] = [];
+  for (const s of summaries) {
+    const span = s.span_s ? `, ${s.span_s.start.toFixed(3)} to ${s.span_s.end.toFixed(3)} s` : '';
+    out.push(`== boot ${s.boot} (times in seconds of the ${s.clock ?? 'unknown'} clock${span})`);
+    out.push(`CPUs: possible ${s.cpus.possible ?? 'unknown'}, present ${s.cpus.present ?? 'unknown'}, online at end ${s.cpus.online_at_end || 'none known'}`);
+    const shown = s.cpus.transitions.slice(0, MAX_TRANSITIONS);
+    if (shown.length) out.push('  hotplug transitions:');
+    for (const t of shown) {
+      out.push(`    ${t.at_s.toFixed(6).padStart(12)} s  ${cpuName(t.cpu).padEnd(6)} ${t.state.padEnd(10)} ${t.evidence ?? ''} (${t.basis})`);
+    }
+    if (s.cpus.transitions.length > shown.length) out.push(`    ... ${s.cpus.transitions.length - shown.length} more (--json lists all)`);
+    if (s.pairs.length === 0) {
+      out.push('IPIs and cross-calls: none seen (no IPI or csd trace events in the input)');
+    } else {
+      const ipis = s.pairs.reduce((a, p) => a + p.ipis, 0);
+      const csds = s.pairs.reduce((a, p) => a + p.csds, 0);
+      out.push(`IPIs and cross-calls (sender -> target: IPIs sent, csds queued; ${ipis} IPIs, ${csds} csds in all):`);
+      const pairs = s.pairs.length <= MAX_PAIRS ? s.pairs
+        : [...s.pairs].sort((a, b) => b.ipis + b.csds - (a.ipis + a.csds)).slice(0, MAX_PAIRS);
+      for (const p of pairs) {
+        out.push(`    ${`${cpuName(p.src)} -> ${cpuName(p.target)}`.padEnd(16)} ${String(p.ipis).padStart(7)} IPIs ${String(p.csds).padStart(7)} csds`);
+      }
+      if (s.pairs.length > pairs.length) out.push(`    ... ${s.pairs.length - pairs.length} more pairs with fewer (--json lists all)`);
+    }
+    out.push(formatText(s.findings, [s.boot]));
+  }
+  return out.join('\n');
+}

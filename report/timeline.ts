@@ -1,0 +1,494 @@
+// The HTML timeline of `ipitrace analyze --html` and `ipitrace timeline`: one self-contained static
+// page (inline SVG and CSS, no script, no network). Per boot: one lane per CPU with its hotplug
+// states, IPI arrows sender -> target, csd lifetimes from queue to release on the target's lane, and
+// the findings marked on the time axis and listed with their evidence.
+// Stable hooks for tests and users: svg#timeline, g.lane[data-cpu], rect.state.state-<state>,
+// line.ipi, rect.csd, rect.density, g.finding[data-detector], ul#findings li.
+import type { Finding } from '../detect/detect.js';
+import { formatCpuList } from '../parsers/patterns.js';
+import type { Db } from '../store/db.js';
+import { IpitraceError } from '../store/errors.js';
+import { bootSpan, cpuStates, cpuUniverse, onlineAtEnd, referenceClock, type StateRow } from './summary.js';
+
+/** Beyond this many IPIs + csds in the window, draw per-lane density bins instead (problems stay individual). */
+export const DEFAULT_MAX_ITEMS = 3000;
+const DENSITY_BINS = 240;
+const MAX_INDIVIDUAL_PROBLEMS = 2000;
+
+export interface TimelineOptions {
+  /** Window in seconds of the reference clock (default: the whole boot). */
+  fromS?: number;
+  toS?: number;
+  maxItems?: number;
+  /** The database the page was made from (null: a temporary one), for the zoom hint. */
+  db?: string | null;
+  /** The input files, for the zoom hint when the database was temporary. */
+  files?: string[];
+}
+
+interface Ipi { ts: number; src: number | null; target: number; kind: string; reason: string | null; state: string; path: string; line: number }
+interface Csd { id: number; csd: string | null; func: string | null; src: number | null; target: number; queued: number; released: number | null; outcome: string; path: string | null; line: number | null }
+interface Bin { cpu: number; bin: number; n: number }
+
+export interface TimelineData {
+  boot: string;
+  clock: string | null;
+  spanNs: { start: number; end: number } | null;
+  fromNs: number;
+  toNs: number;
+  whole: boolean;
+  cpus: number[];
+  nonexistent: Set<number>;
+  possible: string | null;
+  present: string | null;
+  onlineAtEnd: string;
+  states: StateRow[];
+  /** Per CPU: traced windows, when the boot has ftrace coverage rows. */
+  coverage: Map<number, [number, number][]> | null;
+  ipis: Ipi[];
+  csds: Csd[];
+  /** Set when the window holds more than maxItems IPIs + csds: per lane counts of IPIs and csds to it. */
+  density: { bins: Bin[]; nbins: number; maxItems: number } | null;
+  totals: { ipis: number; csds: number };
+  findings: Finding[];
+  zoomHint: (fromS: number, toS: number) => string;
+}
+
+const PROBLEM_IPI = "target_state NOT IN ('online', 'going_down')";
+
+export function buildTimeline(db: Db, boot: string, options: TimelineOptions = {}): TimelineData {
+  const span = bootSpan(db, boot);
+  const fromNs = options.fromS !== undefined ? Math.round(options.fromS * 1e9) : span?.startNs ?? 0;
+  const toNs = options.toS !== undefined ? Math.round(options.toS * 1e9) : span?.endNs ?? 0;
+  if (toNs < fromNs) throw new IpitraceError('E_USAGE', `--from ${fromNs / 1e9} is after --to ${toNs / 1e9}`);
+  const universe = cpuUniverse(db, boot);
+  const states = cpuStates(db, boot);
+  const window = { boot, from: fromNs, to: toNs };
+
+  const ipiSql = `SELECT i.ts_ns AS ts, i.src_cpu AS src, i.target_cpu AS target, i.kind, i.reason, i.target_state AS state, s.path, i.line
+    FROM ipi_sends i JOIN sources s USING (source_id) WHERE i.boot = :boot AND i.ts_ns BETWEEN :from AND :to`;
+  const csdSql = `SELECT c.csd_use_id AS id, c.csd, c.func, c.src_cpu AS src, c.target_cpu AS target, c.queued_ns AS queued,
+      c.released_ns AS released, c.outcome, s.path, e.line
+    FROM csd_lifecycle c LEFT JOIN events e ON e.event_id = c.queue_event_id LEFT JOIN sources s ON s.source_id = e.source_id
+    WHERE c.boot = :boot AND c.queued_ns IS NOT NULL AND c.queued_ns <= :to AND (c.released_ns IS NULL OR c.released_ns >= :from)`;
+  const count = (sql: string) => (db.prepare(`SELECT count(*) AS n FROM (${sql})`).get(window) as { n: number }).n;
+  const totals = { ipis: count(ipiSql), csds: count(csdSql) };
+  const maxItems = options.maxItems ?? DEFAULT_MAX_ITEMS;
+  let ipis: Ipi[];
+  let csds: Csd[];
+  let density: TimelineData['density'] = null;
+  if (totals.ipis + totals.csds <= maxItems) {
+    ipis = db.prepare(`${ipiSql} ORDER BY i.ts_ns`).all(window) as Ipi[];
+    csds = db.prepare(`${csdSql} ORDER BY c.queued_ns`).all(window) as Csd[];
+  } else {
+    ipis = db.prepare(`${ipiSql} AND i.${PROBLEM_IPI} ORDER BY i.ts_ns LIMIT ${MAX_INDIVIDUAL_PROBLEMS}`).all(window) as Ipi[];
+    csds = db.prepare(`${csdSql} AND (c.outcome != 'released' OR c.reused_use_id IS NOT NULL) ORDER BY c.queued_ns LIMIT ${MAX_INDIVIDUAL_PROBLEMS}`).all(window) as Csd[];
+    const binOf = (column: string) => `min(${DENSITY_BINS - 1}, CAST((${column} - :from) * 1.0 / max(1, :to - :from) * ${DENSITY_BINS} AS INTEGER))`;
+    const bins = db.prepare(`SELECT cpu, bin, sum(n) AS n FROM (
+        SELECT target_cpu AS cpu, ${binOf('ts_ns')} AS bin, count(*) AS n FROM ipi_sends
+          WHERE boot = :boot AND ts_ns BETWEEN :from AND :to GROUP BY 1, 2
+        UNION ALL
+        SELECT target_cpu, ${binOf('max(queued_ns, :from)')}, count(*) FROM csd_lifecycle
+          WHERE boot = :boot AND queued_ns IS NOT NULL AND queued_ns <= :to AND (released_ns IS NULL OR released_ns >= :from) GROUP BY 1, 2
+      ) GROUP BY cpu, bin`).all(window) as Bin[];
+    density = { bins, nbins: DENSITY_BINS, maxItems };
+  }
+
+  const findings = (db.prepare(`SELECT detector, severity, boot, ts_ns, cpu, target_cpu, csd, func, title, message, evidence
+    FROM findings WHERE boot = ? ORDER BY ts_ns IS NULL, ts_ns, detector`).all(boot) as (Omit<Finding, 'evidence'> & { evidence: string })[])
+    .map((f) => ({ ...f, evidence: JSON.parse(f.evidence) as Finding['evidence'] }) as Finding);
+
+  const nonexistent = new Set(universe.filter((u) => u.present === 0).map((u) => u.cpu));
+  const cpus = new Set<number>(universe.filter((u) => u.present !== 0 || u.seen === 1).map((u) => u.cpu));
+  for (const s of states) cpus.add(s.cpu);
+  for (const i of ipis) { cpus.add(i.target); if (i.src !== null) cpus.add(i.src); }
+  for (const c of csds) { cpus.add(c.target); if (c.src !== null) cpus.add(c.src); }
+  for (const b of density?.bins ?? []) cpus.add(b.cpu);
+  for (const f of findings) { if (f.cpu !== null) cpus.add(f.cpu); if (f.target_cpu !== null) cpus.add(f.target_cpu); }
+
+  const coverageRows = db.prepare('SELECT cpu, start_ns, end_ns FROM cpu_coverage WHERE boot = ? ORDER BY cpu, start_ns')
+    .all(boot) as { cpu: number; start_ns: number; end_ns: number }[];
+  let coverage: Map<number, [number, number][]> | null = null;
+  if (coverageRows.length) {
+    coverage = new Map();
+    for (const r of coverageRows) {
+      const list = coverage.get(r.cpu) ?? [];
+      list.push([r.start_ns, r.end_ns]);
+      coverage.set(r.cpu, list);
+    }
+  }
+  const list = (key: 'possible' | 'present') =>
+    universe.length === 0 || universe.some((u) => u[key] === null) ? null : formatCpuList(universe.filter((u) => u[key] === 1).map((u) => u.cpu));
+
+  return {
+    boot,
+    clock: referenceClock(db, boot)?.clock ?? null,
+    spanNs: span ? { start: span.startNs, end: span.endNs } : null,
+    fromNs,
+    toNs,
+    whole: options.fromS === undefined && options.toS === undefined,
+    cpus: [...cpus].sort((a, b) => a - b),
+    nonexistent,
+    possible: list('possible'),
+    present: list('present'),
+    onlineAtEnd: formatCpuList(onlineAtEnd(states)),
+    states,
+    coverage,
+    ipis,
+    csds,
+    density,
+    totals,
+    findings,
+    zoomHint: zoomHint(boot, options),
+  };
+}
+
+const shellWord = (word: string) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`);
+
+function zoomHint(boot: string, options: TimelineOptions): (fromS: number, toS: number) => string {
+  const window = (fromS: number, toS: number) => `--from ${fromS} --to ${toS}`;
+  if (options.db) {
+    return (fromS, toS) => `ipitrace timeline --db ${shellWord(options.db as string)} --boot ${shellWord(boot)} ${window(fromS, toS)} --html zoom.html`;
+  }
+  const files = (options.files ?? ['FILE...']).map(shellWord).join(' ');
+  return (fromS, toS) => `ipitrace analyze --db run.db --boot ${shellWord(boot)} ${files} && ipitrace timeline --db run.db --boot ${shellWord(boot)} ${window(fromS, toS)} --html zoom.html`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering
+
+const esc = (text: string | number | null | undefined) =>
+  String(text ?? '').replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&#39;' })[c] as string);
+const num = (n: number) => (Math.round(n * 10) / 10).toString();
+const secs = (ns: number, digits = 6) => (ns / 1e9).toFixed(digits);
+
+const WIDTH = 1400;
+const LEFT = 130;
+const RIGHT = 24;
+const PLOT = WIDTH - LEFT - RIGHT;
+const SEVERITY_COLORS: Record<string, string> = { error: '#c1121f', warning: '#e07a00', info: '#2a6fdb' };
+const STATES = ['online', 'going_down', 'dying', 'offline', 'coming_up'] as const;
+
+const CSS = `
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:16px 24px;color:#1d2430;background:#fff}
+h1{font-size:20px;margin:0 0 8px}h2{font-size:17px;margin:18px 0 4px}h3{font-size:15px;margin:14px 0 4px}
+code{font:12.5px/1.3 ui-monospace,"DejaVu Sans Mono",monospace;background:#f1f3f6;padding:1px 4px;border-radius:3px}
+.meta{margin:2px 0;color:#3d4656}.note{margin:6px 0;padding:6px 10px;background:#fff6e0;border-left:4px solid #e0a100}
+.legend{display:flex;flex-wrap:wrap;gap:4px 16px;margin:8px 0;font-size:13px;color:#3d4656}
+.legend span{display:inline-flex;align-items:center;gap:6px}
+.sw{display:inline-block;width:22px;height:12px;border-radius:2px;border:1px solid rgba(0,0,0,.25)}
+.sw.line{height:0;border:0;border-top:2px solid #8a94a6}.sw.line.bad{border-top:3px solid #c1121f}
+svg#timeline,svg.timeline{width:100%;height:auto;display:block;border:1px solid #d8dde5;border-radius:4px;background:#fff}
+.state-online{fill:#8fd694}.state-going_down{fill:#f6cf5a}.state-dying{fill:#f39237}.state-offline{fill:#4a5261}.state-coming_up{fill:#7fbfef}
+.state-nonexistent{fill:url(#hatch-nonexistent)}
+.sw.state-online{background:#8fd694}.sw.state-going_down{background:#f6cf5a}.sw.state-dying{background:#f39237}.sw.state-offline{background:#4a5261}.sw.state-coming_up{background:#7fbfef}
+.sw.nonexistent{background:repeating-linear-gradient(45deg,#e4e7ec 0 3px,#b9c0cc 3px 5px)}.sw.untraced{background:repeating-linear-gradient(-45deg,#fff 0 3px,#c9ced8 3px 4px)}
+.sw.csd{background:#2f6db5;height:6px}.sw.csd.open{background:#c1121f}
+rect.untraced{fill:url(#hatch-untraced)}
+.state-label{font-size:11px;font-weight:600;fill:#1d2430;pointer-events:none;paint-order:stroke;stroke:#8fd694;stroke-width:3px;stroke-linejoin:round}
+.csd-label{font-size:10.5px;font-weight:600;fill:#fff;pointer-events:none}
+.state-label-offline{fill:#fff;stroke:#4a5261}.state-label-going_down{stroke:#f6cf5a}.state-label-dying{stroke:#f39237}.state-label-coming_up{stroke:#7fbfef}
+.lane-bg{fill:#f7f8fa}.lane:nth-child(even) .lane-bg{fill:#eef1f5}
+.lane-name{font-size:14px;font-weight:600;fill:#1d2430}.lane-sub{font-size:11px;fill:#5b6475}
+.grid{stroke:#d3d8e0;stroke-width:1}.tick{font-size:11px;fill:#3d4656}.axis-title{font-size:11px;fill:#5b6475}
+line.ipi{stroke:#8a94a6;stroke-width:1;opacity:.45}
+line.ipi.bad{stroke:#c1121f;stroke-width:2.5;opacity:1}
+rect.csd{fill:#2f6db5;opacity:.8}rect.csd.open{fill:#c1121f;opacity:.9}rect.csd.outcome-in_flight_at_end,rect.csd.outcome-unknown{fill:#9b6dd6}
+rect.density{fill:#2f6db5}
+.finding-guide{stroke-width:1.2;stroke-dasharray:3 3;opacity:.7}
+.finding-ring{fill:none;stroke-width:2.5}
+.finding-num{font-size:11px;font-weight:700;fill:#fff;text-anchor:middle;pointer-events:none}
+ul.findings{padding-left:0;list-style:none}ul.findings li{margin:8px 0;padding:6px 10px;border-left:4px solid #c1121f;background:#fbf3f3}
+ul.findings li.sev-warning{border-color:#e07a00;background:#fdf6ec}ul.findings li.sev-info{border-color:#2a6fdb;background:#f1f5fd}
+ul.findings li.none{border-color:#4caf50;background:#eef8ef}
+.badge{display:inline-block;min-width:18px;padding:0 5px;border-radius:9px;color:#fff;font-weight:700;text-align:center;margin-right:6px}
+.sev{font-weight:700;margin-right:4px}.det{font-family:ui-monospace,"DejaVu Sans Mono",monospace;margin-right:6px}
+.ev,.zoomcmd{font-size:13px;color:#3d4656}
+`;
+
+interface Layout {
+  laneTop: Map<number, number>;
+  laneHeight: number;
+  bandTop: number;
+  bandHeight: number;
+  trackTop: number;
+  trackHeight: number;
+  findingsTop: number;
+  axisY: number;
+  height: number;
+  x: (ns: number) => number;
+}
+
+function layout(data: TimelineData, slots: number): Layout {
+  const laneHeight = data.cpus.length <= 8 ? 56 : data.cpus.length <= 24 ? 36 : 22;
+  const findingsTop = 10;
+  const axisY = findingsTop + Math.max(1, slots) * 22 + 22;
+  const lanesTop = axisY + 8;
+  const laneTop = new Map<number, number>();
+  data.cpus.forEach((cpu, i) => laneTop.set(cpu, lanesTop + i * laneHeight));
+  const span = Math.max(1, data.toNs - data.fromNs);
+  return {
+    laneTop,
+    laneHeight,
+    bandTop: 4,
+    bandHeight: Math.round(laneHeight * 0.48),
+    trackTop: Math.round(laneHeight * 0.48) + 8,
+    trackHeight: Math.max(4, Math.round(laneHeight * 0.2)),
+    findingsTop,
+    axisY,
+    height: lanesTop + data.cpus.length * laneHeight + 12,
+    x: (ns: number) => LEFT + ((Math.min(Math.max(ns, data.fromNs), data.toNs) - data.fromNs) / span) * PLOT,
+  };
+}
+
+/** 1, 2, 5 x 10^k seconds, about `want` ticks over the window. */
+function ticks(fromNs: number, toNs: number, want = 10): { at: number[]; digits: number } {
+  const span = Math.max(1, toNs - fromNs) / 1e9;
+  const raw = span / want;
+  const pow = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * pow).find((s) => s >= raw) as number;
+  const digits = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
+  const at: number[] = [];
+  for (let t = Math.ceil(fromNs / 1e9 / step) * step; t <= toNs / 1e9 + 1e-12; t += step) at.push(Math.round(t * 1e9));
+  return { at, digits };
+}
+
+/** Greedy rows for finding markers so that close ones do not overlap. */
+function findingSlots(data: TimelineData, x: (ns: number) => number): { slot: number; x: number }[] {
+  const lastX: number[] = [];
+  return data.findings.map((f) => {
+    const fx = f.ts_ns === null || f.ts_ns < data.fromNs || f.ts_ns > data.toNs ? NaN : x(f.ts_ns);
+    if (Number.isNaN(fx)) return { slot: -1, x: fx };
+    let slot = lastX.findIndex((lx) => fx - lx >= 20);
+    if (slot === -1) slot = lastX.length;
+    lastX[slot] = fx;
+    return { slot, x: fx };
+  });
+}
+
+function renderSvg(data: TimelineData, svgId: string, findingIds: string[]): string {
+  const pre = layout(data, 1);
+  const slots = findingSlots(data, pre.x);
+  const L = layout(data, Math.max(0, ...slots.map((s) => s.slot + 1)));
+  const parts: string[] = [];
+  const laneMid = (cpu: number) => (L.laneTop.get(cpu) ?? 0) + L.bandTop + L.bandHeight / 2;
+  const plotBottom = L.height - 12;
+  const firstLaneTop = L.axisY + 8;
+
+  parts.push(`<svg id="${svgId}" class="timeline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${WIDTH} ${L.height}" width="${WIDTH}" height="${L.height}" role="img" aria-label="CPU timeline of boot ${esc(data.boot)}" data-from-ns="${data.fromNs}" data-to-ns="${data.toNs}">`);
+  parts.push(`<defs>
+<pattern id="hatch-nonexistent" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#e4e7ec"/><rect width="2" height="6" fill="#b9c0cc"/></pattern>
+<pattern id="hatch-untraced" width="5" height="5" patternUnits="userSpaceOnUse" patternTransform="rotate(-45)"><rect width="1.2" height="5" fill="#ffffff" opacity=".75"/></pattern>
+<marker id="${svgId}-arrow" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="5" markerHeight="5" orient="auto-start-reverse"><path d="M0,0L8,4L0,8z" fill="#8a94a6"/></marker>
+<marker id="${svgId}-arrow-bad" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="4" markerHeight="4" orient="auto-start-reverse"><path d="M0,0L8,4L0,8z" fill="#c1121f"/></marker>
+</defs>`);
+
+  // Axis and grid.
+  const { at, digits } = ticks(data.fromNs, data.toNs);
+  parts.push('<g class="axis">');
+  for (const t of at) {
+    const x = num(L.x(t));
+    const anchor = L.x(t) - LEFT < 14 ? 'start' : LEFT + PLOT - L.x(t) < 14 ? 'end' : 'middle';
+    parts.push(`<line class="grid" x1="${x}" x2="${x}" y1="${L.axisY}" y2="${plotBottom}"/><text class="tick" x="${x}" y="${L.axisY - 5}" text-anchor="${anchor}">${(t / 1e9).toFixed(digits)}</text>`);
+  }
+  parts.push(`<text class="axis-title" x="${LEFT - 8}" y="${L.axisY - 5}" text-anchor="end">s (${esc(data.clock ?? '?')} clock)</text>`);
+  parts.push(`<text class="axis-title" x="${LEFT - 8}" y="${L.findingsTop + 15}" text-anchor="end">findings</text>`);
+  parts.push('</g>');
+
+  // Lanes: background, states, untraced hatching, csd bars, density.
+  parts.push('<g class="lanes">');
+  const statesByCpu = new Map<number, StateRow[]>();
+  for (const s of data.states) statesByCpu.set(s.cpu, [...(statesByCpu.get(s.cpu) ?? []), s]);
+  const lastState = (cpu: number) => statesByCpu.get(cpu)?.at(-1)?.state;
+  const labels: string[] = [];
+  for (const cpu of data.cpus) {
+    const top = L.laneTop.get(cpu) as number;
+    const nonexistent = data.nonexistent.has(cpu);
+    const sub = nonexistent ? 'nonexistent' : lastState(cpu) ? `${lastState(cpu)?.replace('_', ' ')} at end` : 'state unknown';
+    parts.push(`<g class="lane${nonexistent ? ' nonexistent' : ''}" data-cpu="${cpu}" transform="translate(0,${top})">`);
+    parts.push(`<rect class="lane-bg" x="0" y="0" width="${WIDTH}" height="${L.laneHeight}"/>`);
+    parts.push(`<text class="lane-name" x="10" y="${L.bandTop + L.bandHeight / 2 + 5}">CPU${cpu}</text>`);
+    if (L.laneHeight >= 30) parts.push(`<text class="lane-sub" x="10" y="${L.bandTop + L.bandHeight + 14}">${esc(sub)}</text>`);
+    if (nonexistent) {
+      parts.push(`<rect class="state state-nonexistent" x="${LEFT}" y="${L.bandTop}" width="${PLOT}" height="${L.bandHeight}"><title>CPU${cpu} does not exist (not present)</title></rect>`);
+    }
+    for (const s of statesByCpu.get(cpu) ?? []) {
+      const start = s.start_ns ?? data.fromNs;
+      const end = s.end_ns ?? data.toNs;
+      if (end < data.fromNs || start > data.toNs) continue;
+      const x1 = L.x(start);
+      const w = Math.max(1, L.x(end) - x1);
+      const ev = s.path !== null && s.line !== null ? ` (${s.path}:${s.line}, ${s.basis})` : ` (${s.basis})`;
+      const when = `${s.start_ns === null ? 'from the start' : `from ${secs(s.start_ns)} s`}${s.end_ns === null ? ' to the end' : ` to ${secs(s.end_ns)} s`}`;
+      parts.push(`<rect class="state state-${esc(s.state)}" data-cpu="${cpu}" data-start-ns="${s.start_ns ?? ''}" data-end-ns="${s.end_ns ?? ''}" x="${num(x1)}" y="${L.bandTop}" width="${num(w)}" height="${L.bandHeight}"><title>CPU${cpu} ${esc(s.state)} ${when}${esc(ev)}</title></rect>`);
+      if (w > 64 && L.bandHeight >= 12) {
+        labels.push(`<text class="state-label state-label-${esc(s.state)}" x="${num(x1 + 5)}" y="${num(top + L.bandTop + L.bandHeight / 2 + 4)}">${esc(s.state.replace('_', ' '))}</text>`);
+      }
+    }
+    if (data.coverage) {
+      const gaps = uncovered(data.coverage.get(cpu) ?? [], data.fromNs, data.toNs);
+      for (const [a, b] of gaps) {
+        parts.push(`<rect class="untraced" x="${num(L.x(a))}" y="${L.bandTop}" width="${num(Math.max(1, L.x(b) - L.x(a)))}" height="${L.bandHeight}"><title>CPU${cpu}: no ftrace coverage ${secs(a, 3)}-${secs(b, 3)} s</title></rect>`);
+      }
+    }
+    parts.push(`<rect class="csd-track" x="${LEFT}" y="${L.trackTop}" width="${PLOT}" height="${L.trackHeight}" fill="#fff" opacity=".6"/>`);
+    if (data.density) {
+      const own = data.density.bins.filter((b) => b.cpu === cpu);
+      const max = Math.max(1, ...data.density.bins.map((b) => b.n));
+      const bw = PLOT / data.density.nbins;
+      for (const b of own) {
+        const h = Math.max(1, (b.n / max) * L.trackHeight);
+        parts.push(`<rect class="density" data-n="${b.n}" x="${num(LEFT + b.bin * bw)}" y="${num(L.trackTop + L.trackHeight - h)}" width="${num(Math.max(1, bw - 0.5))}" height="${num(h)}"><title>${b.n} IPIs/csds to CPU${cpu}</title></rect>`);
+      }
+    }
+    for (const c of data.csds.filter((c) => c.target === cpu)) {
+      const x1 = L.x(c.queued);
+      const open = c.released === null;
+      const traceEnd = Math.max(...(data.coverage?.get(cpu) ?? []).map((w) => w[1]));
+      const untilTraceEnd = open && c.outcome !== 'never_released' && Number.isFinite(traceEnd);
+      const x2 = !open ? L.x(c.released as number) : untilTraceEnd ? L.x(traceEnd) : LEFT + PLOT;
+      const where = c.path !== null && c.line !== null ? `, ${c.path}:${c.line}` : '';
+      const title = `csd ${c.csd ?? '(hashed)'} ${c.func ?? ''} CPU${c.src ?? '?'} -> CPU${c.target}: queued ${secs(c.queued)} s, ${open ? `${c.outcome.replace(/_/g, ' ')} (no release)` : `released ${secs(c.released as number)} s`}${where}`;
+      if (c.outcome === 'never_released' && x2 - x1 > 180 && L.trackHeight + 2 >= 10) {
+        labels.push(`<text class="csd-label" x="${num(x1 + 6)}" y="${num(top + L.trackTop + L.trackHeight / 2 + 4)}">${esc(`csd ${c.csd ?? ''} ${c.func ?? ''} from CPU${c.src ?? '?'}: never released`)}</text>`);
+      }
+      parts.push(`<rect class="csd outcome-${esc(c.outcome)}${open ? ' open' : ''}" data-csd="${esc(c.csd ?? '')}" data-src="${c.src ?? ''}" data-target="${c.target}" x="${num(x1)}" y="${open ? L.trackTop - 1 : L.trackTop}" width="${num(Math.max(1.5, x2 - x1))}" height="${open ? L.trackHeight + 2 : L.trackHeight}"><title>${esc(title)}</title></rect>`);
+    }
+    parts.push('</g>');
+  }
+  parts.push('</g>');
+
+  // Finding guides under the arrows, so that the arrow of an IPI to an offline CPU stays visible.
+  parts.push('<g class="finding-guides">');
+  data.findings.forEach((f, n) => {
+    const { slot, x } = slots[n];
+    if (slot < 0) return;
+    const lane = f.target_cpu ?? f.cpu;
+    const laneY = lane !== null && L.laneTop.has(lane) ? laneMid(lane) : firstLaneTop;
+    parts.push(`<line class="finding-guide" x1="${num(x)}" x2="${num(x)}" y1="${L.findingsTop + 19 + slot * 22}" y2="${num(laneY)}" stroke="${SEVERITY_COLORS[f.severity] ?? '#c1121f'}"/>`);
+  });
+  parts.push('</g>');
+
+  // IPI arrows, problems drawn last (on top).
+  const ordered = [...data.ipis.filter((i) => !isProblem(i)), ...data.ipis.filter(isProblem)];
+  parts.push('<g class="ipis">');
+  for (const i of ordered) {
+    const x = num(L.x(i.ts));
+    const bad = isProblem(i);
+    const targetTop = (L.laneTop.get(i.target) ?? 0) + L.bandTop;
+    const title = `<title>${esc(`IPI ${i.reason ?? i.kind} CPU${i.src ?? '?'} -> CPU${i.target} (${i.state}) at ${secs(i.ts)} s, ${i.path}:${i.line}`)}</title>`;
+    const cls = `ipi${bad ? ' bad' : ''}`;
+    const data_ = `data-src="${i.src ?? ''}" data-target="${i.target}" data-state="${esc(i.state)}"`;
+    if (i.src === null || i.src === i.target || !L.laneTop.has(i.src)) {
+      parts.push(`<line class="${cls}" ${data_} x1="${x}" x2="${x}" y1="${targetTop - 8}" y2="${targetTop + 2}" marker-end="url(#${svgId}-arrow${bad ? '-bad' : ''})">${title}</line>`);
+      continue;
+    }
+    const down = laneMid(i.src) < laneMid(i.target);
+    const y2 = down ? targetTop : targetTop + L.bandHeight;
+    parts.push(`<line class="${cls}" ${data_} x1="${x}" x2="${x}" y1="${num(laneMid(i.src))}" y2="${num(y2)}" marker-end="url(#${svgId}-arrow${bad ? '-bad' : ''})">${title}</line>`);
+  }
+  parts.push('</g>');
+  parts.push(`<g class="labels">${labels.join('')}</g>`);
+
+  // Findings: a numbered marker in the findings row, a guide down to the CPU acted upon, a ring there.
+  parts.push('<g class="findings">');
+  data.findings.forEach((f, n) => {
+    const { slot, x } = slots[n];
+    if (slot < 0) return;
+    const color = SEVERITY_COLORS[f.severity] ?? '#c1121f';
+    const cy = L.findingsTop + 10 + slot * 22;
+    const lane = f.target_cpu ?? f.cpu;
+    const laneY = lane !== null && L.laneTop.has(lane) ? laneMid(lane) : null;
+    parts.push(`<a href="#${findingIds[n]}"><g class="finding sev-${esc(f.severity)}" data-detector="${esc(f.detector)}" data-severity="${esc(f.severity)}" data-cpu="${f.cpu ?? ''}" data-target-cpu="${f.target_cpu ?? ''}" data-ts-ns="${f.ts_ns ?? ''}">`);
+    parts.push(`<title>${esc(`${n + 1}. ${f.severity.toUpperCase()} ${f.detector}: ${f.title} at ${secs(f.ts_ns as number)} s`)}</title>`);
+    if (laneY !== null) parts.push(`<circle class="finding-ring" cx="${num(x)}" cy="${num(laneY)}" r="9" stroke="${color}"/>`);
+    parts.push(`<circle class="finding-marker" cx="${num(x)}" cy="${cy}" r="9" fill="${color}"/><text class="finding-num" x="${num(x)}" y="${cy + 4}">${n + 1}</text>`);
+    parts.push('</g></a>');
+  });
+  parts.push('</g>');
+  parts.push('</svg>');
+  return parts.join('\n');
+}
+
+const isProblem = (i: Ipi) => i.state !== 'online' && i.state !== 'going_down';
+
+/** Parts of [from, to] that no traced window covers. */
+function uncovered(windows: [number, number][], from: number, to: number): [number, number][] {
+  const gaps: [number, number][] = [];
+  let cursor = from;
+  for (const [a, b] of [...windows].sort((p, q) => p[0] - q[0])) {
+    if (a > cursor) gaps.push([cursor, Math.min(a, to)]);
+    cursor = Math.max(cursor, b);
+    if (cursor >= to) break;
+  }
+  if (cursor < to) gaps.push([cursor, to]);
+  return gaps.filter(([a, b]) => b > a);
+}
+
+function zoomWindow(data: TimelineData, tsNs: number): [number, number] {
+  const span = data.spanNs ? data.spanNs.end - data.spanNs.start : data.toNs - data.fromNs;
+  const pad = Math.max(5_000_000, span * 0.02);
+  const round = (ns: number) => Math.round(ns / 1e6) / 1e3;
+  return [round(Math.max(0, tsNs - pad)), round(tsNs + pad)];
+}
+
+function renderBoot(data: TimelineData, index: number): string {
+  const svgId = index === 0 ? 'timeline' : `timeline-${index + 1}`;
+  const listId = index === 0 ? 'findings' : `findings-${index + 1}`;
+  const findingIds = data.findings.map((_, n) => (index === 0 ? `finding-${n + 1}` : `finding-${index + 1}-${n + 1}`));
+  const out: string[] = [];
+  const serious = data.findings.filter((f) => f.severity !== 'info');
+  out.push(`<section class="boot" data-boot="${esc(data.boot)}">`);
+  out.push(`<h2>boot ${esc(data.boot)}: ${serious.length === 0 ? 'no IPI or CSD problem found' : `${serious.length} finding${serious.length === 1 ? '' : 's'}`}</h2>`);
+  const window = `${secs(data.fromNs, 3)} to ${secs(data.toNs, 3)} s`;
+  out.push(`<p class="meta">Times in seconds of the boot's <b>${esc(data.clock ?? 'unknown')}</b> clock. Shown: ${window}${data.whole ? ' (whole boot)' : data.spanNs ? ` of ${secs(data.spanNs.start, 3)} to ${secs(data.spanNs.end, 3)} s` : ''}.
+CPUs possible ${esc(data.possible ?? 'unknown')}, present ${esc(data.present ?? 'unknown')}, online at end ${esc(data.onlineAtEnd || 'none known')}.
+In this window: ${data.totals.ipis} IPIs, ${data.totals.csds} csds.</p>`);
+  if (data.density) {
+    out.push(`<p class="note">More than ${data.density.maxItems} IPIs and csds in this window: each lane shows how many were sent or queued to it per time bin (blue bars); IPIs to CPUs that were not online and csds never released are still drawn one by one. Pick a shorter window with <code>--from S --to S</code> to see every arrow.</p>`);
+  }
+  const timed = data.findings.filter((f) => f.ts_ns !== null);
+  if (timed.length && data.whole) {
+    const [a, b] = zoomWindow(data, timed[0].ts_ns as number);
+    out.push(`<p class="note zoom">To zoom on a finding, draw the timeline again for a time window in seconds (each finding below gives its window), e.g. around finding 1: <code>${esc(data.zoomHint(a, b))}</code></p>`);
+  }
+  out.push(`<div class="legend">${STATES.map((s) => `<span><i class="sw state-${s}"></i>${s.replace('_', ' ')}</span>`).join('')}
+<span><i class="sw nonexistent"></i>nonexistent</span>${data.coverage ? '<span><i class="sw untraced"></i>not covered by ftrace</span>' : ''}
+<span><i class="sw line"></i>IPI sender → target</span><span><i class="sw line bad"></i>IPI to a CPU not online</span>
+<span><i class="sw csd"></i>csd queued → released (on the target's lane)</span><span><i class="sw csd open"></i>csd never released</span>
+<span><i class="badge" style="background:#c1121f">1</i>finding</span></div>`);
+  out.push(renderSvg(data, svgId, findingIds));
+  out.push(`<h3>Findings</h3>`);
+  out.push(`<ul id="${listId}" class="findings">`);
+  if (data.findings.length === 0) out.push('<li class="none">no IPI or CSD problem found</li>');
+  data.findings.forEach((f, n) => {
+    const color = SEVERITY_COLORS[f.severity] ?? '#c1121f';
+    const when = f.ts_ns === null ? 'time unknown' : `at ${secs(f.ts_ns)} s${f.ts_ns < data.fromNs || f.ts_ns > data.toNs ? ' (outside the shown window)' : ''}`;
+    const evidence = f.evidence.map((e) => `<code>${esc(`${e.file}:${e.line}`)}</code>`).join(', ');
+    const zoom = f.ts_ns !== null ? `<div class="zoomcmd">zoom: <code>--from ${zoomWindow(data, f.ts_ns).join(' --to ')}</code></div>` : '';
+    out.push(`<li id="${findingIds[n]}" class="finding-item sev-${esc(f.severity)}" data-detector="${esc(f.detector)}"><span class="badge" style="background:${color}">${n + 1}</span><span class="sev">${esc(f.severity.toUpperCase())}</span><span class="det">${esc(f.detector)}</span>${esc(f.title)} <span class="ev">(${when})</span>
+<div>${esc(f.message)}</div><div class="ev">evidence: ${evidence || 'none'}</div>${zoom}</li>`);
+  });
+  out.push('</ul>');
+  out.push('</section>');
+  return out.join('\n');
+}
+
+/** One self-contained HTML page with a section per boot. */
+export function renderTimelinePage(boots: TimelineData[]): string {
+  const title = boots.length === 1 ? `ipitrace timeline: ${boots[0].boot}` : `ipitrace timeline: ${boots.length} boots`;
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(title)}</title>
+<style>${CSS}</style>
+</head>
+<body>
+<h1>${esc(title)}</h1>
+${boots.map(renderBoot).join('\n')}
+</body>
+</html>
+`;
+}

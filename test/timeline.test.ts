@@ -1,0 +1,256 @@
+// Tests for report/timeline.ts (the HTML timeline of `analyze --html` and `ipitrace timeline`).
+// The page is made from the fixture faulty-x86-offline-async (CPU1 queues a csd to offline CPU2 and
+// sends it an IPI; the csd is never released; ground truth in its fixture.json). First string checks
+// of the generated HTML, then the same page in headless Chromium (Debian's `chromium`): the DOM as the
+// browser built it (--dump-dom), geometry measured in the browser, and a screenshot in test/out/.
+import { execFileSync } from 'node:child_process';
+import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { detect } from '../detect/detect.js';
+import { ingestFiles } from '../ingest/ingest.js';
+import { buildTimeline, renderTimelinePage, type TimelineData } from '../report/timeline.js';
+import { openWritable, type Db } from '../store/db.js';
+
+const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
+const OUT = join(import.meta.dirname, 'out');
+const BOOT = 'faulty-x86-offline-async';
+const fixture = JSON.parse(readFileSync(join(FIXTURES, BOOT, 'fixture.json'), 'utf8')) as {
+  files: string[];
+  expected_cpus: { present: string; online_at_end: string };
+  expected_findings: { detector: string; target_cpu: number; evidence: { file: string; line: number }[] }[];
+};
+
+/** Debian's chromium (or another Chromium build) on PATH, null when none is installed. */
+function findChromium(): string | null {
+  for (const name of ['chromium', 'chromium-browser', 'google-chrome']) {
+    for (const dir of (process.env.PATH ?? '').split(delimiter).filter(Boolean)) {
+      const path = join(dir, name);
+      try {
+        accessSync(path, constants.X_OK);
+        return path;
+      } catch {
+        // not here
+      }
+    }
+  }
+  return null;
+}
+const CHROMIUM = findChromium();
+if (!CHROMIUM) {
+  console.warn('test/timeline.test.ts: chromium is not installed: the browser tests are SKIPPED (apt-get install -y chromium to run them)');
+}
+
+let tmp: string;
+let db: Db;
+let data: TimelineData;
+let html: string;
+const pagePath = join(OUT, 'timeline-offline-async.html');
+
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'ipitrace-timeline-test-'));
+  db = openWritable(join(tmp, 'test.db'));
+  const outcomes = await ingestFiles(db, fixture.files.map((f) => join(FIXTURES, BOOT, f)), { boot: BOOT });
+  expect(outcomes.map((o) => o.status)).toEqual(fixture.files.map(() => 'ingested'));
+  detect(db, { boot: BOOT });
+  data = buildTimeline(db, BOOT, { db: 'run.db' });
+  html = renderTimelinePage([data]);
+  mkdirSync(OUT, { recursive: true });
+  writeFileSync(pagePath, html);
+}, 120_000);
+
+afterAll(() => {
+  db?.close();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+/** The lane group of one CPU, as text (from its start tag to the next lane's). */
+function laneHtml(page: string, cpu: number): string {
+  const start = page.indexOf(`<g class="lane" data-cpu="${cpu}"`);
+  expect(start, `lane of CPU${cpu}`).toBeGreaterThanOrEqual(0);
+  const next = page.indexOf('<g class="lane', start + 1);
+  return page.slice(start, next === -1 ? page.indexOf('</g>\n</g>', start) : next);
+}
+
+describe('timeline HTML (no browser)', () => {
+  it('is one self-contained page: no script, no external resource', () => {
+    expect(html.startsWith('<!DOCTYPE html>')).toBe(true);
+    expect(html).not.toMatch(/<script|<link|<img|<iframe|@import|url\(\s*['"]?(https?:|\/\/)/i);
+    expect(html).not.toMatch(/(src|href)="(https?:)?\/\//);
+    expect(html.match(/<svg id="timeline"/g)).toHaveLength(1);
+  });
+
+  it('has one lane per CPU 0-3 (present), with the hotplug states from cpu_states', () => {
+    const lanes = [...html.matchAll(/<g class="lane[^"]*" data-cpu="(\d+)"/g)].map((m) => Number(m[1]));
+    expect(lanes).toEqual([0, 1, 2, 3]);
+    expect(fixture.expected_cpus.present).toBe('0-3');
+    const cpu2 = laneHtml(html, 2);
+    for (const state of ['online', 'going_down', 'dying', 'offline']) expect(cpu2).toContain(`class="state state-${state}"`);
+    for (const cpu of [0, 1, 3]) expect(laneHtml(html, cpu)).not.toContain('state-offline');
+    // The offline interval is open-ended: it runs to the right edge of the plot.
+    const offline = /<rect class="state state-offline" data-cpu="2" data-start-ns="(\d+)" data-end-ns="" x="([\d.]+)" y="[\d.]+" width="([\d.]+)"/.exec(cpu2);
+    expect(offline).not.toBeNull();
+    expect(Number(offline?.[2]) + Number(offline?.[3])).toBeCloseTo(1400 - 24, 0);
+  });
+
+  it('draws IPI arrows, the IPI to offline CPU2 in the problem style, and csd bars', () => {
+    expect(data.density).toBeNull();
+    expect((html.match(/<line class="ipi[ "]/g) ?? []).length).toBe(data.totals.ipis);
+    const bad = [...html.matchAll(/<line class="ipi bad" data-src="(\d+)" data-target="(\d+)" data-state="(\w+)"/g)];
+    expect(bad.map((m) => [Number(m[1]), Number(m[2]), m[3]])).toEqual([[1, 2, 'offline']]);
+    expect((html.match(/<rect class="csd /g) ?? []).length).toBe(data.totals.csds);
+    // The never-released csd: an open bar on CPU2's lane, queued by CPU1.
+    expect(laneHtml(html, 2)).toMatch(/<rect class="csd outcome-never_released open" data-csd="0xffffffff819f4b80" data-src="1" data-target="2"/);
+  });
+
+  it('marks each finding with a .finding element and lists it with its evidence', () => {
+    const markers = [...html.matchAll(/<g class="finding sev-(\w+)" data-detector="([\w-]+)"/g)].map((m) => m[2]).sort();
+    expect(markers).toEqual(fixture.expected_findings.map((f) => f.detector).sort());
+    const list = html.slice(html.indexOf('<ul id="findings"'), html.indexOf('</ul>', html.indexOf('<ul id="findings"')));
+    for (const f of fixture.expected_findings) {
+      expect(list).toContain(`data-detector="${f.detector}"`);
+      const queue = f.evidence.find((e) => e.file === 'trace.txt.gz') as { file: string; line: number };
+      expect(list).toContain(`trace.txt.gz:${queue.line}`);
+    }
+    expect(list).toContain('trace.txt.gz:2176');
+    // Whole boot with findings: the page says how to zoom.
+    expect(html).toMatch(/To zoom on a finding.*--from [\d.]+ --to [\d.]+/);
+  });
+
+  it('shows a time window (--from/--to) with states clipped to it', () => {
+    const zoom = buildTimeline(db, BOOT, { fromS: 3.9, toS: 4.1, db: 'run.db' });
+    expect(zoom.totals.ipis).toBeLessThan(data.totals.ipis);
+    const page = renderTimelinePage([zoom]);
+    expect(page).toContain('Shown: 3.900 to 4.100 s of');
+    expect(page).not.toContain('To zoom on a finding');
+    for (const m of page.matchAll(/<rect class="state [^>]* x="([\d.]+)" y="[\d.]+" width="([\d.]+)"/g)) {
+      expect(Number(m[1])).toBeGreaterThanOrEqual(130);
+      expect(Number(m[1]) + Number(m[2])).toBeLessThanOrEqual(1400 - 24 + 0.11);
+    }
+    expect(laneHtml(page, 2)).not.toContain('state-going_down');
+    expect(page).toMatch(/<g class="finding sev-error" data-detector="ipi-to-offline"/);
+  });
+
+  it('aggregates into per-lane density bins beyond maxItems, still drawing the problems one by one', () => {
+    const dense = buildTimeline(db, BOOT, { maxItems: 100 });
+    expect(dense.density).not.toBeNull();
+    const page = renderTimelinePage([dense]);
+    expect(page).toContain('class="note"');
+    expect(page).toMatch(/<rect class="density" data-n="\d+"/);
+    const binned = [...page.matchAll(/<rect class="density" data-n="(\d+)"/g)].reduce((n, m) => n + Number(m[1]), 0);
+    expect(binned).toBe(dense.totals.ipis + dense.totals.csds);
+    expect([...page.matchAll(/<line class="(ipi[^"]*)"/g)].map((m) => m[1])).toEqual(['ipi bad']);
+    expect(page).toMatch(/data-csd="0xffffffff819f4b80"/);
+  });
+
+  it('escapes text from the logs', () => {
+    const page = renderTimelinePage([{ ...data, boot: 'a<b>&"c', findings: [] }]);
+    expect(page).toContain('boot a&lt;b&gt;&amp;&quot;c');
+    expect(page).not.toContain('a<b>');
+    expect(page).toContain('<li class="none">no IPI or CSD problem found</li>');
+  });
+
+  it('rejects a window that ends before it starts', () => {
+    expect(() => buildTimeline(db, BOOT, { fromS: 4, toS: 3 })).toThrow(/--from/);
+  });
+});
+
+const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--hide-scrollbars'];
+
+function chromium(args: string[]): string {
+  const profile = mkdtempSync(join(tmpdir(), 'ipitrace-chromium-'));
+  try {
+    return execFileSync(CHROMIUM as string, [...CHROMIUM_FLAGS, `--user-data-dir=${profile}`, ...args],
+      { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 << 20 });
+  } finally {
+    rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+/** In-browser checks: appended to a copy of the page, they write their results into the DOM. */
+const PROBE = `<script>
+const r = {};
+const box = (e) => { const b = e.getBoundingClientRect(); return { x: b.left, w: b.width, y: b.top, h: b.height }; };
+const svg = document.querySelector('svg#timeline');
+r.svg = box(svg);
+r.lanes = [...svg.querySelectorAll('g.lane[data-cpu]')].map((g) => ({ cpu: Number(g.dataset.cpu), box: box(g) }));
+r.offline = [...svg.querySelectorAll('g.lane[data-cpu="2"] rect.state.state-offline')].map(box);
+r.findings = [...document.querySelectorAll('.finding')].map((e) => ({ detector: e.getAttribute('data-detector'), box: box(e.querySelector('.finding-marker')), ring: box(e.querySelector('.finding-ring')) }));
+r.items = [...document.querySelectorAll('ul#findings li')].map((li) => li.textContent);
+r.badIpi = [...svg.querySelectorAll('line.ipi.bad')].map(box);
+r.fill = getComputedStyle(svg.querySelector('rect.state-offline')).fill;
+const out = document.createElement('pre');
+out.id = 'probe-' + 'results';
+out.textContent = JSON.stringify(r);
+document.body.append(out);
+</script>`;
+
+interface Box { x: number; w: number; y: number; h: number }
+interface Probe {
+  svg: Box;
+  lanes: { cpu: number; box: Box }[];
+  offline: Box[];
+  findings: { detector: string; box: Box; ring: Box }[];
+  items: string[];
+  badIpi: Box[];
+  fill: string;
+}
+
+const browserIt = it.skipIf(!CHROMIUM);
+
+describe('timeline in headless Chromium', () => {
+  browserIt('builds the DOM: 4 lanes, CPU2 offline, both finding markers, evidence trace.txt.gz:2176', () => {
+    const dom = chromium(['--dump-dom', pathToFileURL(pagePath).href]);
+    const lanes = [...dom.matchAll(/<g class="lane[^"]*" data-cpu="(\d+)"/g)].map((m) => Number(m[1]));
+    expect(lanes.length).toBeGreaterThanOrEqual(4);
+    expect(lanes).toEqual(expect.arrayContaining([0, 1, 2, 3]));
+    expect(laneHtml(dom, 2)).toMatch(/<rect class="state state-offline"/);
+    expect(dom).toMatch(/<g class="finding [^"]*" data-detector="csd-never-released"/);
+    expect(dom).toMatch(/<g class="finding [^"]*" data-detector="ipi-to-offline"/);
+    const list = dom.slice(dom.indexOf('<ul id="findings"'));
+    expect(list.slice(0, list.indexOf('</ul>'))).toContain('trace.txt.gz:2176');
+  }, 90_000);
+
+  browserIt('lays the page out: lanes stacked, offline interval and markers visible where the fault is', () => {
+    const probePath = join(OUT, 'timeline-offline-async.probe.html');
+    writeFileSync(probePath, html.replace('</body>', `${PROBE}\n</body>`));
+    const dom = chromium(['--window-size=1400,900', '--dump-dom', pathToFileURL(probePath).href]);
+    const m = /<pre id="probe-results">([\s\S]*?)<\/pre>/.exec(dom);
+    expect(m, 'probe output in the dumped DOM').not.toBeNull();
+    const probe = JSON.parse((m?.[1] ?? '').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&')) as Probe;
+    expect(probe.svg.w).toBeGreaterThan(1000);
+    expect(probe.lanes.map((l) => l.cpu)).toEqual([0, 1, 2, 3]);
+    for (let i = 1; i < probe.lanes.length; i++) {
+      expect(probe.lanes[i].box.y).toBeGreaterThanOrEqual(probe.lanes[i - 1].box.y + probe.lanes[i - 1].box.h - 1);
+    }
+    expect(probe.offline).toHaveLength(1);
+    const offline = probe.offline[0];
+    expect(offline.w).toBeGreaterThan(100);
+    expect(probe.fill).not.toBe('none');
+    // Both markers are drawn, and at the time of the fault CPU2 is offline: the marker's centre is
+    // inside the offline interval, and the ring sits on CPU2's lane.
+    expect(probe.findings.map((f) => f.detector).sort()).toEqual(['csd-never-released', 'ipi-to-offline']);
+    const lane2 = probe.lanes[2].box;
+    for (const f of probe.findings) {
+      expect(f.box.w).toBeGreaterThan(10);
+      const cx = f.box.x + f.box.w / 2;
+      expect(cx).toBeGreaterThan(offline.x);
+      expect(cx).toBeLessThan(offline.x + offline.w);
+      expect(f.ring.y + f.ring.h / 2).toBeGreaterThan(lane2.y);
+      expect(f.ring.y + f.ring.h / 2).toBeLessThan(lane2.y + lane2.h);
+    }
+    expect(probe.badIpi).toHaveLength(1);
+    expect(probe.items.some((t) => t.includes('trace.txt.gz:2176'))).toBe(true);
+  }, 90_000);
+
+  browserIt('takes a screenshot into test/out/', () => {
+    const png = join(OUT, 'timeline-offline-async.png');
+    rmSync(png, { force: true });
+    chromium(['--window-size=1400,900', `--screenshot=${png}`, pathToFileURL(pagePath).href]);
+    expect(statSync(png).size).toBeGreaterThan(20_000);
+    expect(readFileSync(png).subarray(1, 4).toString()).toBe('PNG');
+  }, 90_000);
+});
