@@ -29,7 +29,7 @@ export interface Output {
   stderr: (text: string) => void;
 }
 
-const processOutput: Output = {
+export const processOutput: Output = {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
 };

@@ -9,6 +9,7 @@ import { detectCommand } from './detect.js';
 import { ingestCommand } from './ingest.js';
 import { STDIN_SENTINEL } from './options.js';
 import { queryCommand } from './query.js';
+import { recordCommand } from './record.js';
 import { schemaCommand } from './schema.js';
 
 // yargs drops a lone '-' (stdin) from positionals: carry it through as a sentinel (cli/options.ts).
@@ -29,6 +30,7 @@ async function main(): Promise<void> {
     .command(queryCommand)
     .command(schemaCommand)
     .command(analyzeCommand).command(timelineCommand)
+    .command(recordCommand)
     .option('debug', { type: 'boolean', describe: 'show stack traces of internal errors', global: true })
     .demandCommand(1, 'give a command (see --help)')
     .strict()

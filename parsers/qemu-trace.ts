@@ -487,6 +487,10 @@ function icrSend(ev: EventRecord, low: number, dest: number | null, x2: boolean)
     text += ' ' + SHORTHANDS[shorthand];
   } else if (low & 0x800) {
     text += ' logical' + (dest === null ? '' : ' dest=0x' + dest.toString(16));
+    // xAPIC logical flat model (Linux apic_flat, <= 8 CPUs): LDR = 1 << cpu, so the destination
+    // is a CPU bitmap. x2APIC logical mode is clustered: left undecoded.
+    if (!x2 && dest !== null) for (let bit = 0; bit < 8; bit++) if ((dest >> bit) & 1) ev.targets.push(bit);
+    if (ev.targets.length === 1) ev.target_cpu = ev.targets[0];
   } else if (dest !== null) {
     if (dest === (x2 ? 0xffffffff : 0xff)) {
       text += ' broadcast';

@@ -527,3 +527,21 @@ describe('per-source state', () => {
     expect(ev.target_cpu).toBeNull();
   });
 });
+
+describe('xAPIC logical flat destinations (Linux apic_flat, seen with a Debian 6.1 kernel under QEMU 7.2)', () => {
+  it('decodes the ICR-high bitmap as CPUs: 0x04000000 then 0x000008fb is a call-function-single IPI to CPU2', () => {
+    const state = newSourceState();
+    const ctx = { consoleTsNs: null, callerCpu: null, fromConsole: false, state };
+    qemuParser.parse('5207@1795310003.766466:apic_mem_writel 0x310 = 0x04000000', ctx);
+    const items = qemuParser.parse('5207@1795310003.766467:apic_mem_writel 0x300 = 0x000008fb', ctx)!;
+    expect(items[0]).toMatchObject({ type: 'event', event: { op: 'ipi_send', vector: 0xfb, targets: [2], target_cpu: 2 } });
+  });
+
+  it('a multi-CPU logical destination names every CPU and no single target', () => {
+    const state = newSourceState();
+    const ctx = { consoleTsNs: null, callerCpu: null, fromConsole: false, state };
+    qemuParser.parse('5207@1795310003.766466:apic_mem_writel 0x310 = 0x0e000000', ctx);
+    const items = qemuParser.parse('5207@1795310003.766467:apic_mem_writel 0x300 = 0x000008fc', ctx)!;
+    expect(items[0]).toMatchObject({ type: 'event', event: { targets: [1, 2, 3], target_cpu: null } });
+  });
+});

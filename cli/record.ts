@@ -1,0 +1,118 @@
+// ipitrace record [--out DIR] [--timeout S] [--kill-after S] [--no-analyze] [analyze options] -- qemu-system-ARCH ARGS...
+// Runs the user's QEMU command with the tracing ipitrace needs added (cli/record-args.ts), under a
+// wall-clock limit (cli/record-run.ts), then analyzes what it wrote (console and QEMU trace log) as
+// `ipitrace analyze --boot $(basename DIR)` would. A timeout is reported, not an error: a hung boot
+// is what this tool is for. Exit code: analyze's (0, or 1 for findings at --fail-on), 2 for usage
+// errors (no command after --, QEMU binary not found) or when QEMU wrote nothing to analyze.
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import type { CommandModule } from 'yargs';
+import { z } from 'zod';
+import { IpitraceError } from '../store/errors.js';
+import { AnalyzeArgs, processOutput, runAnalyze, type Output } from './analyze.js';
+import { detectOptions } from './detect.js';
+import { inputPaths, validateOptions } from './options.js';
+import { buildRecordArgs } from './record-args.js';
+import { findExecutable, runQemu, type RunResult } from './record-run.js';
+
+export const RecordArgs = AnalyzeArgs.omit({ files: true }).extend({
+  out: z.string().min(1).optional(),
+  timeout: z.number().nonnegative(),
+  killAfter: z.number().nonnegative(),
+  analyze: z.boolean(),
+  command: z.array(z.string()),
+});
+export type RecordArgs = z.infer<typeof RecordArgs>;
+
+/** Shell-quotes one word (for command.txt). */
+export function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+function defaultOutDir(now = new Date()): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `ipitrace-record-${now.getFullYear()}${p(now.getMonth() + 1)}${p(now.getDate())}-${p(now.getHours())}${p(now.getMinutes())}${p(now.getSeconds())}`;
+}
+
+function describeEnd(run: RunResult, args: RecordArgs): string {
+  const secs = (run.elapsedMs / 1000).toFixed(1);
+  const how = run.signal ? `was ended by ${run.signal}` : `exited with status ${run.status}`;
+  if (run.timedOut) {
+    return `timeout: QEMU still ran after ${args.timeout} s (a hung boot?); sent SIGTERM${run.killed ? `, then SIGKILL after ${args.killAfter} s` : ''}; it ${how}. Analyzing what it wrote.`;
+  }
+  if (run.interrupted) return `interrupted: QEMU ${how} after ${secs} s${run.killed ? ' (SIGKILL)' : ''}. Analyzing what it wrote.`;
+  return `QEMU ${how} after ${secs} s.`;
+}
+
+const nonEmpty = (path: string) => existsSync(path) && statSync(path).isFile() && statSync(path).size > 0;
+
+/** Records one boot and analyzes it; returns the exit code. */
+export async function runRecord(args: RecordArgs, out: Output = processOutput): Promise<number> {
+  if (!args.command.length) throw new IpitraceError('E_USAGE', 'give the QEMU command after --, e.g. ipitrace record --out run1 -- qemu-system-x86_64 -kernel bzImage ...');
+  const outDir = resolve(args.out ?? defaultOutDir());
+  const plan = buildRecordArgs(args.command, outDir);
+  const binary = plan.argv[0];
+  if (!findExecutable(binary)) throw new IpitraceError('E_USAGE', `QEMU binary not found: ${binary}`);
+  mkdirSync(outDir, { recursive: true });
+  for (const file of plan.outputs.owned) rmSync(file, { force: true });
+  writeFileSync(resolve(outDir, 'command.txt'), plan.argv.map(shellQuote).join(' ') + '\n');
+
+  const say = (text: string) => out.stderr(`ipitrace: ${text}\n`);
+  say(`recording into ${outDir} (limit ${args.timeout ? `${args.timeout} s` : 'none'}); command in command.txt`);
+  for (const change of plan.changes) say(`  added ${change}`);
+  for (const note of plan.notes) say(`  note: ${note}`);
+
+  let run: RunResult;
+  try {
+    run = await runQemu(plan.argv, {
+      timeoutMs: args.timeout ? args.timeout * 1000 : null,
+      killAfterMs: args.killAfter * 1000,
+      stderrLog: resolve(outDir, 'qemu-stderr.log'),
+      echo: (text) => out.stderr(text.toString()),
+    });
+  } catch (error) {
+    throw new IpitraceError('E_USAGE', `cannot run ${binary}: ${(error as Error).message}`);
+  }
+  say(describeEnd(run, args));
+
+  const files = [plan.outputs.console, plan.outputs.qemuTrace]
+    .filter((f): f is string => f !== null)
+    .map((f) => resolve(f))
+    .filter(nonEmpty);
+  if (!args.analyze) {
+    say(`not analyzed (--no-analyze); files: ${files.join(' ') || 'none'}`);
+    return 0;
+  }
+  if (!files.length) {
+    say('QEMU wrote neither a console log nor a trace log: nothing to analyze (see qemu-stderr.log)');
+    return 2;
+  }
+  const { out: _out, timeout: _t, killAfter: _k, analyze: _a, command: _c, ...analyzeArgs } = args;
+  return runAnalyze({ ...analyzeArgs, boot: args.boot ?? basename(outDir), files }, out);
+}
+
+export const recordCommand: CommandModule = {
+  command: 'record',
+  describe: 'run a QEMU command with IPI/CSD tracing added (after --), then analyze the console and QEMU trace it wrote',
+  builder: (y) => y
+    .parserConfiguration({ 'populate--': true })
+    .usage('$0 record [--out DIR] [--timeout S] [--no-analyze] [analyze options] -- qemu-system-ARCH ARGS...')
+    .options({
+      out: { type: 'string', describe: 'folder for console.log, qemu-trace.log, command.txt, qemu-stderr.log; its name is the boot name (default: ipitrace-record-DATE-TIME)' },
+      timeout: { type: 'number', default: 300, describe: 'wall-clock limit in seconds (0: none); then SIGTERM, and what was written is analyzed' },
+      'kill-after': { type: 'number', default: 10, describe: 'seconds between SIGTERM and SIGKILL' },
+      analyze: { type: 'boolean', default: true, describe: 'analyze the outputs (--no-analyze: only record)' },
+      ...detectOptions,
+      boot: { type: 'string', describe: 'boot name (default: the --out folder name)' },
+      json: { type: 'boolean', default: false, describe: 'print only one JSON object {boots:[...]} (as analyze --json); messages go to stderr' },
+      db: { type: 'string', describe: 'keep the database in this file (default: a temporary one)' },
+      html: { type: 'string', describe: 'also write the HTML timeline to this file' },
+    })
+    .example('$0 record --out run1 -- qemu-system-x86_64 -smp 4 -kernel bzImage -append "console=ttyS0" -nographic', 'x86: adds -trace apic_*, -D, -msg timestamp=on, console log and kernel trace_event=')
+    .example('$0 record --timeout 120 -- qemu-system-aarch64 -M virt,gic-version=3 -cpu max -nographic -kernel Image -append "console=ttyAMA0"', 'arm64 GICv3'),
+  handler: async (argv) => {
+    const command = inputPaths(((argv['--'] as unknown[] | undefined) ?? []).map(String));
+    const args = validateOptions(RecordArgs, { ...argv, command });
+    process.exitCode = await runRecord(args);
+  },
+};
