@@ -27,12 +27,23 @@ export interface Coverage {
   streams: Stream[];
 }
 
-export function buildCoverage(db: Db, boot: string, clocks: ClockMap, universe: Universe): Coverage {
+/** First and last event time of one CPU (NULL: events without a CPU) in one source. */
+export interface CoverageRow {
+  source_id: number;
+  cpu: number | null;
+  first: number;
+  last: number;
+}
+
+/**
+ * `spans`: the boot's events in the reference clock summed up per source and CPU, in source order,
+ * when the caller already read them all (replay's first pass); else they are queried here.
+ */
+export function buildCoverage(db: Db, boot: string, clocks: ClockMap, universe: Universe, spans?: CoverageRow[]): Coverage {
   const clock = clocks.ref;
-  const rows = db.prepare(`SELECT e.source_id, e.cpu, min(e.ts_ns) AS first, max(e.ts_ns) AS last
+  const rows = spans ?? db.prepare(`SELECT e.source_id, e.cpu, min(e.ts_ns) AS first, max(e.ts_ns) AS last
     FROM events e JOIN sources s USING (source_id)
-    WHERE s.boot = ? AND e.clock = ? AND e.ts_ns IS NOT NULL GROUP BY e.source_id, e.cpu`).all(boot, clock) as
-    { source_id: number; cpu: number | null; first: number; last: number }[];
+    WHERE s.boot = ? AND e.clock = ? AND e.ts_ns IS NOT NULL GROUP BY e.source_id, e.cpu`).all(boot, clock) as CoverageRow[];
   const streams = new Map<number, Stream>();
   for (const row of rows) {
     let stream = streams.get(row.source_id);

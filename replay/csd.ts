@@ -33,9 +33,15 @@ export interface CsdUse {
 const TTWU_FUNC = 'sched_ttwu_pending';
 /** Max time between a queue and the IPI the same sender sends for it. */
 const IPI_MATCH_WINDOW_NS = 10_000_000;
+/** Live uses below which takeSettled does not look. */
+const SWEEP_MIN = 1024;
 
 export class CsdTracker {
-  readonly uses: CsdUse[] = [];
+  /** Uses not handed out yet (takeSettled, takeAll), in id order. */
+  private live: CsdUse[] = [];
+  private count = 0;
+  /** takeSettled looks at the live uses again once there are this many. */
+  private sweepAt = SWEEP_MIN;
 
   /** `firstId`: ids continue after those of boots already in the database (csd_lifecycle key). */
   constructor(private readonly firstId = 1) {}
@@ -47,7 +53,7 @@ export class CsdTracker {
   onQueue(eventId: number, ts: number, src: number | null, target: number, csd: string | null,
     func: string | null, callsite: string | null): CsdUse {
     const use: CsdUse = {
-      id: this.firstId + this.uses.length, csd, func, callsite, src, target, queueEventId: eventId, queuedNs: ts,
+      id: this.firstId + this.count++, csd, func, callsite, src, target, queueEventId: eventId, queuedNs: ts,
       ipiEventId: null, ipiNs: null, entryEventId: null, entryNs: null, exitEventId: null, exitNs: null,
       flushEventId: null, flushNs: null, reusedUseId: null,
     };
@@ -58,10 +64,44 @@ export class CsdTracker {
       }
       this.byCsd.set(csd, use);
     }
-    this.uses.push(use);
+    this.live.push(use);
     push(this.pending, target, use);
+    // Events come in time order: a use queued more than the match window ago can no longer be
+    // matched by an IPI (onIpiSend skips it), so it is dropped from the list.
+    const waiting = this.awaitingIpi.get(src ?? -1);
+    if (waiting !== undefined && waiting.length > 0 && ts - waiting[0].queuedNs > IPI_MATCH_WINDOW_NS) {
+      this.awaitingIpi.set(src ?? -1, waiting.filter((u) => ts - u.queuedNs <= IPI_MATCH_WINDOW_NS));
+    }
     push(this.awaitingIpi, src ?? -1, use);
     return use;
+  }
+
+  /**
+   * Hands out (and forgets) the uses nothing later in the stream can change, `now` being the time
+   * of the latest event: flushed (taken off the target's queue), matched to an IPI or past the
+   * match window, and no longer reachable by csd address (a later use of the same csd took its
+   * place, or it ran to its exit, or it has no address to match).
+   */
+  takeSettled(now: number): CsdUse[] {
+    if (this.live.length < this.sweepAt) return [];
+    const settled: CsdUse[] = [];
+    const kept: CsdUse[] = [];
+    for (const use of this.live) {
+      const done = use.flushEventId !== null
+        && (use.ipiEventId !== null || now - use.queuedNs > IPI_MATCH_WINDOW_NS)
+        && (use.csd === null || use.csd === '0x0' || use.exitEventId !== null || this.byCsd.get(use.csd) !== use);
+      (done ? settled : kept).push(use);
+    }
+    this.live = kept;
+    this.sweepAt = Math.max(SWEEP_MIN, 2 * kept.length);
+    return settled;
+  }
+
+  /** Hands out every use not handed out yet (end of the stream). */
+  takeAll(): CsdUse[] {
+    const all = this.live;
+    this.live = [];
+    return all;
   }
 
   /**

@@ -2,12 +2,14 @@
 // derived tables (schema/replay.sql). Two passes over the events: the first builds hotplug state and
 // what each CPU's trace covers, the second replays queues and locks against that state.
 import { parseCpuList } from '../parsers/patterns.js';
-import type { Db } from '../store/db.js';
+import { ensureIndexes, type Db } from '../store/db.js';
 import { mapClocks, type ClockMap } from './clocks.js';
-import { buildCoverage, coveringWindow, type Coverage } from './coverage.js';
+import { buildCoverage, coveringWindow, type Coverage, type CoverageRow } from './coverage.js';
 import { CsdTracker, releaseHow, releasedAt, type CsdUse } from './csd.js';
 import { writeEpisodes } from './episodes.js';
 import { HotplugTracker, stateAt, type CpuState, type Interval } from './hotplug.js';
+import { correlateQemu } from './qemu-correlate.js';
+import { bootSources, OutOfOrder, scanBySource, scanByTime, scanSorted, type BootSource, type Row, type ScanSpec } from './stream.js';
 import { computeUniverse, isNonexistent, writeUniverse, type Universe } from './universe.js';
 
 export interface ReplayOptions {
@@ -22,27 +24,6 @@ export interface ReplayOptions {
 
 export const DEFAULT_GRACE_NS = 1_000_000_000;
 
-interface EventRow {
-  event_id: number;
-  source_id: number;
-  line: number;
-  format: string;
-  ts: number;
-  cpu: number | null;
-  kind: string;
-  op: string;
-  target_cpu: number | null;
-  csd: string | null;
-  func: string | null;
-  callsite: string | null;
-  reason: string | null;
-  hp_state: number | null;
-  hp_step: number | null;
-  hp_ret: number | null;
-  args: string;
-  targets: string | null;
-}
-
 export type TargetState = CpuState | 'nonexistent' | 'unknown';
 
 export interface BootModel {
@@ -54,84 +35,183 @@ export interface BootModel {
   broughtUp: number | null;
 }
 
-const DERIVED_TABLES = ['clock_offsets', 'cpu_universe', 'cpu_states', 'cpu_coverage', 'ipi_sends', 'csd_lifecycle', 'csd_episodes', 'console_reports', 'findings'];
+const DERIVED_TABLES = ['clock_offsets', 'cpu_universe', 'cpu_states', 'cpu_coverage', 'ipi_sends', 'csd_lifecycle', 'csd_episodes', 'console_reports', 'findings',
+  'qemu_vcpus', 'qemu_sends', 'qemu_links'];
 
 export function listBoots(db: Db): string[] {
   return (db.prepare('SELECT DISTINCT boot FROM sources ORDER BY boot').all() as { boot: string }[]).map((r) => r.boot);
 }
 
 export function replayBoot(db: Db, boot: string, options: ReplayOptions = {}): BootModel {
+  ensureIndexes(db);
   for (const table of DERIVED_TABLES) db.prepare(`DELETE FROM ${table} WHERE boot = ?`).run(boot);
   const clocks = mapClocks(db, boot);
   db.prepare('INSERT INTO clock_offsets (boot, clock, ref_clock, offset_ns, method, samples, spread_ns) VALUES (?,?,?,?,?,?,?)')
     .run(boot, 'printk', clocks.ref, clocks.printkOffset, clocks.method, clocks.samples, clocks.spread);
 
-  const events = eventStream(db, boot, clocks, 'with op');
-  const activity = eventStream(db, boot, clocks, 'all');
-  const hotplug = new HotplugTracker();
-  const seen = new Set<number>();
-  for (const ev of activity()) {
-    if (ev.cpu !== null) {
-      seen.add(ev.cpu);
-      hotplug.onCpuActive(ev.cpu, ev.ts, { sourceId: ev.source_id, line: ev.line });
-    }
-    if (ev.op === 'hp_enter' && ev.target_cpu !== null) {
-      hotplug.onEnter(ev.target_cpu, ev.ts, ev.hp_state ?? 0, ev.hp_step ?? 0, ev.func, { sourceId: ev.source_id, line: ev.line });
-    } else if (ev.op === 'hp_exit' && ev.target_cpu !== null) {
-      hotplug.onExit(ev.target_cpu, ev.ts, ev.hp_step ?? 0, ev.hp_ret, { sourceId: ev.source_id, line: ev.line });
-    }
-  }
+  const plan = planStream(db, boot, clocks);
+  const { hotplug, seen, coverageRows } = replayActivity(db, plan);
   const { bootCpus, broughtUp } = addConsoleHotplug(db, boot, clocks, hotplug, seen);
   const universe = computeUniverse(db, boot, seen, options.cpus);
   const states = hotplug.finish(bootCpus);
   writeStates(db, boot, states);
 
-  const coverage = buildCoverage(db, boot, clocks, universe);
+  const coverage = buildCoverage(db, boot, clocks, universe, coverageRows);
   const model: BootModel = { boot, clocks, universe, states, broughtUp };
-  const targets = replayQueues(db, model, events, coverage, options.graceNs ?? DEFAULT_GRACE_NS);
+  const targets = replayQueues(db, model, plan, coverage, options.graceNs ?? DEFAULT_GRACE_NS);
   writeUniverse(db, boot, universe, targets);
   writeEpisodes(db, model);
+  correlateQemu(db, model);
   return model;
 }
 
 /**
- * The boot's guest events (all of them, or those with an op), in reference-clock order. tp_printk copies are skipped when
- * the boot has ftrace events (they are the same events); an event present in two ftrace sources
- * (trace file and oops-time dump) is replayed once.
+ * How the boot's guest events are streamed in reference-clock order: with an ftrace reference, by
+ * (ts_ns, event_id), merging the sources; with a printk reference, source after source in line
+ * order. tp_printk copies are skipped when the boot has ftrace events (they are the same events);
+ * an event present in two ftrace sources (trace file and oops-time dump) is replayed once.
  */
-function eventStream(db: Db, boot: string, clocks: ClockMap, which: 'with op' | 'all'): () => Generator<EventRow> {
-  const multiple = (db.prepare(`SELECT count(DISTINCT source_id) AS n FROM events JOIN sources USING (source_id)
-    WHERE boot = ? AND clock = 'ftrace'`).get(boot) as { n: number }).n > 1;
-  const clockFilter = clocks.ref === 'ftrace' ? "e.clock = 'ftrace'" : "e.clock = 'printk'";
-  const statement = db.prepare(`SELECT e.event_id, e.source_id, e.line, e.format, e.ts_ns AS ts, e.cpu, e.kind, e.op,
-      e.target_cpu, e.csd, e.func, e.callsite, e.reason, e.hp_state, e.hp_step, e.hp_ret, e.args,
-      CASE WHEN e.op = 'ipi_send' THEN (SELECT group_concat(t.cpu) FROM event_targets t WHERE t.event_id = e.event_id) END AS targets
-    FROM events e JOIN sources s USING (source_id)
-    WHERE s.boot = ? AND ${which === 'all' ? "(e.op IS NULL OR e.op NOT IN ('marker', 'lost'))" : "e.op IS NOT NULL AND e.op NOT IN ('marker', 'lost')"}
-      AND e.format != 'qemu'
-      AND e.ts_ns IS NOT NULL AND ${clockFilter}
-    ORDER BY ${clocks.ref === 'ftrace' ? 'e.ts_ns, e.event_id' : 'e.source_id, e.event_id'}`);
-  // printk stamps are not monotonic across console lines, but the console's line order is the log's
-  // sequence order: printk-clock boots are replayed in line order, times clamped to never go back.
-  const clamp = clocks.ref === 'printk';
-  return function* () {
-    let currentTs = Number.NaN;
-    let latest = -Infinity;
-    const keys = new Set<string>();
-    for (const ev of statement.iterate(boot) as IterableIterator<EventRow>) {
-      if (clamp) ev.ts = latest = Math.max(latest, ev.ts);
-      if (multiple) {
-        if (ev.ts !== currentTs) {
-          currentTs = ev.ts;
-          keys.clear();
-        }
-        const key = `${ev.cpu}|${ev.kind}|${ev.args}`;
-        if (keys.has(key)) continue;
-        keys.add(key);
-      }
-      yield ev;
+interface StreamPlan {
+  boot: string;
+  sources: BootSource[];
+  clock: 'ftrace' | 'printk';
+  byTime: boolean;
+  /** More than one source has ftrace events: drop an event seen again at the same time. */
+  multiple: boolean;
+  /** printk stamps are not monotonic across console lines, but the console's line order is the log's
+   *  sequence order: printk-clock boots are replayed in line order, times clamped to never go back. */
+  clamp: boolean;
+  /** Set when a source turned out not to be in time order: SQLite sorts the events instead. */
+  sorted: boolean;
+}
+
+function planStream(db: Db, boot: string, clocks: ClockMap): StreamPlan {
+  const sources = bootSources(db, boot);
+  let withFtrace = 0;
+  if (sources.length > 1) {
+    const has = db.prepare(`SELECT 1 FROM events WHERE +source_id = ? AND event_id BETWEEN ? AND ? AND clock = 'ftrace' LIMIT 1`);
+    for (const source of sources) {
+      if (has.get(source.sourceId, source.first, source.last) !== undefined && ++withFtrace > 1) break;
     }
+  }
+  const byTime = clocks.ref === 'ftrace';
+  return { boot, sources, clock: byTime ? 'ftrace' : 'printk', byTime, multiple: withFtrace > 1, clamp: !byTime, sorted: false };
+}
+
+/** Scans `spec` in the plan's order; rows for which `ordered` is false are only those the caller counts. */
+function scanPlan(db: Db, plan: StreamPlan, spec: ScanSpec, ordered: (row: Row) => boolean, orderedWhere: string,
+  onRow: (row: Row, sourceId: number) => void): void {
+  if (!plan.byTime) scanBySource(db, plan.sources, spec, onRow);
+  else if (plan.sorted) scanSorted(db, plan.boot, spec, orderedWhere, onRow);
+  else scanByTime(db, plan.sources, spec, ordered, onRow);
+}
+
+/** The per-pass state of the stream: time clamp (printk) and duplicate events (several ftrace sources). */
+class StreamFilter {
+  private latest = -Infinity;
+  private currentTs = Number.NaN;
+  private readonly keys = new Set<string>();
+
+  constructor(private readonly plan: StreamPlan) {}
+
+  /** The event's replay time, or null when the event is a duplicate to skip. */
+  time(ts: number, cpu: unknown, kind: unknown, args: unknown): number | null {
+    if (this.plan.clamp) ts = this.latest = Math.max(this.latest, ts);
+    if (this.plan.multiple) {
+      if (ts !== this.currentTs) {
+        this.currentTs = ts;
+        this.keys.clear();
+      }
+      const key = `${cpu}|${kind}|${args}`;
+      if (this.keys.has(key)) return null;
+      this.keys.add(key);
+    }
+    return ts;
+  }
+}
+
+// First pass: every guest event in the reference clock (CPU activity, cpuhp steps). Also reads the
+// other events of that clock (markers, lost-event notes), which only count for coverage. The cpuhp
+// columns, NULL for most events, come packed in one JSON array (hp_enter / hp_exit only): each
+// column handed to JavaScript costs about as much as a row.
+const A_TS = 1, A_CPU = 2, A_OP = 3, A_LINE = 4, A_HP = 5, A_KIND = 6, A_ARGS = 7;
+const OP_OTHER = 0, OP_HP_ENTER = 1, OP_HP_EXIT = 2, OP_NOT_REPLAYED = 9;
+type HpColumns = [target: number | null, state: number | null, step: number | null, ret: number | null, func: string | null];
+
+interface Activity {
+  hotplug: HotplugTracker;
+  /** CPUs that recorded events. */
+  seen: Set<number>;
+  /** What coverage needs (first and last time per source and CPU); undefined: coverage queries it. */
+  coverageRows: CoverageRow[] | undefined;
+}
+
+/** Feeds the hotplug tracker with every replayed event. */
+function replayActivity(db: Db, plan: StreamPlan): Activity {
+  let hotplug = new HotplugTracker();
+  const seen = new Set<number>();
+  const spec: ScanSpec = {
+    columns: `event_id, ts_ns, cpu,
+      CASE WHEN format = 'qemu' OR op IN ('marker', 'lost') THEN ${OP_NOT_REPLAYED} WHEN op = 'hp_enter' THEN ${OP_HP_ENTER}
+           WHEN op = 'hp_exit' THEN ${OP_HP_EXIT} ELSE ${OP_OTHER} END,
+      line, CASE WHEN op IN ('hp_enter', 'hp_exit')
+        THEN json_array(target_cpu, hp_state, hp_step, hp_ret, CASE WHEN op = 'hp_enter' THEN func END) END
+      ${plan.multiple ? ', kind, args' : ''}`,
+    where: 'ts_ns IS NOT NULL AND clock = ?',
+    params: [plan.clock],
   };
+  const ordered = (row: Row) => row[A_OP] !== OP_NOT_REPLAYED;
+  const orderedWhere = "(op IS NULL OR op NOT IN ('marker', 'lost')) AND format != 'qemu'";
+  let span = new Map<number, Map<number | null, { first: number; last: number }>>();
+  const onRow = (row: Row, sourceId: number) => {
+    const rawTs = row[A_TS] as number;
+    const cpu = row[A_CPU] as number | null;
+    let bySource = span.get(sourceId);
+    if (bySource === undefined) span.set(sourceId, (bySource = new Map()));
+    const s = bySource.get(cpu);
+    if (s === undefined) bySource.set(cpu, { first: rawTs, last: rawTs });
+    else {
+      if (rawTs < s.first) s.first = rawTs;
+      if (rawTs > s.last) s.last = rawTs;
+    }
+    const op = row[A_OP] as number;
+    if (op === OP_NOT_REPLAYED) return;
+    const ts = filter.time(rawTs, cpu, row[A_KIND], row[A_ARGS]);
+    if (ts === null) return;
+    const at = { sourceId, line: row[A_LINE] as number };
+    if (cpu !== null) {
+      seen.add(cpu);
+      hotplug.onCpuActive(cpu, ts, at);
+    }
+    if (op === OP_OTHER) return;
+    const [target, state, step, ret, func] = JSON.parse(row[A_HP] as string) as HpColumns;
+    if (op === OP_HP_ENTER && target !== null) hotplug.onEnter(target, ts, state ?? 0, step ?? 0, func, at);
+    else if (op === OP_HP_EXIT && target !== null) hotplug.onExit(target, ts, step ?? 0, ret, at);
+  };
+  let filter = new StreamFilter(plan);
+  try {
+    scanPlan(db, plan, spec, ordered, orderedWhere, onRow);
+  } catch (error) {
+    if (!(error instanceof OutOfOrder)) throw error;
+    // Start again from a sorted copy; coverage then comes from its own query.
+    plan.sorted = true;
+    hotplug = new HotplugTracker();
+    seen.clear();
+    filter = new StreamFilter(plan);
+    scanPlan(db, plan, spec, ordered, orderedWhere, onRow);
+    return { hotplug, seen, coverageRows: undefined };
+  }
+  // A sorted scan hands out only the replayed events: coverage then comes from its own query.
+  if (plan.sorted) return { hotplug, seen, coverageRows: undefined };
+  const rows: CoverageRow[] = [];
+  for (const sourceId of [...span.keys()].sort((a, b) => a - b)) {
+    const bySource = span.get(sourceId)!;
+    // GROUP BY source_id, cpu order: NULL first.
+    const cpus = [...bySource.keys()].sort((a, b) => (a === null ? -1 : b === null ? 1 : a - b));
+    for (const cpu of cpus) rows.push({ source_id: sourceId, cpu, ...bySource.get(cpu)! });
+  }
+  span = new Map();
+  return { hotplug, seen, coverageRows: rows };
 }
 
 /** Console hotplug messages (mapped onto the reference clock). Returns CPUs online after boot. */
@@ -173,75 +253,141 @@ function writeStates(db: Db, boot: string, states: Map<number, Interval[]>): voi
  */
 export function targetState(model: BootModel, cpu: number, ts: number): TargetState {
   if (isNonexistent(model.universe, cpu)) return 'nonexistent';
-  return stateAt(model.states, cpu, ts) ?? (model.broughtUp !== null && cpu >= model.broughtUp ? 'offline' : 'unknown');
+  return fastStateAt(model.states, cpu, ts) ?? (model.broughtUp !== null && cpu >= model.broughtUp ? 'offline' : 'unknown');
 }
 
+/** Per CPU, the interval start times when they are in order (binary search), null when not. */
+const startTimes = new WeakMap<Map<number, Interval[]>, Map<number, number[] | null>>();
+
+/** stateAt() (hotplug.ts) by binary search: called for every queue and IPI, on CPUs with long histories. */
+function fastStateAt(states: Map<number, Interval[]>, cpu: number, ts: number): CpuState | null {
+  const list = states.get(cpu);
+  if (!list) return null;
+  let byCpu = startTimes.get(states);
+  if (byCpu === undefined) startTimes.set(states, (byCpu = new Map()));
+  let starts = byCpu.get(cpu);
+  if (starts === undefined) {
+    starts = list.map((interval) => interval.ts);
+    for (let i = 1; i < starts.length; i++) {
+      if (!(starts[i - 1] <= starts[i])) {
+        starts = null;
+        break;
+      }
+    }
+    byCpu.set(cpu, starts);
+  }
+  if (starts === null) return stateAt(states, cpu, ts);
+  // The last interval starting at or before ts (stateAt's linear walk stops at the first after).
+  let lo = 0;
+  let hi = starts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (starts[mid] <= ts) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo === 0 ? list[0].state : list[lo - 1].state;
+}
+
+// Second pass: the events that queue, send, flush and run csds. What only some of them carry comes
+// in one column (JSON for several values): csd_queue [target_cpu, func, callsite], ipi_send
+// [reason, kind, targets], ipi_entry its reason, a csd_entry without csd address its args.
+const P_ID = 0, P_TS = 1, P_CPU = 2, P_OP = 3, P_CSD = 4, P_LINE = 5, P_EXTRA = 6, P_KIND = 7, P_ARGS = 8;
+const OP_CSD_QUEUE = 1, OP_IPI_SEND = 2, OP_IPI_ENTRY = 3, OP_CSD_ENTRY = 4, OP_CSD_EXIT = 5;
+
 /** Second pass: queues, IPIs, flushes and locks. Returns every CPU named as a target. */
-function replayQueues(db: Db, model: BootModel, events: () => Generator<EventRow>, coverage: Coverage, graceNs: number): Set<number> {
+function replayQueues(db: Db, model: BootModel, plan: StreamPlan, coverage: Coverage, graceNs: number): Set<number> {
   const tracker = new CsdTracker(1 + (db.prepare('SELECT coalesce(max(csd_use_id), 0) AS m FROM csd_lifecycle').get() as { m: number }).m);
   const queueState = new Map<number, TargetState>();
   const targetsSeen = new Set<number>();
   const insertSend = db.prepare(`INSERT INTO ipi_sends (boot, event_id, source_id, line, ts_ns, src_cpu, target_cpu, kind,
     reason, csd_use_id, target_state) VALUES (?,?,?,?,?,?,?,?,?,?,?)`);
-  const sends: { ev: EventRow; target: number; state: TargetState; use: CsdUse | undefined }[] = [];
-  for (const ev of events()) {
-    switch (ev.op) {
-      case 'csd_queue': {
-        if (ev.target_cpu === null) break;
-        targetsSeen.add(ev.target_cpu);
-        const use = tracker.onQueue(ev.event_id, ev.ts, ev.cpu, ev.target_cpu, ev.csd, ev.func, ev.callsite);
-        queueState.set(use.id, targetState(model, ev.target_cpu, ev.ts));
+  const writeUse = lifecycleWriter(db, model, queueState, coverage, graceNs);
+  // With a printk reference every event with an op takes part (the time clamp runs over all of them).
+  const ops = plan.byTime ? " AND +op IN ('csd_queue', 'ipi_send', 'ipi_entry', 'csd_entry', 'csd_exit')" : '';
+  const spec: ScanSpec = {
+    columns: `event_id, ts_ns, cpu,
+      CASE op WHEN 'csd_queue' THEN ${OP_CSD_QUEUE} WHEN 'ipi_send' THEN ${OP_IPI_SEND} WHEN 'ipi_entry' THEN ${OP_IPI_ENTRY}
+              WHEN 'csd_entry' THEN ${OP_CSD_ENTRY} WHEN 'csd_exit' THEN ${OP_CSD_EXIT} ELSE 0 END,
+      csd, line,
+      CASE op WHEN 'csd_queue' THEN json_array(target_cpu, func, callsite)
+              WHEN 'ipi_send' THEN json_array(reason, kind,
+                (SELECT group_concat(t.cpu) FROM event_targets t WHERE t.event_id = events.event_id))
+              WHEN 'ipi_entry' THEN reason
+              WHEN 'csd_entry' THEN CASE WHEN csd IS NULL THEN args END END
+      ${plan.multiple ? ', kind, args' : ''}`,
+    where: `ts_ns IS NOT NULL AND clock = ? AND format != 'qemu' AND +op IS NOT NULL AND op NOT IN ('marker', 'lost')${ops}`,
+    params: [plan.clock],
+  };
+  const filter = new StreamFilter(plan);
+  let rows = 0;
+  const onRow = (row: Row, sourceId: number) => {
+    const ts = filter.time(row[P_TS] as number, row[P_CPU], row[P_KIND], row[P_ARGS]);
+    if (ts === null) return;
+    const eventId = row[P_ID] as number;
+    const cpu = row[P_CPU] as number | null;
+    switch (row[P_OP]) {
+      case OP_CSD_QUEUE: {
+        const [target, func, callsite] = JSON.parse(row[P_EXTRA] as string) as [number | null, string | null, string | null];
+        if (target === null) break;
+        targetsSeen.add(target);
+        const use = tracker.onQueue(eventId, ts, cpu, target, row[P_CSD] as string | null, func, callsite);
+        queueState.set(use.id, targetState(model, target, ts));
         break;
       }
-      case 'ipi_send': {
-        const targets = ev.targets ? ev.targets.split(',').map(Number) : [];
-        const isCall = ev.reason === 'call_function' || ev.reason === 'Function call interrupts';
-        const matched = tracker.onIpiSend(ev.event_id, ev.ts, ev.cpu, targets, isCall);
+      case OP_IPI_SEND: {
+        const [reason, kind, list] = JSON.parse(row[P_EXTRA] as string) as [string | null, string, string | null];
+        const targets = list ? list.split(',').map(Number) : [];
+        const isCall = reason === 'call_function' || reason === 'Function call interrupts';
+        const matched = tracker.onIpiSend(eventId, ts, cpu, targets, isCall);
         for (const target of targets) {
           targetsSeen.add(target);
-          sends.push({ ev, target, state: targetState(model, target, ev.ts), use: matched.get(target) });
+          insertSend.run(model.boot, eventId, sourceId, row[P_LINE], ts, cpu, target, kind, reason,
+            matched.get(target)?.id ?? null, targetState(model, target, ts));
         }
         break;
       }
-      case 'ipi_entry':
-        if (ev.cpu !== null && isCallFunctionEntry(ev)) tracker.onFlush(ev.cpu, ev.ts, ev.event_id);
+      case OP_IPI_ENTRY:
+        if (cpu !== null && isCallFunctionEntry(row[P_EXTRA] as string | null)) tracker.onFlush(cpu, ts, eventId);
         break;
-      case 'csd_entry':
-        tracker.onEntry(ev.event_id, ev.ts, ev.cpu, ev.csd, ev.csd === null && ev.args.includes('ptrval'));
+      case OP_CSD_ENTRY: {
+        const csd = row[P_CSD] as string | null;
+        tracker.onEntry(eventId, ts, cpu, csd, csd === null && (row[P_EXTRA] as string).includes('ptrval'));
         break;
-      case 'csd_exit':
-        tracker.onExit(ev.event_id, ev.ts, ev.csd);
+      }
+      case OP_CSD_EXIT:
+        tracker.onExit(eventId, ts, row[P_CSD] as string | null);
         break;
     }
-  }
-  for (const s of sends) {
-    insertSend.run(model.boot, s.ev.event_id, s.ev.source_id, s.ev.line, s.ev.ts, s.ev.cpu, s.target, s.ev.kind,
-      s.ev.reason, s.use?.id ?? null, s.state);
-  }
-  writeLifecycle(db, model, tracker.uses, queueState, coverage, graceNs);
+    // Uses that nothing later can change are written as the stream goes, so memory stays flat.
+    if (++rows % 4096 === 0) for (const use of tracker.takeSettled(ts)) writeUse(use);
+  };
+  scanPlan(db, plan, spec, () => true, '1', onRow);
+  for (const use of tracker.takeAll()) writeUse(use);
   return targetsSeen;
 }
 
 /** IPI handler entries that flush the call-single queue (x86 vectors 251/252, ARM "Function call"). */
-function isCallFunctionEntry(ev: EventRow): boolean {
-  return ev.reason === 'call_function_single' || ev.reason === 'call_function' || ev.reason === 'Function call interrupts';
+function isCallFunctionEntry(reason: string | null): boolean {
+  return reason === 'call_function_single' || reason === 'call_function' || reason === 'Function call interrupts';
 }
 
-function writeLifecycle(db: Db, model: BootModel, uses: CsdUse[], queueState: Map<number, TargetState>,
-  coverage: Coverage, graceNs: number): void {
+/** Writes one csd use (its final state) to csd_lifecycle. */
+function lifecycleWriter(db: Db, model: BootModel, queueState: Map<number, TargetState>, coverage: Coverage,
+  graceNs: number): (use: CsdUse) => void {
   const insert = db.prepare(`INSERT INTO csd_lifecycle (csd_use_id, boot, csd, func, callsite, src_cpu, target_cpu,
     queue_event_id, queued_ns, ipi_event_id, ipi_ns, entry_event_id, entry_ns, exit_event_id, exit_ns, flush_event_id,
     flush_ns, released_ns, release_how, target_state, release_state, reused_use_id, outcome, note)
     VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`);
-  for (const use of uses) {
+  return (use) => {
     const state = queueState.get(use.id) ?? 'unknown';
+    queueState.delete(use.id);
     const released = releasedAt(use);
     const { outcome, note } = classify(model, use, state, released, coverage, graceNs);
     insert.run(use.id, model.boot, use.csd, use.func, use.callsite, use.src, use.target, use.queueEventId, use.queuedNs,
       use.ipiEventId, use.ipiNs, use.entryEventId, use.entryNs, use.exitEventId, use.exitNs, use.flushEventId, use.flushNs,
       released, releaseHow(use), state, released === null ? null : targetState(model, use.target, released),
       use.reusedUseId, outcome, note);
-  }
+  };
 }
 
 function classify(model: BootModel, use: CsdUse, state: TargetState, released: number | null, coverage: Coverage,

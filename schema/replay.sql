@@ -14,7 +14,11 @@ CREATE TABLE IF NOT EXISTS clock_offsets (
   method     TEXT    NOT NULL,
   -- Number of matched pairs and the spread (max - min of their differences) in ns.
   samples    INTEGER NOT NULL,
-  spread_ns  INTEGER
+  spread_ns  INTEGER,
+  -- Clock 'qemu-host' (method 'ipi-match': guest IPI sends matched with QEMU's writes, see
+  -- qemu_links; samples = pairs kept by the line fit, spread_ns = max - min of their residuals):
+  -- QEMU's rate error, so that ref_ns = (ts_ns + offset_ns) * (1 + drift_ppm / 1e6). NULL for the others.
+  drift_ppm  REAL
 );
 
 -- The CPU universe of a boot: one row per CPU number that exists (possible), and any CPU named
@@ -190,4 +194,69 @@ CREATE TABLE IF NOT EXISTS findings (
   message    TEXT    NOT NULL,
   -- JSON array of {file, line}: the input lines that show it.
   evidence   TEXT    NOT NULL
+);
+
+-- Guest <-> QEMU correlation (replay/qemu-correlate.ts), for boots with a QEMU -trace log.
+-- The vCPU each QEMU host thread runs (under MTTCG one thread per vCPU).
+CREATE TABLE IF NOT EXISTS qemu_vcpus (
+  boot     TEXT    NOT NULL,
+  host_tid INTEGER NOT NULL,
+  -- The vCPU (= Linux CPU number: APIC id / GIC Aff0).
+  cpu      INTEGER NOT NULL,
+  -- 'gic interface' (the GIC names the CPU interface the thread accessed) or 'ipi match' (x86: the
+  -- guest sender of the IPIs this thread's ICR writes were linked to).
+  basis    TEXT    NOT NULL,
+  -- Observations that name this cpu, out of all observations for the thread.
+  votes    INTEGER NOT NULL,
+  samples  INTEGER NOT NULL
+);
+
+-- Every IPI QEMU sent, one row per target vCPU (shorthands such as x86 all-but-self expanded).
+CREATE TABLE IF NOT EXISTS qemu_sends (
+  boot          TEXT    NOT NULL,
+  -- The QEMU write (events.op 'ipi_send': x86 ICR, gicv3_icc_generate_sgi, GICD_SGIR) and its line.
+  qemu_event_id INTEGER NOT NULL,
+  source_id     INTEGER NOT NULL,
+  line          INTEGER NOT NULL,
+  host_tid      INTEGER,
+  -- Sender vCPU (GIC: as logged; x86: from qemu_vcpus), NULL when unknown.
+  src_cpu       INTEGER,
+  target_cpu    INTEGER NOT NULL,
+  -- How the write named the target: NULL (its destination / target list) or the shorthand that was
+  -- expanded ('all-but-self', 'all', 'self', 'broadcast' (x86 destination 0xff), 'irm=1' (GICv3),
+  -- 'filter=3' (GICv2)).
+  shorthand     TEXT,
+  -- x86 vector or ARM SGI number, and the IPI type it means for this guest ('reschedule',
+  -- 'call_function_single', 'call_function', 'Rescheduling interrupts', ...; NULL: not one the guest traces).
+  vector        INTEGER NOT NULL,
+  reason        TEXT,
+  -- QEMU's time mapped onto the boot's reference clock (clock_offsets 'qemu-host'); NULL without.
+  ts_ns         INTEGER,
+  -- 1 when a vCPU exists for the target, 0 when none does (cpu_universe), NULL when unknown.
+  has_vcpu      INTEGER,
+  -- Number of guest sends linked to it (qemu_links; on ARM the ipi_send_cpu and ipi_raise of one send).
+  linked        INTEGER NOT NULL
+);
+
+-- One row per guest IPI send per target (ipi_sends with a time): the QEMU send it is linked to.
+CREATE TABLE IF NOT EXISTS qemu_links (
+  boot           TEXT    NOT NULL,
+  -- ipi_sends.event_id and target_cpu.
+  guest_event_id INTEGER NOT NULL,
+  target_cpu     INTEGER NOT NULL,
+  -- The QEMU write (qemu_sends.qemu_event_id, same target), NULL when none matched.
+  qemu_event_id  INTEGER,
+  -- The vector / SGI number the guest's IPI type uses (the key matched on), NULL when not known.
+  vector         INTEGER,
+  -- 'time' (with the clocks mapped: the first QEMU write of the same sender, target and vector that is
+  -- not earlier than the send and not later than the sender's next send), 'order' (no QEMU
+  -- timestamps: longest common subsequence of the two sequences), NULL when not linked.
+  method         TEXT,
+  -- The QEMU send's time on the reference clock, and its distance from the guest send's time mapped
+  -- by the fitted line (residual: a few us; ms with tp_printk; the offset's wander, up to ~1 ms).
+  qemu_ns        INTEGER,
+  residual_ns    INTEGER,
+  -- 1 when QEMU logged something within 20 ms before and after the send (its log was on), 0 when
+  -- not, NULL without timestamps.
+  in_qemu_log    INTEGER
 );

@@ -22,7 +22,9 @@ export function openWritable(path: string): Db {
   const db = open(path, false);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
-  db.pragma('temp_store = MEMORY');
+  // Sorts (index builds after a bulk load, ORDER BY) spill to temporary files beyond the cache
+  // instead of growing the process: memory stays flat whatever the input size.
+  db.pragma('temp_store = FILE');
   db.pragma('cache_size = -65536');
   migrate(db, path);
   return db;
@@ -73,12 +75,18 @@ function checkVersion(db: Db, path: string): void {
   }
 }
 
-/** Indexes are built after bulk loads (ingest), not row by row. */
+/**
+ * Indexes are built after bulk loads (ingest), not row by row; replay makes sure they exist too.
+ * cpu_states_*: the detectors look up a CPU's state intervals by time (one probe per csd or event,
+ * not a scan of every interval).
+ */
 export function ensureIndexes(db: Db): void {
   db.exec(`
     CREATE INDEX IF NOT EXISTS events_source_line ON events(source_id, line);
     CREATE INDEX IF NOT EXISTS events_op ON events(op) WHERE op IS NOT NULL;
     CREATE INDEX IF NOT EXISTS event_targets_event ON event_targets(event_id);
     CREATE INDEX IF NOT EXISTS console_source_kind ON console_messages(source_id, kind);
+    CREATE INDEX IF NOT EXISTS cpu_states_at ON cpu_states(boot, cpu, state, start_ns);
+    CREATE INDEX IF NOT EXISTS cpu_states_start ON cpu_states(boot, cpu, start_ns);
   `);
 }
