@@ -71,6 +71,9 @@ function headerItems(body: string): ParsedItem[] {
 }
 
 function traceCmdHeader(body: string, ctx: LineContext): ParsedItem[] | undefined {
+  // Both header lines start with 'v' or 'c': event lines are not tested against the regexes.
+  const first = body.charCodeAt(0);
+  if (first !== 0x76 && first !== 0x63) return undefined;
   if (TRACE_CMD_VERSION.test(body)) {
     ctx.state.ftraceLayout = 'trace-cmd';
     return [];

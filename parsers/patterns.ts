@@ -14,10 +14,27 @@ export function symbolName(printed: string): string {
  */
 export function normalizePointer(printed: string): string | null {
   if (printed.startsWith('(')) return null;
-  let hex = printed.startsWith('0x') ? printed.slice(2) : printed;
-  if (!/^[0-9a-fA-F]+$/.test(hex)) return null;
-  hex = hex.toLowerCase().replace(/^0+/, '');
-  return '0x' + (hex === '' ? '0' : hex);
+  const from = printed.startsWith('0x') ? 2 : 0;
+  if (from === printed.length) return null;
+  // One pass: every character a hex digit; the first that is not '0'; any upper case.
+  let firstSignificant = -1;
+  let upper = false;
+  for (let i = from; i < printed.length; i++) {
+    const c = printed.charCodeAt(i);
+    if (c >= 0x30 && c <= 0x39) {
+      if (c !== 0x30 && firstSignificant === -1) firstSignificant = i;
+    } else if (c >= 0x61 && c <= 0x66) {
+      if (firstSignificant === -1) firstSignificant = i;
+    } else if (c >= 0x41 && c <= 0x46) {
+      if (firstSignificant === -1) firstSignificant = i;
+      upper = true;
+    } else {
+      return null;
+    }
+  }
+  if (firstSignificant === -1) return '0x0';
+  const hex = printed.slice(firstSignificant);
+  return '0x' + (upper ? hex.toLowerCase() : hex);
 }
 
 /**
@@ -75,6 +92,9 @@ export function formatCpuList(cpus: Iterable<number>): string {
  * The fraction has 6 digits in ftrace text and printk, 9 with trace-cmd's ns output.
  */
 export function secondsToNs(secs: string, fraction: string): number {
-  const frac = fraction.length >= 9 ? fraction.slice(0, 9) : fraction.padEnd(9, '0');
-  return Number(secs) * 1_000_000_000 + Number(frac);
+  // Scaling the digits by a power of ten is exact (an integer below 1e9): no padded string needed.
+  const frac = fraction.length >= 9 ? Number(fraction.slice(0, 9)) : Number(fraction) * FRACTION_SCALE[fraction.length];
+  return Number(secs) * 1_000_000_000 + frac;
 }
+
+const FRACTION_SCALE = [1e9, 1e8, 1e7, 1e6, 1e5, 1e4, 1e3, 1e2, 1e1];

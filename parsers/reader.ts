@@ -28,6 +28,8 @@ export const MAX_LINE_CHARS = 65536;
 const PRINTK_PREFIX = /^(?:<\d+>)?\[\s*(\d+)\.(\d+)\](?:\[\s*([CT])(\d+)\])? ?/;
 // Jan 23 23:39:43 worker0 kernel: [285737.522743] ...   |   2024-01-23T23:39:43.123+00:00 host kernel: ...
 const SYSLOG_PREFIX = /^(?:[A-Z][a-z]{2} +\d+ \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)?) \S+ kernel: /;
+// A QEMU record's thread id: `29728@1795309286.727317:apic_local_deliver ...`
+const QEMU_TID = /^(\d+)@/;
 // ANSI escape sequences (SeaBIOS clears the screen on the serial console).
 const ESCAPES = /\x1b(?:\[[0-9;?]*[A-Za-z]|[A-Za-z])/g;
 // LAVA CI logs keep a JSON residue at each line end: `[    1.143924] ------------[ cut here ]------------"}`
@@ -115,7 +117,8 @@ export class SourceReader {
   private dispatch(line: string, lineNo: number): void {
     const ctx: LineContext = { consoleTsNs: null, callerCpu: null, fromConsole: false, state: this.state };
     let body = line;
-    const qemuTid = /^(\d+)@/.exec(body);
+    const first = body.charCodeAt(0);
+    const qemuTid = first >= 0x30 && first <= 0x39 ? QEMU_TID.exec(body) : null;
     if (qemuTid) noteQemuTid(this.state, Number(qemuTid[1]));
     else body = this.stripConsolePrefix(body, ctx);
 
@@ -131,7 +134,9 @@ export class SourceReader {
 
   private stripConsolePrefix(line: string, ctx: LineContext): string {
     let body = line;
-    const syslog = SYSLOG_PREFIX.exec(body);
+    // Both syslog forms start with a capital letter (month) or a digit (year).
+    const first = body.charCodeAt(0);
+    const syslog = (first >= 0x41 && first <= 0x5a) || (first >= 0x30 && first <= 0x39) ? SYSLOG_PREFIX.exec(body) : null;
     if (syslog) {
       body = body.slice(syslog[0].length);
       ctx.fromConsole = true;
