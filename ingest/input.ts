@@ -1,12 +1,11 @@
 // Opening one input: a path or '-' for stdin, plain or gzip (recognised by its magic bytes, not its
-// name). Yields the decoded text lines in batches (one batch per chunk read) so memory stays
-// constant whatever the size, and the reader runs one synchronous loop per chunk rather than one
-// stream hand-off per line.
+// name). Yields the decoded text lines (split2) in batches so memory stays constant whatever the
+// size, and the reader runs one synchronous loop per batch rather than one stream hand-off per line.
 import { createHash } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
 import { createGunzip, type Gunzip } from 'node:zlib';
+import split2 from 'split2';
 import { IpitraceError } from '../store/errors.js';
 
 /** Bytes per read from a file: big enough that per-chunk costs vanish, small enough to stay flat. */
@@ -14,8 +13,8 @@ const READ_CHUNK = 1 << 20;
 
 export interface OpenedInput {
   /**
-   * The lines, in order, in batches: split at '\n' with one '\r' before it removed (split2's
-   * /\r?\n/); a last line without '\n' is kept unless empty.
+   * The lines, in order, in batches: split at /\r?\n/ (split2); a last line without '\n' is kept
+   * unless empty.
    */
   batches: AsyncIterable<string[]>;
   /** sha256 of the raw bytes (complete once `batches` is exhausted). */
@@ -69,21 +68,27 @@ function decode(raw: Readable, size: number | null, name: string): OpenedInput {
   return { batches: splitLines(text), digest: () => (digest ??= hash.digest('hex')), bytesRead: () => bytes, size };
 }
 
-/** The text's lines, one batch per chunk: the same lines split2 would give, without a hand-off per line. */
+/** Lines handed on per batch: large enough that the per-batch hand-off vanishes, small enough to stay flat. */
+const BATCH_LINES = 4096;
+
+/**
+ * The text's lines in batches, split by split2 (its default /\r?\n/, so CRLF consoles lose the CR).
+ * split2 calls its mapper synchronously for each line; the mapper collects them and hands on a full
+ * batch only (returning undefined pushes nothing), so the stream machinery runs once per batch
+ * rather than once per line.
+ */
 async function* splitLines(text: Readable): AsyncGenerator<string[]> {
-  const decoder = new StringDecoder('utf8');
-  let last = '';
-  for await (const chunk of text) {
-    const lines = (last + decoder.write(chunk as Buffer)).split('\n');
-    last = lines.pop()!;
-    for (let i = 0; i < lines.length; i++) {
-      const line = lines[i];
-      if (line.charCodeAt(line.length - 1) === 0x0d) lines[i] = line.slice(0, -1);
-    }
-    if (lines.length > 0) yield lines;
-  }
-  last += decoder.end();
-  if (last !== '') yield [last];
+  let batch: string[] = [];
+  const lines = text.pipe(split2((line: string) => {
+    batch.push(line);
+    if (batch.length < BATCH_LINES) return undefined;
+    const full = batch;
+    batch = [];
+    return full;
+  }));
+  text.on('error', (error) => lines.destroy(error));
+  for await (const full of lines) yield full as string[];
+  if (batch.length > 0) yield batch;
 }
 
 /** Passes text through; gunzips when the first bytes are the gzip magic; refuses binary data. */

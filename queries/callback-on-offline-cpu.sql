@@ -15,6 +15,9 @@ SELECT 'callback-on-offline-cpu' AS detector, 'error' AS severity, s.boot, e.ts_
        json_array(json_object('file', s.path, 'line', e.line)) AS evidence
   FROM events e JOIN sources s USING (source_id)
   JOIN clock_offsets c ON c.boot = s.boot AND c.clock = 'printk' AND e.clock = c.ref_clock
-  JOIN cpu_states st ON st.boot = s.boot AND st.cpu = e.cpu AND st.state = 'offline'
-   AND (st.start_ns IS NULL OR st.start_ns < e.ts_ns) AND (st.end_ns IS NULL OR e.ts_ns < st.end_ns)
- WHERE s.boot = :boot AND e.op = 'csd_entry' AND (e.csd IS NULL OR e.csd != '0x0') AND st.start_ns IS NOT NULL
+  -- A CPU's intervals follow each other: the one in force is the last to start before the event
+  -- (one index probe per event, not a scan of every earlier interval).
+  JOIN cpu_states st ON st.rowid = (SELECT x.rowid FROM cpu_states x
+         WHERE x.boot = s.boot AND x.cpu = e.cpu AND x.start_ns < e.ts_ns ORDER BY x.start_ns DESC, x.rowid DESC LIMIT 1)
+   AND st.state = 'offline' AND (st.end_ns IS NULL OR e.ts_ns < st.end_ns)
+ WHERE s.boot = :boot AND e.op = 'csd_entry' AND (e.csd IS NULL OR e.csd != '0x0')
