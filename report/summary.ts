@@ -41,7 +41,26 @@ export interface BootSummary {
     transitions: CpuTransition[];
   };
   pairs: PairCount[];
+  /** Guest <-> QEMU correlation, null when the boot has no QEMU IPI writes. */
+  qemu: QemuSummary | null;
   findings: Finding[];
+}
+
+export interface QemuSummary {
+  /** IPIs QEMU wrote (qemu_sends rows: one per target vCPU). */
+  deliveries: number;
+  /** Guest IPI sends (one per target) and how many were linked to a QEMU write. */
+  guest_sends: number;
+  linked: number;
+  /** 'time' (clocks mapped), 'order' (no QEMU timestamps) or null (nothing linked). */
+  method: string | null;
+  /** QEMU host clock -> reference clock: offset (s) and rate error; null without timestamps. */
+  offset_s: number | null;
+  drift_ppm: number | null;
+  /** Spread of the fitted pairs' residuals, microseconds. */
+  spread_us: number | null;
+  /** Host thread -> vCPU, as learned. */
+  vcpus: { host_tid: number; cpu: number; basis: string }[];
 }
 
 /** ns -> seconds, rounded to the microsecond (ftrace's resolution). */
@@ -122,8 +141,35 @@ export function summarizeBoot(db: Db, boot: string, findings: Finding[]): BootSu
       })).sort((a, b) => a.at_s - b.at_s || a.cpu - b.cpu),
     },
     pairs: pairCounts(db, boot),
+    qemu: qemuSummary(db, boot),
     findings: findings.filter((f) => f.boot === boot),
   };
+}
+
+export function qemuSummary(db: Db, boot: string): QemuSummary | null {
+  const deliveries = (db.prepare('SELECT count(*) AS n FROM qemu_sends WHERE boot = ?').get(boot) as { n: number }).n;
+  if (deliveries === 0) return null;
+  const links = db.prepare(`SELECT count(*) AS n, count(qemu_event_id) AS linked,
+      (SELECT method FROM qemu_links WHERE boot = :boot AND method IS NOT NULL GROUP BY method ORDER BY count(*) DESC LIMIT 1) AS method
+    FROM qemu_links WHERE boot = :boot`).get({ boot }) as { n: number; linked: number; method: string | null };
+  const clock = db.prepare("SELECT offset_ns, drift_ppm, spread_ns FROM clock_offsets WHERE boot = ? AND clock = 'qemu-host'").get(boot) as
+    { offset_ns: number; drift_ppm: number | null; spread_ns: number | null } | undefined;
+  return {
+    deliveries, guest_sends: links.n, linked: links.linked, method: links.method,
+    offset_s: clock ? clock.offset_ns / 1e9 : null, drift_ppm: clock?.drift_ppm ?? null,
+    spread_us: clock?.spread_ns == null ? null : Math.round(clock.spread_ns / 1e3),
+    vcpus: db.prepare('SELECT host_tid, cpu, basis FROM qemu_vcpus WHERE boot = ? ORDER BY cpu, host_tid').all(boot) as QemuSummary['vcpus'],
+  };
+}
+
+function formatQemu(q: QemuSummary): string[] {
+  const pct = q.guest_sends === 0 ? '' : ` (${((100 * q.linked) / q.guest_sends).toFixed(1)} %)`;
+  const how = q.method === 'time' && q.offset_s !== null
+    ? `, by time: reference = QEMU host time ${q.offset_s >= 0 ? '+' : '-'} ${Math.abs(q.offset_s).toFixed(6)} s${q.drift_ppm !== null ? `, drift ${q.drift_ppm.toFixed(1)} ppm` : ''}${q.spread_us !== null ? `, residual spread ${q.spread_us} us` : ''}`
+    : q.method === 'order' ? ', by order (QEMU logged no timestamps)' : '';
+  const out = [`QEMU: ${q.deliveries} IPI writes logged; ${q.linked} of ${q.guest_sends} guest IPI sends linked to one${pct}${how}`];
+  if (q.vcpus.length) out.push(`  vCPU threads: ${q.vcpus.map((v) => `${v.host_tid}=CPU${v.cpu}`).join(', ')}`);
+  return out;
 }
 
 /** The JSON document of `analyze --json`: findings in the same shape as `detect --json`. */
@@ -167,6 +213,7 @@ export function formatSummaryText(summaries: BootSummary[]): string {
       }
       if (s.pairs.length > pairs.length) out.push(`    ... ${s.pairs.length - pairs.length} more pairs with fewer (--json lists all)`);
     }
+    if (s.qemu) out.push(...formatQemu(s.qemu));
     out.push(formatText(s.findings, [s.boot]));
   }
   return out.join('\n');

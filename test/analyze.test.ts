@@ -83,6 +83,23 @@ describe('ipitrace analyze', () => {
     expect(result.stdout).not.toMatch(/^\s+(ERROR|WARNING) /m);
   }, 120_000);
 
+  it('clean control with its QEMU log: the guest IPIs are linked to QEMU writes, vCPU threads as qemu-cpus.txt', () => {
+    // qemu-cpus.txt was written by the recorder (QEMU's `info cpus`), before ipitrace existed.
+    const truth = [...readFileSync(join(FIXTURES, 'faulty-x86-clean-control', 'qemu-cpus.txt'), 'utf8')
+      .matchAll(/CPU #(\d+): thread_id=(\d+)/g)].map((m) => ({ host_tid: Number(m[2]), cpu: Number(m[1]) }));
+    const json = run('analyze', '--json', ...files('faulty-x86-clean-control'));
+    const boot = (JSON.parse(json.stdout) as Summary & { boots: { qemu: { guest_sends: number; linked: number; method: string;
+      vcpus: { host_tid: number; cpu: number }[] } | null }[] }).boots[0];
+    const ipis = boot.pairs.reduce((n, p) => n + p.ipis, 0);
+    expect(boot.qemu).not.toBeNull();
+    expect(boot.qemu!.guest_sends).toBe(ipis);
+    expect(boot.qemu!.linked / ipis).toBeGreaterThanOrEqual(0.95);
+    expect(boot.qemu!.method).toBe('time');
+    expect(boot.qemu!.vcpus.map(({ host_tid, cpu }) => ({ host_tid, cpu }))).toEqual(truth);
+    const text = run('analyze', ...files('faulty-x86-clean-control'));
+    expect(text.stdout).toMatch(new RegExp(`^QEMU: \\d+ IPI writes logged; \\d+ of ${ipis} guest IPI sends linked to one .*by time`, 'm'));
+  }, 120_000);
+
   it('offline-async: the CPU table says possible, present and online at end as fixture.json', () => {
     const truth = fixture('faulty-x86-offline-async');
     const want = truth.expected_cpus;
