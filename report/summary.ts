@@ -167,7 +167,9 @@ function formatQemu(q: QemuSummary): string[] {
   const how = q.method === 'time' && q.offset_s !== null
     ? `, by time: reference = QEMU host time ${q.offset_s >= 0 ? '+' : '-'} ${Math.abs(q.offset_s).toFixed(6)} s${q.drift_ppm !== null ? `, drift ${q.drift_ppm.toFixed(1)} ppm` : ''}${q.spread_us !== null ? `, residual spread ${q.spread_us} us` : ''}`
     : q.method === 'order' ? ', by order (QEMU logged no timestamps)' : '';
-  const out = [`QEMU: ${q.deliveries} IPI writes logged; ${q.linked} of ${q.guest_sends} guest IPI sends linked to one${pct}${how}`];
+  const out = [q.guest_sends === 0
+    ? `QEMU: ${q.deliveries} IPI writes logged; the guest traced no IPI sends to link them to`
+    : `QEMU: ${q.deliveries} IPI writes logged; ${q.linked} of ${q.guest_sends} guest IPI sends linked to one${pct}${how}`];
   if (q.vcpus.length) out.push(`  vCPU threads: ${q.vcpus.map((v) => `${v.host_tid}=CPU${v.cpu}`).join(', ')}`);
   return out;
 }
