@@ -510,6 +510,14 @@ const RULES: Rule[] = [
     pattern: /^\s*SLUB: .*\bCPUs=(\d+)/,
     build: (m, env) => factsWithText(env, [['possible', num(m[1])]]),
   },
+  // Unstable clock detected, switching default tracing clock to "global"
+  // (kernel/trace/trace.c tracing_set_default_clock: tracing_set_clock() then resets the ring
+  // buffer, and the oops-time dump counts its microseconds from that reset, not from boot.)
+  {
+    kind: 'trace_clock_reset', header: 'switching default tracing clock to',
+    pattern: /switching default tracing clock to "?([\w-]+)"?/,
+    build: (m, env) => [consoleItem(env, 'trace_clock_reset', { info: m[1]! })],
+  },
   // Kernel command line: console=ttyAMA0 panic=-1 ... maxcpus=2 ipitrace.scenario=smp-maxcpus
   // Command line: console=ttyS0 panic=-1 printk.devkmsg=on ...        (x86, first line of boot)
   {

@@ -9,7 +9,7 @@ export interface ClockMap {
   ref: RefClock;
   /** ref_ns = printk_ns + printkOffset. */
   printkOffset: number;
-  method: 'identity' | 'markers' | 'hotplug' | 'assumed';
+  method: 'identity' | 'markers' | 'hotplug' | 'buffer reset' | 'assumed';
   samples: number;
   spread: number | null;
 }
@@ -27,7 +27,28 @@ export function mapClocks(db: Db, boot: string): ClockMap {
       };
     }
   }
+  const reset = dumpBufferReset(db, boot);
+  if (reset !== null) return { ref: 'ftrace', printkOffset: -reset, method: 'buffer reset', samples: 1, spread: null };
   return { ref: 'ftrace', printkOffset: 0, method: 'assumed', samples: 0, spread: null };
+}
+
+/**
+ * The printk time of the ring-buffer reset that an oops-time dump counts from, when the boot's only
+ * ftrace events come from dumps. The dump prints `ts - time_start` (lat_print_timestamp), and
+ * time_start is 0 until the buffer is reset; the reset a booting kernel does by itself is the switch
+ * to the "global" clock when sched_clock is unstable (common under QEMU TCG), which it announces
+ * just before. A trace file read later prints absolute times, so with one the reset is not used.
+ */
+function dumpBufferReset(db: Db, boot: string): number | null {
+  const formats = db.prepare(`SELECT DISTINCT e.format FROM events e JOIN sources s USING (source_id)
+    WHERE s.boot = ? AND e.clock = 'ftrace'`).pluck().all(boot) as string[];
+  if (formats.length !== 1 || formats[0] !== 'ftrace-dump') return null;
+  const row = db.prepare(`SELECT c.ts_ns FROM console_messages c JOIN sources s USING (source_id)
+    WHERE s.boot = ? AND c.kind = 'trace_clock_reset' AND c.ts_ns IS NOT NULL
+      AND (c.source_id, c.line) < (SELECT d.source_id, d.line FROM console_messages d JOIN sources t USING (source_id)
+                                   WHERE t.boot = ? AND d.kind = 'dump_begin' ORDER BY d.source_id, d.line LIMIT 1)
+    ORDER BY c.source_id DESC, c.line DESC LIMIT 1`).get(boot, boot) as { ts_ns: number } | undefined;
+  return row?.ts_ns ?? null;
 }
 
 /** ftrace - printk for each trace_marker text also printed on the console (n-th copy with n-th copy). */

@@ -9,8 +9,10 @@ CREATE TABLE IF NOT EXISTS clock_offsets (
   clock      TEXT    NOT NULL,
   ref_clock  TEXT    NOT NULL,
   offset_ns  INTEGER NOT NULL,
-  -- 'identity', 'markers' (trace_marker text equal to a console line), 'tp_printk' (the same event in
-  -- both), or 'assumed' (no common evidence: offset 0, console times approximate).
+  -- 'identity', 'markers' (trace_marker text equal to a console line), 'hotplug' (takedown_cpu's
+  -- cpuhp exit against the console's "CPU N is now offline"), 'buffer reset' (only oops-time dumps,
+  -- which count from the ring-buffer reset the console announced: "switching default tracing
+  -- clock"), or 'assumed' (no common evidence: offset 0, console times approximate).
   method     TEXT    NOT NULL,
   -- Number of matched pairs and the spread (max - min of their differences) in ns.
   samples    INTEGER NOT NULL,

@@ -31,6 +31,14 @@ const Fixture = z.object({
   expected_console: z.record(z.string(), z.record(z.string(), z.number().int())).optional(),
   expected_cpus: z.record(z.string(), z.string().nullable()).optional(),
   expected_findings: z.array(ExpectedFinding),
+  /** How the printk clock maps onto the ftrace clock, where the files say (lines found with grep). */
+  expected_clock: z.object({
+    method: z.string(),
+    printk_offset_ns: z.number().int(),
+    reset_line: z.number().int(),
+    dump_begin_line: z.number().int(),
+    dump_event_lines: z.array(z.number().int()),
+  }).passthrough().optional(),
 }).passthrough();
 type Fixture = z.infer<typeof Fixture>;
 
@@ -142,6 +150,23 @@ describe.each(loadFixtures())('fixture $name', ({ name, fixture }) => {
     if (cpus.online_at_end) {
       const online = db.prepare(`SELECT cpu FROM cpu_states WHERE end_ns IS NULL AND state = 'online'`).all() as { cpu: number }[];
       expect(formatCpuList(online.map((o) => o.cpu)), 'online at end').toBe(cpus.online_at_end);
+    }
+  });
+
+  it.skipIf(!fixture.expected_clock)('maps the printk clock onto the ftrace clock as the console says', async () => {
+    const db = await ingestFixture(name, fixture);
+    detect(db);
+    const want = fixture.expected_clock!;
+    expect(db.prepare("SELECT method, offset_ns FROM clock_offsets WHERE clock = 'printk'").get())
+      .toEqual({ method: want.method, offset_ns: want.printk_offset_ns });
+    // The dump's events, put on the printk clock, fall between the reset and the dump itself.
+    const printkAt = (line: number) => (db.prepare('SELECT ts_ns FROM console_messages WHERE line = ?').get(line) as { ts_ns: number }).ts_ns;
+    const events = db.prepare(`SELECT line, ts_ns - ? AS printk_ns FROM events WHERE format = 'ftrace-dump' ORDER BY line`)
+      .all(want.printk_offset_ns) as { line: number; printk_ns: number }[];
+    expect(events.map((e) => e.line)).toEqual(want.dump_event_lines);
+    for (const e of events) {
+      expect(e.printk_ns).toBeGreaterThan(printkAt(want.reset_line));
+      expect(e.printk_ns).toBeLessThan(printkAt(want.dump_begin_line));
     }
   });
 });
