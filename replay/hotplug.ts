@@ -31,6 +31,8 @@ export class HotplugTracker {
   private readonly openStep = new Map<number, { step: number; kind: 'takedown' | 'bringup' }>();
   /** Per CPU inside takedown_cpu: its latest own event. */
   private readonly lastActive = new Map<number, { ts: number; at: Evidence }>();
+  /** When a CPU first showed activity, for CPUs whose history starts with it (taken as online all along). */
+  private readonly firstActive = new Map<number, number>();
   private traceStart: number | null = null;
   private sawCpuhp = false;
   private traceEnd: number | null = null;
@@ -100,7 +102,10 @@ export class HotplugTracker {
     const list = this.transitions.get(cpu) ?? [];
     // A CPU whose first evidence is its own activity was online all along; otherwise the state
     // before the first evidence follows from it (coming up means it was offline before).
-    if (list.length === 0 && basis === 'first event') ts = -Infinity;
+    if (list.length === 0 && basis === 'first event') {
+      this.firstActive.set(cpu, ts);
+      ts = -Infinity;
+    }
     else if (list.length === 0) list.push(initialBefore(state));
     list.push({ ts, state, sourceId: at?.sourceId ?? null, line: at?.line ?? null, basis });
     this.transitions.set(cpu, list);
@@ -128,6 +133,9 @@ export class HotplugTracker {
   private insertTransition(cpu: number, t: Transition): void {
     const list = this.transitions.get(cpu) ?? [];
     if (list.length === 0) list.push(initialBefore(t.state));
+    // "Online all along" was only a guess from the CPU's first event: the console, earlier than that
+    // event, says how the CPU got there (a trace that starts late, e.g. a dump after a buffer reset).
+    else if (list[0].basis === 'first event' && t.ts < (this.firstActive.get(cpu) ?? -Infinity)) list[0] = initialBefore(t.state);
     list.push(t);
     list.sort((a, b) => a.ts - b.ts);
     this.transitions.set(cpu, list);

@@ -88,7 +88,14 @@ describe('timeline HTML (no browser)', () => {
     expect(fixture.expected_cpus.present).toBe('0-3');
     const cpu2 = laneHtml(html, 2);
     for (const state of ['online', 'going_down', 'dying', 'offline']) expect(cpu2).toContain(`class="state state-${state}"`);
-    for (const cpu of [0, 1, 3]) expect(laneHtml(html, cpu)).not.toContain('state-offline');
+    // CPUs 1 and 3 are offline only before the boot brought them up (console.log:117, `.... node
+    // #0, CPUs: #1 #2 #3`); CPU0, the boot CPU, never.
+    expect(laneHtml(html, 0)).not.toContain('state-offline');
+    const bringUp = Number(/data-start-ns="(\d+)"[^>]*><title>CPU1 online from [\d.]+ s to the end \([^)]*console\.log:117,/.exec(laneHtml(html, 1))?.[1]);
+    for (const cpu of [1, 3]) {
+      const offline = [...laneHtml(html, cpu).matchAll(/class="state state-offline" data-cpu="\d+" data-start-ns="(\d*)" data-end-ns="(\d*)"/g)];
+      expect(offline.map((m) => [m[1], Number(m[2])]), `CPU${cpu}`).toEqual([['', bringUp]]);
+    }
     // The offline interval is open-ended: it runs to the right edge of the plot.
     const offline = /<rect class="state state-offline" data-cpu="2" data-start-ns="(\d+)" data-end-ns="" x="([\d.]+)" y="[\d.]+" width="([\d.]+)"/.exec(cpu2);
     expect(offline).not.toBeNull();
@@ -226,8 +233,9 @@ describe('timeline in headless Chromium', () => {
     for (let i = 1; i < probe.lanes.length; i++) {
       expect(probe.lanes[i].box.y).toBeGreaterThanOrEqual(probe.lanes[i - 1].box.y + probe.lanes[i - 1].box.h - 1);
     }
-    expect(probe.offline).toHaveLength(1);
-    const offline = probe.offline[0];
+    // CPU2: offline before the boot brought it up, and from its hotplug takedown on.
+    expect(probe.offline).toHaveLength(2);
+    const offline = [...probe.offline].sort((a, b) => b.x - a.x)[0];
     expect(offline.w).toBeGreaterThan(100);
     expect(probe.fill).not.toBe('none');
     // Both markers are drawn, and at the time of the fault CPU2 is offline: the marker's centre is
