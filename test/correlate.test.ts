@@ -1,18 +1,16 @@
 // Guest <-> QEMU correlation (replay/qemu-correlate.ts) and its detectors (ipi-not-delivered,
 // spurious-delivery). Unit tests build small guest traces and QEMU logs by hand, each stating what it
 // models; the corpus tests check link rate and offset stability on every real recording.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { detect, type Finding } from '../detect/detect.js';
 import { ingestFiles } from '../ingest/ingest.js';
 import { replayBoot } from '../replay/replay.js';
 import { openWritable, type Db } from '../store/db.js';
+import { ingestTexts } from './helpers/ingest.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'ipitrace-correlate-'));
-let fileNo = 0;
 
 const EPOCH_US = 1_795_308_000_000_000; // QEMU's host clock (epoch us) at guest time 0, before the offset
 
@@ -78,16 +76,7 @@ function workload(n: number): Send[] {
   });
 }
 
-async function ingest(files: Record<string, string>): Promise<Db> {
-  const db = openWritable(':memory:');
-  const paths = Object.entries(files).map(([name, text]) => {
-    const path = join(dir, `${fileNo++}-${name}`);
-    writeFileSync(path, text);
-    return path;
-  });
-  await ingestFiles(db, paths, { boot: 'unit', validate: true });
-  return db;
-}
+const ingest = ingestTexts;
 
 const ours = (findings: Finding[]) => findings.filter((f) => f.detector === 'ipi-not-delivered' || f.detector === 'spurious-delivery');
 const linkRate = (db: Db, where = '1') => (db.prepare(`SELECT avg(qemu_event_id IS NOT NULL) AS r FROM qemu_links WHERE ${where}`).get() as { r: number }).r;

@@ -1,16 +1,9 @@
 // Detector unit tests on small hand-made event sequences. Each sequence is ftrace text in the exact
 // 6.x layout (shared/docs/formats.md B.2) and states what it models; the expected findings were
 // written from kernel/smp.c semantics, before running the detectors on them.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { detect, type DetectOptions, type Finding } from '../detect/detect.js';
-import { ingestFiles } from '../ingest/ingest.js';
-import { openWritable } from '../store/db.js';
-
-const dir = mkdtempSync(join(tmpdir(), 'ipitrace-detectors-'));
-let fileNo = 0;
+import { ingestTexts } from './helpers/ingest.js';
 
 /** One ftrace line: `cpu` runs `body` at `secs`. */
 function ev(cpu: number, secs: number, body: string, task = 'init-1'): string {
@@ -57,13 +50,7 @@ function bringup(cpu: number, from: number, to: number): string[] {
 }
 
 async function findingsOf(files: Record<string, string>, options: DetectOptions = {}): Promise<Finding[]> {
-  const db = openWritable(':memory:');
-  const paths = Object.entries(files).map(([name, text]) => {
-    const path = join(dir, `${fileNo++}-${name}`);
-    writeFileSync(path, text);
-    return path;
-  });
-  await ingestFiles(db, paths, { boot: 'unit', validate: true });
+  const db = await ingestTexts(files);
   return detect(db, options).filter((f) => f.severity !== 'info');
 }
 
