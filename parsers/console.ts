@@ -236,6 +236,13 @@ const RULES: Rule[] = [
     pattern: new RegExp(`${SMP}IPI task-wakeup sent to offline CPU`),
     build: (_m, env) => [consoleItem(env, 'ipi_offline_callback', { info: 'task-wakeup', cpu: env.ctx.callerCpu })],
   },
+  // SMP: failed to stop secondary CPUs 1-3          (arm64, riscv smp_send_stop: the stop IPI was not
+  // SMP: failed to stop secondary CPUs               handled within its timeout; arm32 names none)
+  {
+    kind: 'stop_failed', header: 'failed to stop secondary CPUs',
+    pattern: /^\s*(?:SMP: )?failed to stop secondary CPUs\s*([\d,-]*)/,
+    build: (m, env) => [consoleItem(env, 'stop_failed', { cpus: m[1] ? m[1] : null })],
+  },
   // sched: Unexpected reschedule of offline CPU#2!
   {
     kind: 'resched_offline', header: 'Unexpected reschedule of offline CPU#',

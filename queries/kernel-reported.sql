@@ -1,6 +1,7 @@
 -- @detector kernel-reported
 -- @severity error (CSD lock leaked, IPI on offline CPU), warning (late release, re-send to an
---   offline CPU, warning in the cross-call code, failed CPU bring-up), info (panic, BUG, oops: context)
+--   offline CPU, warning in the cross-call code, failed CPU bring-up), info (panic, BUG, oops,
+--   CPUs smp_send_stop could not stop, with their replayed states: context)
 -- Flags: what the kernel itself printed: each CSD_LOCK_WAIT_DEBUG episode (one per lock number,
 --   classified as a leak when it never got unstuck before the log ends, or a late release), soft
 --   lockups whose stack is in a cross-call, "IPI on offline CPU" and offline-reschedule warnings,
@@ -32,6 +33,7 @@ SELECT 'kernel-reported', r.severity, r.boot, r.ts_ns, r.cpu, r.target_cpu, NULL
        CASE r.kind WHEN 'resend_to_offline' THEN 'CSD debug IPIs to offline CPU' || coalesce(r.target_cpu, '?') || ' from CPU' || coalesce(r.cpu, '?')
                    WHEN 'cross_call_warning' THEN 'warning in cross-call ' || coalesce(r.func, '?')
                    WHEN 'cpu_up_failed' THEN 'CPU' || r.target_cpu || ' failed to come online'
+                   WHEN 'stop_failed' THEN 'smp_send_stop failed to stop ' || coalesce('CPU' || r.target_cpu, 'secondary CPUs')
                    WHEN 'panic' THEN 'kernel panic'
                    WHEN 'bug' THEN 'kernel BUG'
                    WHEN 'oops' THEN 'kernel oops'

@@ -51,6 +51,9 @@ interface Episode {
 
 interface Report {
   kind: string;
+  /** Where its last console line is (reports built from several lines). */
+  sourceId?: number;
+  lastLine?: number;
   severity: 'error' | 'warning' | 'info';
   ts: number | null;
   cpu: number | null;
@@ -195,15 +198,40 @@ export function writeEpisodes(db: Db, model: BootModel): void {
           warning = { report, line: m.line, sourceId: m.source_id };
         }
         break;
-      case 'cpu_up_failed':
+      case 'stop_failed': {
+        const cpus = m.cpus ? parseCpuList(m.cpus) : null;
+        const states = ts === null || cpus === null ? '' : cpus.map((c) => `CPU${c} ${targetState(model, c, ts)}`).join(', ');
+        reports.push({
+          // Context, like the panic that usually precedes it: after a panic in interrupt context
+          // CPUs often do not answer, so only the replayed states tell a hotplug race apart.
+          kind: 'stop_failed', severity: 'info', ts, cpu: m.cpu, target: cpus?.length === 1 ? cpus[0] : null, func: null,
+          message: `the kernel could not stop ${m.cpus ? `CPUs ${m.cpus}` : 'its secondary CPUs'}: smp_send_stop's IPI went unanswered`
+            + `${states ? ` (${states} by the replay)` : ''}; a CPU in the middle of hotplug can miss it`,
+          evidence: [at],
+        });
+        break;
+      }
+      case 'cpu_up_failed': {
+        // One failed bring-up prints several lines ("failed to come online", "failed in unknown state"):
+        // one report per attempt.
+        const previous = [...reports].reverse().find((r) => r.kind === 'cpu_up_failed' && r.target === m.cpu);
+        if (previous && previous.sourceId === m.source_id && m.line - (previous.lastLine ?? 0) <= 3
+          && (ts === null || previous.ts === null || ts - previous.ts < 1_000_000_000)) {
+          previous.evidence.push(at);
+          previous.message = previous.message.replace(/\): any IPI/, `; ${m.info ?? m.text.trim()}): any IPI`);
+          previous.lastLine = m.line;
+          break;
+        }
         if (m.cpu !== null) {
           reports.push({
+            sourceId: m.source_id, lastLine: m.line,
             kind: 'cpu_up_failed', severity: 'warning', ts, cpu: m.cpu, target: m.cpu, func: null,
             message: `CPU${m.cpu} failed to come online (${m.info ?? m.text.trim()}): any IPI or cross-call to it would go to an offline CPU`,
             evidence: [...hotplug.recentAbout(m.source_id, m.cpu, m.line), at],
           });
         }
         break;
+      }
       case 'panic':
       case 'bug':
       case 'oops':

@@ -116,7 +116,8 @@ CREATE TABLE IF NOT EXISTS console_messages (
   -- 'cpu_dying', 'cpu_online', 'cpu_up_failed', 'soft_lockup', 'hard_lockup', 'rcu_stall',
   -- 'hung_task', 'panic', 'warning', 'bug', 'oops', 'ipi_offline_warning', 'ipi_offline_callback',
   -- 'resched_offline', 'frame' (a stack frame / RIP / pc line), 'dump_begin', 'dump_end',
-  -- 'trace_clock_reset' ("Unstable clock detected, switching default tracing clock to "global"":
+  -- 'stop_failed' ("SMP: failed to stop secondary CPUs 1-3": smp_send_stop's IPI not handled; cpus as
+  -- printed, NULL when not), 'trace_clock_reset' ("Unstable clock detected, switching default tracing clock to "global"":
   -- the ring buffer was reset, info = the new clock), 'cmdline', 'text' (any other line).
   kind       TEXT    NOT NULL,
   -- The CPU the message is about or printed by: CSD waiter, the CPU that went offline, the

@@ -49,9 +49,9 @@ function bringup(cpu: number, from: number, to: number): string[] {
   ];
 }
 
-async function findingsOf(files: Record<string, string>, options: DetectOptions = {}): Promise<Finding[]> {
+async function findingsOf(files: Record<string, string>, options: DetectOptions = {}, withInfo = false): Promise<Finding[]> {
   const db = await ingestTexts(files);
-  return detect(db, options).filter((f) => f.severity !== 'info');
+  return detect(db, options).filter((f) => withInfo || f.severity !== 'info');
 }
 
 const summary = (findings: Finding[]) => findings.map((f) => `${f.detector} ${f.severity} ${f.cpu}->${f.target_cpu}`).sort();
@@ -182,5 +182,35 @@ describe('detectors on hand-made sequences', () => {
     expect(summary(late)).toEqual(['kernel-reported warning 0->1']);
     const leak = await findingsOf({ 'console.log': [detected(1, 2, 3), ''].join('\n') });
     expect(summary(leak)).toEqual(['kernel-reported error 2->3']);
+  });
+
+  it('kernel-reported: one failed bring-up printed on two lines is one finding; a later attempt is another', async () => {
+    // arm64 __cpu_up prints both lines for one attempt (raspberrypi/linux #7291, an RPi CM5 log); the
+    // psci failure 95 s later is a second attempt.
+    const f = await findingsOf({ 'console.log': [
+      '[ 1654.502987] psci: CPU1 killed (polled 0 ms)',
+      '[ 1677.441585] CPU1: failed to come online',
+      '[ 1677.445450] CPU1: failed in unknown state : 0x0',
+      '[ 1772.549796] psci: failed to boot CPU1 (-22)',
+      '[ 1772.549806] CPU1: failed to boot: -22', ''].join('\n') });
+    expect(summary(f)).toEqual(['kernel-reported warning 1->1', 'kernel-reported warning 1->1']);
+    expect(f.map((x) => x.evidence.at(-1)?.line)).toEqual([3, 5]);
+  });
+
+  it('kernel-reported: CPUs that smp_send_stop could not stop are context (info), with their replayed state', async () => {
+    // CPU2 went offline at 5.0 s; the stop at 9.0 s names CPUs 1-2 (arm64 format string).
+    const console_ = [
+      '[    0.000000] smp: Brought up 1 node, 4 CPUs',
+      '[    5.000000] CPU2: shutdown',
+      '[    5.000100] psci: CPU2 killed (polled 0 ms)',
+      '[    9.000000] SMP: stopping secondary CPUs',
+      '[   10.000000] SMP: failed to stop secondary CPUs 1-2', ''].join('\n');
+    const f = await findingsOf({ 'console.log': console_ });
+    expect(summary(f)).toEqual([]);
+    const all = await findingsOf({ 'console.log': console_ }, {}, true);
+    expect(all.map((x) => `${x.detector} ${x.severity}`)).toEqual(['kernel-reported info']);
+    expect(all[0].message).toContain('CPUs 1-2');
+    expect(all[0].message).toContain('CPU2 offline');
+    expect(all[0].evidence).toEqual([expect.objectContaining({ line: 5 })]);
   });
 });

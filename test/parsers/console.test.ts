@@ -132,6 +132,18 @@ describe('IPIs to offline CPUs', () => {
   ])('%s', (line, kind, want) => expectOne(line, kind, want));
 });
 
+describe('CPUs smp_send_stop could not stop', () => {
+  it.each<Row>([
+    // format strings of arch/arm64/kernel/smp.c and arch/riscv/kernel/smp.c smp_send_stop ("%*pbl"),
+    // arch/arm/kernel/smp.c (no list)
+    ['[  120.200000] SMP: failed to stop secondary CPUs 1-3', 'stop_failed', { cpus: '1-3' }],
+    ['SMP: failed to stop secondary CPUs 2,5', 'stop_failed', { cpus: '2,5' }],
+    // external/riscv-qemu-hotplug-flush_smp_call_function_queue-warn-6.5-rc1.log line 67
+    ['SMP: failed to stop secondary CPUs 0-1', 'stop_failed', { cpus: '0-1' }],
+    ['SMP: failed to stop secondary CPUs', 'stop_failed', {}],
+  ])('%s', (line, kind, want) => expectOne(line, kind, want));
+});
+
 describe('NMI backtraces', () => {
   it.each<Row>([
     // faulty-x86/offline-hang/console.log.gz line 174
@@ -319,8 +331,6 @@ describe('lines that are no typed kernel message', () => {
     '[22183.382189] Disabling non-boot CPUs ...',
     // external/lkft-arm32-smp_call_function_many_cond-warn-6.0-next.log line 1
     '[    1.143924] ------------[ cut here ]------------"}',
-    // external/riscv-qemu-hotplug-flush_smp_call_function_queue-warn-6.5-rc1.log line 67
-    'SMP: failed to stop secondary CPUs 0-1',
     // external/syzkaller-guilty59-arm64-csd_lock_wait.log line 8: an address and symbol, but no frame line
     'hardirqs last  enabled at (7237): [<ffff80000bfb8138>] exit_to_kernel_mode+0xe8/0x118 arch/arm64/kernel/entry-common.c:94',
     // a frame line and a CPU-list continuation seen outside a trace / outside SMP bring-up
