@@ -41,6 +41,8 @@ export interface BootSummary {
     transitions: CpuTransition[];
   };
   pairs: PairCount[];
+  /** IPI handler entries per receiving CPU (the receive side; traced even by kernels without ipi_send_*). */
+  received: { cpu: number; entries: number }[];
   /** Guest <-> QEMU correlation, null when the boot has no QEMU IPI writes. */
   qemu: QemuSummary | null;
   findings: Finding[];
@@ -121,6 +123,12 @@ export function pairCounts(db: Db, boot: string): PairCount[] {
   return rows;
 }
 
+export function receivedCounts(db: Db, boot: string): { cpu: number; entries: number }[] {
+  return db.prepare(`SELECT e.cpu, count(*) AS entries FROM events e JOIN sources s USING (source_id)
+    WHERE s.boot = ? AND e.op = 'ipi_entry' AND e.format != 'qemu' AND e.cpu IS NOT NULL GROUP BY e.cpu ORDER BY e.cpu`)
+    .all(boot) as { cpu: number; entries: number }[];
+}
+
 export function summarizeBoot(db: Db, boot: string, findings: Finding[]): BootSummary {
   const universe = cpuUniverse(db, boot);
   const states = cpuStates(db, boot);
@@ -141,6 +149,7 @@ export function summarizeBoot(db: Db, boot: string, findings: Finding[]): BootSu
       })).sort((a, b) => a.at_s - b.at_s || a.cpu - b.cpu),
     },
     pairs: pairCounts(db, boot),
+    received: receivedCounts(db, boot),
     qemu: qemuSummary(db, boot),
     findings: findings.filter((f) => f.boot === boot),
   };
@@ -188,12 +197,15 @@ export function formatSummaryJson(summaries: BootSummary[]): string {
 const MAX_TRANSITIONS = 24;
 const MAX_PAIRS = 24;
 
+/** Seconds to the millisecond, without a '-0.000' for times a hair before zero. */
+const seconds3 = (s: number) => (Math.abs(s) < 0.0005 ? 0 : s).toFixed(3);
+
 const cpuName = (cpu: number | null) => (cpu === null ? 'CPU?' : `CPU${cpu}`);
 
 export function formatSummaryText(summaries: BootSummary[]): string {
   const out: string[] = [];
   for (const s of summaries) {
-    const span = s.span_s ? `, ${s.span_s.start.toFixed(3)} to ${s.span_s.end.toFixed(3)} s` : '';
+    const span = s.span_s ? `, ${seconds3(s.span_s.start)} to ${seconds3(s.span_s.end)} s` : '';
     out.push(`== boot ${s.boot} (times in seconds of the ${s.clock ?? 'unknown'} clock${span})`);
     out.push(`CPUs: possible ${s.cpus.possible ?? 'unknown'}, present ${s.cpus.present ?? 'unknown'}, online at end ${s.cpus.online_at_end || 'none known'}`);
     const shown = s.cpus.transitions.slice(0, MAX_TRANSITIONS);
@@ -202,7 +214,10 @@ export function formatSummaryText(summaries: BootSummary[]): string {
       out.push(`    ${t.at_s.toFixed(6).padStart(12)} s  ${cpuName(t.cpu).padEnd(6)} ${t.state.padEnd(10)} ${t.evidence ?? ''} (${t.basis})`);
     }
     if (s.cpus.transitions.length > shown.length) out.push(`    ... ${s.cpus.transitions.length - shown.length} more (--json lists all)`);
-    if (s.pairs.length === 0) {
+    if (s.pairs.length === 0 && s.received.length > 0) {
+      out.push(`IPIs and cross-calls: no sends traced (no ipi_send_*/csd_* events); IPI handler entries received: ${
+        s.received.map((r) => `CPU${r.cpu} ${r.entries}`).join(', ')}`);
+    } else if (s.pairs.length === 0) {
       out.push('IPIs and cross-calls: none seen (no IPI or csd trace events in the input)');
     } else {
       const ipis = s.pairs.reduce((a, p) => a + p.ipis, 0);

@@ -83,6 +83,25 @@ describe('ipitrace analyze', () => {
     expect(result.stdout).not.toMatch(/^\s+(ERROR|WARNING) /m);
   }, 120_000);
 
+  it('a stock 6.1 kernel hotplugging under busybox, one console: CPU table and IPI handler entries as grep counted', () => {
+    const name = 'x86-debian61-hotplug-busybox';
+    const truth = fixture(name);
+    const result = run('analyze', ...files(name));
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const want = truth.expected_cpus;
+    expect(result.stdout).toContain(`CPUs: possible ${want.possible}, present ${want.present}, online at end ${want.online_at_end}`);
+    const counts = truth.expected_counts['console.log'];
+    const entries = counts.call_function_single_entry + counts.call_function_entry + counts.reschedule_entry;
+    const line = /IPI handler entries received: (.*)$/m.exec(result.stdout);
+    expect(line).not.toBeNull();
+    expect([...line![1].matchAll(/CPU\d+ (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0)).toBe(entries);
+    // The x86 hotplug messages (grep -c 'is now offline' = 4: CPU2 three times, CPU3 once).
+    const json = JSON.parse(run('analyze', '--json', ...files(name)).stdout) as Summary;
+    const offline = json.boots[0].cpus.transitions.filter((t) => t.state === 'offline');
+    expect(offline.map((t) => t.cpu)).toEqual([2, 2, 2, 3]);
+  }, 120_000);
+
   it('clean control with its QEMU log: the guest IPIs are linked to QEMU writes, vCPU threads as qemu-cpus.txt', () => {
     // qemu-cpus.txt was written by the recorder (QEMU's `info cpus`), before ipitrace existed.
     const truth = [...readFileSync(join(FIXTURES, 'faulty-x86-clean-control', 'qemu-cpus.txt'), 'utf8')
