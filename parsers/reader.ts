@@ -28,6 +28,14 @@ export const MAX_LINE_CHARS = 65536;
 const PRINTK_PREFIX = /^(?:<\d+>)?\[\s*(\d+)\.(\d+)\](?:\[\s*([CT])(\d+)\])? ?/;
 // Jan 23 23:39:43 worker0 kernel: [285737.522743] ...   |   2024-01-23T23:39:43.123+00:00 host kernel: ...
 const SYSLOG_PREFIX = /^(?:[A-Z][a-z]{2} +\d+ \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)?) \S+ kernel: /;
+// dmesg -x: `kern  :warn  : [    5.100000] text` (facility and level names, util-linux dmesg.c)
+const DMESG_LEVEL = /^(?:kern|user|mail|daemon|auth|syslog|lpr|news|uucp|cron|authpriv|ftp|local[0-7]) *:(?:emerg|alert|crit|err|warn|notice|info|debug) *: /;
+// dmesg -T / --time-format ctime: `[Wed Dec  2 03:00:00 2026] text`; --time-format iso:
+// `2026-12-02T03:00:00,123456+00:00 text`. Wall-clock times, computed by dmesg from the monotonic
+// stamp and an estimated boot time: not kept (they are no printk clock).
+const DMESG_WALL = /^(?:\[(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}\]|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d,\d+[+-]\d\d:?\d\d) /;
+// journalctl -k -o short-monotonic: `[    6.123456] host kernel: text` (the host after the stamp)
+const JOURNAL_HOST = /^\S+ kernel: /;
 // A QEMU record's thread id: `29728@1795309286.727317:apic_local_deliver ...`
 const QEMU_TID = /^(\d+)@/;
 // ANSI escape sequences (SeaBIOS clears the screen on the serial console).
@@ -141,13 +149,23 @@ export class SourceReader {
       body = body.slice(syslog[0].length);
       ctx.fromConsole = true;
     }
-    const printk = body.charCodeAt(0) === 0x5b || body.charCodeAt(0) === 0x3c ? PRINTK_PREFIX.exec(body) : null;
+    const level = first >= 0x61 && first <= 0x7a ? DMESG_LEVEL.exec(body) : null;
+    if (level) body = body.slice(level[0].length);
+    const start = body.charCodeAt(0);
+    const wall = start === 0x5b || (start >= 0x30 && start <= 0x39) ? DMESG_WALL.exec(body) : null;
+    if (wall) {
+      body = body.slice(wall[0].length);
+      ctx.fromConsole = true;
+    }
+    const printk = !wall && (start === 0x5b || start === 0x3c) ? PRINTK_PREFIX.exec(body) : null;
     if (printk) {
       ctx.consoleTsNs = secondsToNs(printk[1], printk[2]);
       if (printk[3] === 'C') ctx.callerCpu = Number(printk[4]);
       ctx.fromConsole = true;
       body = body.slice(printk[0].length);
       if (body.endsWith(LAVA_RESIDUE)) body = body.slice(0, -LAVA_RESIDUE.length);
+      const host = body.includes(' kernel: ') ? JOURNAL_HOST.exec(body) : null;
+      if (host) body = body.slice(host[0].length);
     }
     return body;
   }

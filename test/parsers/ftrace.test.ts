@@ -198,6 +198,23 @@ describe('reader framing', () => {
     expect(messages[1].text).toBe('Modules linked in:');
     expect(formats).toEqual(['console', 'console', 'other']);
   });
+
+  it('strips what dmesg and journalctl put before a message: levels, wall-clock stamps, the host', () => {
+    // The prefixes util-linux dmesg (-x, -T, --time-format iso) and journalctl (-k, -o
+    // short-monotonic) print, around one real line (x86/hotplug-smp4/console.log).
+    const { console: messages, formats } = read([
+      'kern  :warn  : [    5.100000] smpboot: CPU 3 is now offline',
+      '[Wed Dec  2 03:00:00 2026] smpboot: CPU 2 is now offline',
+      '2026-12-02T03:00:00,123456+00:00 smpboot: CPU 2 is now offline',
+      'Dec 02 03:00:01 host kernel: smpboot: CPU 1 is now offline',
+      '[    6.123456] host kernel: smpboot: CPU 2 is now offline',
+    ]);
+    expect(messages.map((m) => [m.kind, m.cpu, m.ts_ns])).toEqual([
+      ['cpu_offline', 3, 5100000000], ['cpu_offline', 2, null], ['cpu_offline', 2, null], ['cpu_offline', 1, null],
+      ['cpu_offline', 2, 6123456000],
+    ]);
+    expect(formats).toEqual(['console', 'console', 'console', 'console', 'console']);
+  });
 });
 
 describe('cpumasks (formats.md A.5)', () => {
