@@ -113,7 +113,9 @@ describe.each(loadFixtures())('fixture $name', ({ name, fixture }) => {
     expect(unparsed).toEqual([]);
   });
 
-  it.skipIf(!fixture.expected_console)('types the console messages grep counted', async () => {
+  // The next checks exist only for fixtures whose ground truth has the field (no test, rather than
+  // a skipped one, for the others).
+  if (fixture.expected_console) it('types the console messages grep counted', async () => {
     const db = await ingestFixture(name, fixture);
     for (const [file, counts] of Object.entries(fixture.expected_console ?? {})) {
       const id = sourceId(db, file);
@@ -136,7 +138,7 @@ describe.each(loadFixtures())('fixture $name', ({ name, fixture }) => {
     expect(findings.length).toBe(wanted.length);
   });
 
-  it.skipIf(!fixture.expected_cpus)('knows which CPUs exist and which are online at the end', async () => {
+  if (fixture.expected_cpus) it('knows which CPUs exist and which are online at the end', async () => {
     const db = await ingestFixture(name, fixture);
     detect(db);
     const cpus = fixture.expected_cpus!;
@@ -153,7 +155,7 @@ describe.each(loadFixtures())('fixture $name', ({ name, fixture }) => {
     }
   });
 
-  it.skipIf(!fixture.expected_clock)('maps the printk clock onto the ftrace clock as the console says', async () => {
+  if (fixture.expected_clock) it('maps the printk clock onto the ftrace clock as the console says', async () => {
     const db = await ingestFixture(name, fixture);
     detect(db);
     const want = fixture.expected_clock!;
