@@ -3,12 +3,12 @@
 // temporary folder that is removed afterwards.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { z } from 'zod';
 import { detect, reachesThreshold, type Finding } from '../detect/detect.js';
 import { formatJunit } from '../detect/report.js';
-import { ingestFiles } from '../ingest/ingest.js';
+import { bootNameFor, ingestFiles } from '../ingest/ingest.js';
 import { formatSummaryJson, formatSummaryText, summarizeBoot } from '../report/summary.js';
 import { buildTimeline, renderTimelinePage } from '../report/timeline.js';
 import { openWritable } from '../store/db.js';
@@ -40,7 +40,7 @@ export async function runAnalyze(args: AnalyzeArgs, out: Output = processOutput)
   try {
     const db = openWritable(args.db ?? join(tmp as string, 'analyze.db'));
     try {
-      const outcomes = await ingestFiles(db, args.files, { boot: args.boot });
+      const outcomes = await ingestFiles(db, args.files, { boot: args.boot ?? analyzeBootName(args.files) });
       const failed = outcomes.filter((o) => o.status === 'failed');
       for (const o of failed) out.stderr(`ipitrace: ${o.error.message}\n`);
       if (failed.length) return 2;
@@ -65,6 +65,19 @@ export async function runAnalyze(args: AnalyzeArgs, out: Output = processOutput)
   }
 }
 
+/**
+ * The files of one analyze run are one boot's artifacts (console, ftrace, QEMU log) when they lie in
+ * one folder, whatever their names (run42-console.log, run42-qemu.log): the boot is named after the
+ * folder, or after the file when there is one. Files from several folders keep a boot each.
+ */
+export function analyzeBootName(files: string[]): string | undefined {
+  const names = new Set(files.map(bootNameFor));
+  if (names.size === 1) return [...names][0];
+  if (files.includes('-')) return undefined;
+  const folders = new Set(files.map((f) => dirname(resolve(f))));
+  return folders.size === 1 ? basename([...folders][0]) : undefined;
+}
+
 export const analyzeCommand: CommandModule = {
   command: 'analyze <files..>',
   describe: 'ingest, replay and detect in one go; print CPUs, IPI counts per CPU pair and findings per boot',
@@ -73,7 +86,7 @@ export const analyzeCommand: CommandModule = {
     .options({
       ...detectOptions,
       db: { type: 'string', describe: 'keep the database in this file (default: a temporary one, removed afterwards)' },
-      boot: { type: 'string', describe: 'boot name for all files, and analyze only it (default: from the folder or file name)' },
+      boot: { type: 'string', describe: 'boot name for all files (default: files in one folder are one boot, named after the folder; else a boot per file, from its name)' },
       json: { type: 'boolean', default: false, describe: 'print only one JSON object {boots:[{boot, cpus, pairs, findings}]}' },
       html: { type: 'string', describe: 'also write a self-contained HTML timeline (CPU lanes, IPIs, csds, findings) to this file' },
     })

@@ -2,7 +2,7 @@
 // fixtures and its exit code and output are compared with the ground truth in fixture.json
 // (expected_cpus, expected_findings, expected_counts), never with recorded ipitrace output.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -81,6 +81,20 @@ describe('ipitrace analyze', () => {
     expect(result.status).toBe(0);
     expect(result.stdout).toContain('no IPI or CSD problem found');
     expect(result.stdout).not.toMatch(/^\s+(ERROR|WARNING) /m);
+  }, 120_000);
+
+  it('files of one folder are one boot whatever their names; files of two folders are two boots', () => {
+    const truth = fixture('faulty-x86-offline-async');
+    const folder = join(work, 'ci-job-17');
+    mkdirSync(folder);
+    const [consoleFile, traceFile] = ['console.log', 'trace.txt.gz'].map((f) => join(FIXTURES, 'faulty-x86-offline-async', f));
+    copyFileSync(consoleFile, join(folder, 'job17-serial.log'));
+    copyFileSync(traceFile, join(folder, 'job17-ftrace.txt.gz'));
+    const one = JSON.parse(run('analyze', '--json', join(folder, 'job17-serial.log'), join(folder, 'job17-ftrace.txt.gz')).stdout) as Summary;
+    expect(one.boots.map((b) => b.boot)).toEqual(['ci-job-17']);
+    expect(one.boots[0].findings.map((f) => f.detector).sort()).toEqual(truth.expected_findings.map((f) => f.detector).sort());
+    const two = JSON.parse(run('analyze', '--json', join(folder, 'job17-serial.log'), relative(ROOT, traceFile)).stdout) as Summary;
+    expect(two.boots.map((b) => b.boot).sort()).toEqual(['faulty-x86-offline-async', 'job17-serial']);
   }, 120_000);
 
   it('a stock 6.1 kernel hotplugging under busybox, one console: CPU table and IPI handler entries as grep counted', () => {
