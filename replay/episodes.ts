@@ -51,9 +51,10 @@ interface Episode {
 
 interface Report {
   kind: string;
-  /** Where its last console line is (reports built from several lines). */
+  /** Reports built from several lines: where the last one is, and what each said (failed bring-ups). */
   sourceId?: number;
   lastLine?: number;
+  reasons?: string[];
   severity: 'error' | 'warning' | 'info';
   ts: number | null;
   cpu: number | null;
@@ -218,15 +219,17 @@ export function writeEpisodes(db: Db, model: BootModel): void {
         if (previous && previous.sourceId === m.source_id && m.line - (previous.lastLine ?? 0) <= 3
           && (ts === null || previous.ts === null || ts - previous.ts < 1_000_000_000)) {
           previous.evidence.push(at);
-          previous.message = previous.message.replace(/\): any IPI/, `; ${m.info ?? m.text.trim()}): any IPI`);
+          previous.reasons!.push(m.info ?? m.text.trim());
+          previous.message = upFailedMessage(m.cpu, previous.reasons!);
           previous.lastLine = m.line;
           break;
         }
         if (m.cpu !== null) {
+          const reasons = [m.info ?? m.text.trim()];
           reports.push({
-            sourceId: m.source_id, lastLine: m.line,
+            sourceId: m.source_id, lastLine: m.line, reasons,
             kind: 'cpu_up_failed', severity: 'warning', ts, cpu: m.cpu, target: m.cpu, func: null,
-            message: `CPU${m.cpu} failed to come online (${m.info ?? m.text.trim()}): any IPI or cross-call to it would go to an offline CPU`,
+            message: upFailedMessage(m.cpu, reasons),
             evidence: [...hotplug.recentAbout(m.source_id, m.cpu, m.line), at],
           });
         }
@@ -246,6 +249,10 @@ export function writeEpisodes(db: Db, model: BootModel): void {
   reports.push(...resends.values());
   storeEpisodes(db, model, episodes);
   storeReports(db, model.boot, reports);
+}
+
+function upFailedMessage(cpu: number | null, reasons: string[]): string {
+  return `CPU${cpu} failed to come online (${reasons.join('; ')}): any IPI or cross-call to it would go to an offline CPU`;
 }
 
 function csdEpisode(bySeq: Map<string, Episode>, episodes: Episode[], m: Message): Episode {

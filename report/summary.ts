@@ -49,8 +49,8 @@ export interface BootSummary {
 }
 
 export interface QemuSummary {
-  /** IPIs QEMU wrote (qemu_sends rows: one per target vCPU). */
-  deliveries: number;
+  /** IPIs QEMU's log shows sent (qemu_sends rows: one per target vCPU of an ICR / SGI write). */
+  sends: number;
   /** Guest IPI sends (one per target) and how many were linked to a QEMU write. */
   guest_sends: number;
   linked: number;
@@ -156,15 +156,15 @@ export function summarizeBoot(db: Db, boot: string, findings: Finding[]): BootSu
 }
 
 export function qemuSummary(db: Db, boot: string): QemuSummary | null {
-  const deliveries = (db.prepare('SELECT count(*) AS n FROM qemu_sends WHERE boot = ?').get(boot) as { n: number }).n;
-  if (deliveries === 0) return null;
+  const sends = (db.prepare('SELECT count(*) AS n FROM qemu_sends WHERE boot = ?').get(boot) as { n: number }).n;
+  if (sends === 0) return null;
   const links = db.prepare(`SELECT count(*) AS n, count(qemu_event_id) AS linked,
       (SELECT method FROM qemu_links WHERE boot = :boot AND method IS NOT NULL GROUP BY method ORDER BY count(*) DESC LIMIT 1) AS method
     FROM qemu_links WHERE boot = :boot`).get({ boot }) as { n: number; linked: number; method: string | null };
   const clock = db.prepare("SELECT offset_ns, drift_ppm, spread_ns FROM clock_offsets WHERE boot = ? AND clock = 'qemu-host'").get(boot) as
     { offset_ns: number; drift_ppm: number | null; spread_ns: number | null } | undefined;
   return {
-    deliveries, guest_sends: links.n, linked: links.linked, method: links.method,
+    sends, guest_sends: links.n, linked: links.linked, method: links.method,
     offset_s: clock ? clock.offset_ns / 1e9 : null, drift_ppm: clock?.drift_ppm ?? null,
     spread_us: clock?.spread_ns == null ? null : Math.round(clock.spread_ns / 1e3),
     vcpus: db.prepare('SELECT host_tid, cpu, basis FROM qemu_vcpus WHERE boot = ? ORDER BY cpu, host_tid').all(boot) as QemuSummary['vcpus'],
@@ -177,8 +177,8 @@ function formatQemu(q: QemuSummary): string[] {
     ? `, by time: reference = QEMU host time ${q.offset_s >= 0 ? '+' : '-'} ${Math.abs(q.offset_s).toFixed(6)} s${q.drift_ppm !== null ? `, drift ${q.drift_ppm.toFixed(1)} ppm` : ''}${q.spread_us !== null ? `, residual spread ${q.spread_us} us` : ''}`
     : q.method === 'order' ? ', by order (QEMU logged no timestamps)' : '';
   const out = [q.guest_sends === 0
-    ? `QEMU: ${q.deliveries} IPI writes logged; the guest traced no IPI sends to link them to`
-    : `QEMU: ${q.deliveries} IPI writes logged; ${q.linked} of ${q.guest_sends} guest IPI sends linked to one${pct}${how}`];
+    ? `QEMU: ${q.sends} IPI sends logged; the guest traced none to link them to`
+    : `QEMU: ${q.sends} IPI sends logged; ${q.linked} of ${q.guest_sends} guest IPI sends linked to one${pct}${how}`];
   if (q.vcpus.length) out.push(`  vCPU threads: ${q.vcpus.map((v) => `${v.host_tid}=CPU${v.cpu}`).join(', ')}`);
   return out;
 }
