@@ -30,16 +30,46 @@ export function buildEvent(
   format: EventRecord['format'], clock: EventRecord['clock'], rest: string,
 ): EventRecord | string {
   const m = EVENT.exec(rest);
-  const ev = m ? blankEvent(format, clock, m[1], m[2].trimStart()) : blankEvent(format, clock, 'function', rest);
+  const name = m ? repairedEventName(m[1]) : 'function';
+  const ev = m ? blankEvent(format, clock, name, m[2].trimStart()) : blankEvent(format, clock, 'function', rest);
+  if (m && name !== m[1]) corruptNames.set(ev, m[1]);
   const error = decodeEventArgs(ev);
   return error ?? ev;
 }
 
-/** The items an event line yields: the event, or an issue, plus the unknown-event counter. */
+/**
+ * Serial consoles under QEMU TCG repeat a character now and then while a panicking kernel dumps its
+ * trace (`ccall_function_single_entry`, `cppuhp_exit`, seen in a real 6.1 boot). A name ipitrace
+ * does not know that becomes a typed one by dropping one doubled character is taken as that one: a
+ * lost csd_function_entry would otherwise leave its csd looking never released.
+ */
+function repairedEventName(name: string): string {
+  if (isTypedEvent(name)) return name;
+  let repaired = repairs.get(name);
+  if (repaired === undefined) {
+    repaired = name;
+    for (let i = 0; i + 1 < name.length; i++) {
+      const candidate = name.slice(0, i) + name.slice(i + 1);
+      if (name[i] === name[i + 1] && isTypedEvent(candidate)) {
+        repaired = candidate;
+        break;
+      }
+    }
+    if (repairs.size < 4096) repairs.set(name, repaired);
+  }
+  return repaired;
+}
+const repairs = new Map<string, string>();
+/** Events whose name was repaired, with the name as printed (for the counter). */
+const corruptNames = new WeakMap<EventRecord, string>();
+
+/** The items an event line yields: the event, or an issue, plus the unknown-event and repaired-name counters. */
 export function eventItems(ev: EventRecord | string, format: EventRecord['format']): ParsedItem[] {
   if (typeof ev === 'string') return [{ type: 'issue', issue: { format, reason: ev } }];
   const items: ParsedItem[] = [{ type: 'event', event: ev }];
   if (!isTypedEvent(ev.kind)) items.push({ type: 'stat', name: 'unknown_event', key: ev.kind });
+  const printed = corruptNames.get(ev);
+  if (printed !== undefined) items.push({ type: 'stat', name: 'repaired_event_names', key: printed });
   return items;
 }
 

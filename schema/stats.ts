@@ -51,6 +51,14 @@ export const STATS = {
     indexed: false, severity: 'info',
     description: 'ftrace header entries-written (events ever written); larger than in-buffer when old events were overwritten',
   },
+  repaired_event_names: {
+    indexed: true, severity: 'data_loss',
+    description: 'event names with one character doubled (serial corruption), by name as printed; stored under the name they repeat',
+  },
+  timestamp_spikes: {
+    indexed: true, severity: 'data_loss',
+    description: 'printk stamp far ahead of both neighbouring lines (a corrupted digit), by line; taken as the previous line\'s',
+  },
   dump_truncated: {
     indexed: false, severity: 'data_loss',
     description: 'an oops-time ftrace dump that never reached its closing dashes (log cut)',

@@ -31,6 +31,8 @@ const Fixture = z.object({
   expected_console: z.record(z.string(), z.record(z.string(), z.number().int())).optional(),
   expected_cpus: z.record(z.string(), z.string().nullable()).optional(),
   expected_findings: z.array(ExpectedFinding),
+  /** Input defects ipitrace repairs and counts: stat name -> its keys (lines, names), found with grep. */
+  expected_stats: z.record(z.string(), z.array(z.string())).optional(),
   /** How the printk clock maps onto the ftrace clock, where the files say (lines found with grep). */
   expected_clock: z.object({
     method: z.string(),
@@ -169,6 +171,14 @@ describe.each(loadFixtures())('fixture $name', ({ name, fixture }) => {
     for (const e of events) {
       expect(e.printk_ns).toBeGreaterThan(printkAt(want.reset_line));
       expect(e.printk_ns).toBeLessThan(printkAt(want.dump_begin_line));
+    }
+  });
+
+  if (fixture.expected_stats) it('counts the input defects it repaired, as grep found them', async () => {
+    const db = await ingestFixture(name, fixture);
+    for (const [stat, keys] of Object.entries(fixture.expected_stats!)) {
+      const rows = db.prepare('SELECT key FROM stats WHERE name = ? ORDER BY key').pluck().all(stat) as string[];
+      expect(rows, stat).toEqual([...keys].sort());
     }
   });
 });

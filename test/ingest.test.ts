@@ -1,0 +1,54 @@
+// Ingest-level repairs of corrupted consoles (ingest/timestamps.ts, parsers/ftrace-text.ts), on
+// small hand-made consoles; each states what it models. The real case is the fixture
+// x86-debian61-maxcpus-crash-dump.
+import { describe, expect, it } from 'vitest';
+import { ingestTexts } from './helpers/ingest.js';
+
+const stamp = (secs: number, text: string) => `[${secs.toFixed(6).padStart(12)}] ${text}`;
+
+async function consoleTimes(lines: string[]): Promise<{ times: (number | null)[]; spikes: string[] }> {
+  const db = await ingestTexts({ 'console.log': lines.join('\n') + '\n' });
+  const times = (db.prepare('SELECT ts_ns FROM console_messages ORDER BY line').pluck().all() as (number | null)[]);
+  const spikes = db.prepare("SELECT key FROM stats WHERE name = 'timestamp_spikes' ORDER BY key").pluck().all() as string[];
+  return { times, spikes };
+}
+
+describe('printk stamps corrupted on the serial line', () => {
+  it('one stamp far ahead of two neighbours that agree is taken as the previous line\'s', async () => {
+    // [ 2.804794] x, [ 22.804794] y (a doubled digit), [ 2.804794] z
+    const r = await consoleTimes([stamp(2.804794, 'a'), stamp(22.804794, 'b'), stamp(2.804794, 'c')]);
+    expect(r.times).toEqual([2804794000, 2804794000, 2804794000]);
+    expect(r.spikes).toEqual(['2']);
+  });
+
+  it('a secondary CPU\'s early stamps dip below their neighbours: left alone', async () => {
+    // x86 calibrate_delay_direct() lines printed by an AP before its clock is synchronised.
+    const r = await consoleTimes([stamp(0.59763, 'a'), stamp(0.050339, 'b'), stamp(0.850753, 'c')]);
+    expect(r.times).toEqual([597630000, 50339000, 850753000]);
+    expect(r.spikes).toEqual([]);
+  });
+
+  it('a jump ahead that later lines follow is time passing, and a restart is a new boot: left alone', async () => {
+    const r = await consoleTimes([stamp(1, 'a'), stamp(30, 'b'), stamp(31, 'c'), stamp(0.5, 'd'), stamp(0.6, 'e')]);
+    expect(r.times).toEqual([1e9, 30e9, 31e9, 0.5e9, 0.6e9]);
+    expect(r.spikes).toEqual([]);
+  });
+});
+
+describe('event names with a doubled character', () => {
+  it('are stored under the typed name they repeat, and counted; other unknown names are kept as printed', async () => {
+    const dump = ['Dumping ftrace buffer:', '---------------------------------',
+      '  <idle>-0         1d.h1. 10328us : ccall_function_single_entry: vector=251',
+      '  cpuhp/1-19        1..... 853538us : cppuhp_exit:  cpu: 0001  state: 155 step: 156 ret: 0',
+      '  <idle>-0         1d.h1. 10400us : sched_wakeupp: comm=x pid=1',
+      '---------------------------------'].map((l) => stamp(2.8, l));
+    const db = await ingestTexts({ 'console.log': dump.join('\n') + '\n' });
+    expect(db.prepare('SELECT kind, op, vector, target_cpu FROM events ORDER BY line').all()).toEqual([
+      { kind: 'call_function_single_entry', op: 'ipi_entry', vector: 251, target_cpu: null },
+      { kind: 'cpuhp_exit', op: 'hp_exit', vector: null, target_cpu: 1 },
+      { kind: 'sched_wakeupp', op: null, vector: null, target_cpu: null },
+    ]);
+    expect(db.prepare("SELECT key FROM stats WHERE name = 'repaired_event_names' ORDER BY key").pluck().all())
+      .toEqual(['ccall_function_single_entry', 'cppuhp_exit']);
+  });
+});
