@@ -10,8 +10,12 @@ import type { LineContext, LineParser } from './types.js';
 //             init-1       [001] .....     4.074854: csd_queue_cpu: cpu=2 callsite=...
 //     kworker/1:0-22      [001] .....     2.043922: ipi_send_cpumask: cpumask=00000000,0000000d ...
 //            <...>-3979  [007]   217.975284: sched_stat_runtime:   comm=Thread-103 pid=3979 ...   (trace-cmd)
+// The irq-info flags are 4 (<= 5.x) or 5 (6.x) characters; up to 12 are accepted, as a serial line
+// sometimes repeats a character (`.........` in a real arm64 boot) and the event is still sound.
 const CONTEXT =
-  /^\s*(.*?)-(\d+)\s+(?:\(\s*(?:\d+|-+)\)\s+)?\[(\d+)\]\s+(?:([A-Za-z0-9.]{4,6})\s+)?(\d+)(?:\.(\d+))?:\s+(.*)$/;
+  /^\s*(.*?)-(\d+)\s+(?:\(\s*(?:\d+|-+)\)\s+)?\[(\d+)\]\s+(?:([A-Za-z0-9.]{4,12})\s+)?(\d+)(?:\.(\d+))?:\s+(.*)$/;
+/** What an event line of the trace file looks like, loosely: `-PID [CPU] ... SECS.USECS: name: `. */
+export const FTRACE_EVENT_LIKE = /-\d+\s+(?:\(.*?\)\s+)?\[\d+\]\s.*\d\.\d+:\s+\w+:/;
 // The event part: `name: args`. Function-tracer lines (`do_idle <-cpu_startup_entry`) have no colon.
 const EVENT = /^([A-Za-z_][\w]*):\s?(.*)$/;
 

@@ -43,8 +43,19 @@ export function normalizePointer(printed: string): string | null {
  * or null when the text is neither.
  */
 export function parseCpumask(text: string): number[] | null {
-  return HEX_WORDS.test(text) ? parseHexWords(text) : parseCpuList(text);
+  if (HEX_WORDS.test(text)) return parseHexWords(text);
+  // A word of more than 8 digits is a mask a serial line garbled (`000000000,00000008`, a doubled
+  // digit, in a real arm64 boot), never a CPU list (whose numbers have no leading zeros): extra
+  // leading zeros change no bit; anything else is unreadable.
+  if (LONG_HEX_WORD.test(text)) {
+    const words = text.split(',');
+    if (!words.every((w) => /^[0-9a-fA-F]+$/.test(w) && /^0*$/.test(w.slice(0, -8)))) return null;
+    return parseHexWords(words.map((w) => w.slice(-8)).join(','));
+  }
+  return parseCpuList(text);
 }
+
+const LONG_HEX_WORD = /(^|,)[0-9a-fA-F]{9,}(,|$)/;
 
 /** %*pb output: 8-digit words (the most significant one may be shorter when there are several). */
 const HEX_WORDS = /^[0-9a-fA-F]{1,8}(,[0-9a-fA-F]{8})+$|^[0-9a-fA-F]{8}$/;

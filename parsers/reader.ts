@@ -6,6 +6,7 @@ import type { ConsoleRecord, CpuFactRecord, EventRecord, Format, ParseIssue, Par
 import { blankConsole } from '../schema/records.js';
 import type { StatName } from '../schema/stats.js';
 import { DUMP_FENCE } from './ftrace-dump.js';
+import { FTRACE_EVENT_LIKE } from './ftrace-text.js';
 import { parseLine } from './index.js';
 import { secondsToNs } from './patterns.js';
 import { findQemuRecordStart, knownQemuTids, noteQemuTid } from './qemu-trace.js';
@@ -193,7 +194,11 @@ export class SourceReader {
   }
 
   private unrecognized(body: string, ctx: LineContext, lineNo: number): void {
-    if (ctx.fromConsole && ctx.consoleTsNs !== null && body.trim() !== '') {
+    if (FTRACE_EVENT_LIKE.test(body)) {
+      // An event line whose layout is off (a garbled column): reported, not taken for console noise.
+      this.sink.issue({ format: ctx.state.ftraceLayout, reason: 'ftrace event line whose columns do not parse' }, lineNo, body);
+      this.sink.format(ctx.state.ftraceLayout);
+    } else if (ctx.fromConsole && ctx.consoleTsNs !== null && body.trim() !== '') {
       this.sink.console(blankConsole('text', body, ctx.consoleTsNs), lineNo);
       this.sink.format('console');
     } else {

@@ -31,6 +31,8 @@ export class HotplugTracker {
   private readonly openStep = new Map<number, { step: number; kind: 'takedown' | 'bringup' }>();
   /** Per CPU inside takedown_cpu: its latest own event. */
   private readonly lastActive = new Map<number, { ts: number; at: Evidence }>();
+  /** Per CPU: a step with target below it whose exit has not said yet whether it tears the CPU down. */
+  private readonly pendingDown = new Map<number, { ts: number; step: number; at: Evidence }>();
   /** When a CPU first showed activity, for CPUs whose history starts with it (taken as online all along). */
   private readonly firstActive = new Map<number, number>();
   private traceStart: number | null = null;
@@ -42,6 +44,9 @@ export class HotplugTracker {
     this.noteTraceTime(ts);
     this.sawCpuhp = true;
     if (func && TAKEDOWN_STEPS.has(func)) {
+      const pending = this.pendingDown.get(cpu);
+      this.pendingDown.delete(cpu);
+      if (pending) this.move(cpu, pending.ts, 'going_down', pending.at, 'cpuhp');
       this.openStep.set(cpu, { step, kind: 'takedown' });
       this.move(cpu, ts, 'going_down', at, 'cpuhp');
       this.lastActive.delete(cpu);
@@ -49,8 +54,13 @@ export class HotplugTracker {
       this.openStep.set(cpu, { step, kind: 'bringup' });
       this.move(cpu, ts, 'coming_up', at, 'cpuhp');
     } else if (target < step) {
+      // A teardown step, or one callback run on an online CPU when a driver installs a hotplug state
+      // (cpuhp_issue_call): before 6.5 the boot CPU's cpuhp target stays 0, so those print 'target: 0'
+      // too. The step's exit tells them apart: a teardown leaves the CPU in a lower state.
       const state = this.lastState.get(cpu);
-      if (state === undefined || state === 'online' || state === 'coming_up') this.move(cpu, ts, 'going_down', at, 'cpuhp');
+      if ((state === undefined || state === 'online' || state === 'coming_up') && !this.pendingDown.has(cpu)) {
+        this.pendingDown.set(cpu, { ts, step, at });
+      }
     } else if (target > step) {
       // Only a CPU known to be down is coming up: the boot CPU runs its own online steps at boot,
       // and a secondary's prepare steps run before its bring-up step says it is coming up.
@@ -59,9 +69,17 @@ export class HotplugTracker {
     }
   }
 
-  /** cpuhp_exit for `cpu`: ends a takedown (dead) or bring-up (online) step. */
-  onExit(cpu: number, ts: number, step: number, ret: number | null, at: Evidence): void {
+  /**
+   * cpuhp_exit for `cpu`: confirms a teardown (the state it `reached` is below the step; unknown
+   * counts as confirmed), ends a takedown (dead) or bring-up (online) step.
+   */
+  onExit(cpu: number, ts: number, step: number, ret: number | null, at: Evidence, reached: number | null = null): void {
     this.noteTraceTime(ts);
+    const pending = this.pendingDown.get(cpu);
+    if (pending && pending.step === step) {
+      this.pendingDown.delete(cpu);
+      if (reached === null || reached < step) this.move(cpu, pending.ts, 'going_down', pending.at, 'cpuhp');
+    }
     const open = this.openStep.get(cpu);
     if (!open || open.step !== step) return;
     this.openStep.delete(cpu);

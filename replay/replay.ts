@@ -186,7 +186,7 @@ function replayActivity(db: Db, plan: StreamPlan): Activity {
     if (op === OP_OTHER) return;
     const [target, state, step, ret, func] = JSON.parse(row[A_HP] as string) as HpColumns;
     if (op === OP_HP_ENTER && target !== null) hotplug.onEnter(target, ts, state ?? 0, step ?? 0, func, at);
-    else if (op === OP_HP_EXIT && target !== null) hotplug.onExit(target, ts, step ?? 0, ret, at);
+    else if (op === OP_HP_EXIT && target !== null) hotplug.onExit(target, ts, step ?? 0, ret, at, state);
   };
   let filter = new StreamFilter(plan);
   try {

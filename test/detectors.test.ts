@@ -213,4 +213,27 @@ describe('detectors on hand-made sequences', () => {
     expect(all[0].message).toContain('CPU2 offline');
     expect(all[0].evidence).toEqual([expect.objectContaining({ line: 5 })]);
   });
+
+  it('a driver installing a hotplug state runs a callback on the boot CPU with target 0 (before 6.5): no teardown', async () => {
+    // cpuhp_issue_call on CPU0 as a real arm64 6.1 boot traced it (fixture arm64-debian61-gicv3-hotplug):
+    // the exit's state stays above the step, so CPU0 never left online. A real teardown step's exit
+    // reaches a state below its step.
+    const statesOf = async (lines: string[]) => {
+      const db = await ingestTexts({ 'trace.txt': trace(lines) });
+      detect(db);
+      return db.prepare('SELECT state FROM cpu_states WHERE cpu = 0 ORDER BY start_ns').pluck().all();
+    };
+    expect(await statesOf([
+      ...ticks(1),
+      ev(0, 1.1, 'cpuhp_enter: cpu: 0000 target:   0 step: 123 (arch_timer_starting_cpu)'),
+      ev(0, 1.1, 'cpuhp_exit:  cpu: 0000  state: 236 step: 123 ret: 0'),
+      ...ticks(5),
+    ])).toEqual(['online']);
+    expect(await statesOf([
+      ...ticks(1),
+      ev(0, 1.1, 'cpuhp_enter: cpu: 0000 target:   0 step: 123 (arch_timer_starting_cpu)'),
+      ev(0, 1.1, 'cpuhp_exit:  cpu: 0000  state: 122 step: 123 ret: 0'),
+      ...ticks(5),
+    ])).toEqual(['online', 'going_down']);
+  });
 });

@@ -224,7 +224,14 @@ describe('cpumasks (formats.md A.5)', () => {
     ['00000001,00000000', [32]],
     ['0,2-5', [0, 2, 3, 4, 5]],
     ['3', [3]],
+    // a real arm64 6.1 console (fixture arm64-debian61-gicv3-hotplug, line 2726): a doubled 0 in
+    // the first word; read as a CPU list it named CPUs 0 and 8
+    ['000000000,00000008', [3]],
   ])('%s', (text, cpus) => {
     expect(parseCpumask(text)).toEqual(cpus);
+  });
+
+  it('a garbled word whose extra digits are not zeros is unreadable, not a guess', () => {
+    expect(parseCpumask('100000000,00000008')).toBeNull();
   });
 });
