@@ -11,7 +11,10 @@ import type { LineContext, LineParser } from './types.js';
 // [   10.593071] kworker/-9         0d..1. 448361us : csd_function_entry: func=do_sync_core, csd=0000000000000000
 // [ 1731.632619]   <idle>-0       2d... 1562233515us : scheduler_ipi: entered
 // syz-exec-31490   2...1 413720925us : 0: }D
-const LATENCY_LINE = /^\s*(.{1,16}?)-(\d+)\s+(\d+)([A-Za-z.][A-Za-z0-9.]{3,5})\s+(\d+)us(?:[$@*#!+ ])?\s?:\s(.*)$/;
+// A serial line may repeat a character: up to 12 flag characters and 'uuus' are still read.
+const LATENCY_LINE = /^\s*(.{1,16}?)-(\d+)\s+(\d+)([A-Za-z.][A-Za-z0-9.]{3,11})\s+(\d+)u+s(?:[$@*#!+ ])?\s?:\s(.*)$/;
+/** What a dump line looks like, loosely: `-PID CPUflags NNNus : name: `. */
+export const DUMP_EVENT_LIKE = /-\d+\s+\d+[A-Za-z.]\S*\s+\d+\S*\s*:\s+\w+:/;
 
 export const DUMP_FENCE = '---------------------------------';
 

@@ -2,7 +2,7 @@
 // events (trace text, trace-cmd report, oops-time dump, tp_printk console lines): each layout
 // tokenizes its context columns and hands (name, args) here. Formats: shared/docs/formats.md A.
 import type { EventRecord } from '../schema/records.js';
-import { normalizePointer, parseCpumask, symbolName } from './patterns.js';
+import { normalizePointer, parseCpumask, repeatRepair, symbolName } from './patterns.js';
 
 /** Fills the typed columns of `ev` from its kind and args. Returns an error reason, or null. */
 export type ArgDecoder = (args: string, ev: EventRecord) => string | null;
@@ -57,13 +57,30 @@ const decodeIpiSendMask: ArgDecoder = (args, ev) => {
   return null;
 };
 
+/**
+ * IPI names by index (= SGI number) as the arm64 and 32-bit arm kernels print them (arch/arm64/kernel/
+ * smp.c, arch/arm/kernel/smp.c ipi_types[]; shared/docs/formats.md A.3).
+ */
+export const ARM_IPI_NAMES = {
+  arm64: ['Rescheduling interrupts', 'Function call interrupts', 'CPU stop interrupts', 'CPU stop NMIs',
+    'Timer broadcast interrupts', 'IRQ work interrupts', 'CPU backtrace interrupts', 'KGDB roundup interrupts'],
+  arm32: ['CPU wakeup interrupts', 'Timer broadcast interrupts', 'Rescheduling interrupts', 'Function call interrupts',
+    'CPU stop interrupts', 'IRQ work interrupts', 'completion interrupts'],
+} as const;
+
+/** Every IPI name ipi_raise / ipi_entry print: arm64 (and its older crash-dump stop), arm32, riscv. */
+const IPI_REASONS = new Set<string>([...ARM_IPI_NAMES.arm64, ...ARM_IPI_NAMES.arm32, 'CPU stop (for crash dump) interrupts']);
+
+/** The IPI name, repaired where a serial line repeated some of its characters (patterns.repeatRepair). */
+const ipiReason = repeatRepair(IPI_REASONS);
+
 const decodeIpiRaise: ArgDecoder = (args, ev) => {
   const m = IPI_RAISE.exec(args);
   const cpus = m ? parseCpumask(m[1]) : null;
   if (!m || !cpus) return 'ipi_raise arguments do not parse';
   ev.op = 'ipi_send';
   ev.targets = cpus;
-  ev.reason = m[2];
+  ev.reason = ipiReason(m[2]);
   return null;
 };
 
@@ -72,7 +89,7 @@ function decodeIpiHandler(op: 'ipi_entry' | 'ipi_exit'): ArgDecoder {
     const m = IPI_HANDLER.exec(args);
     if (!m) return `${ev.kind} arguments do not parse`;
     ev.op = op;
-    ev.reason = m[1];
+    ev.reason = ipiReason(m[1]);
     return null;
   };
 }
@@ -174,8 +191,25 @@ export function isTypedEvent(name: string): boolean {
   return EVENT_DECODERS.has(name);
 }
 
-/** Decodes `args` into `ev` when the event is typed. Returns an error reason, or null. */
+/** A typed event name a serial line garbled by repeating characters, as the name it is; else the name. */
+export const typedEventName = repeatRepair(EVENT_DECODERS.keys());
+
+/**
+ * Decodes `args` into `ev` when the event is typed. Returns an error reason, or null. Arguments that
+ * do not decode are tried once more with their keywords repaired where a serial line repeated a
+ * character (`statee:`, `ccpu:`, `targget:`); `ev.args` keeps what was printed.
+ */
 export function decodeEventArgs(ev: EventRecord): string | null {
   const decoder = EVENT_DECODERS.get(ev.kind);
-  return decoder ? decoder(ev.args, ev) : null;
+  if (!decoder) return null;
+  const error = decoder(ev.args, ev);
+  if (error === null) return null;
+  const repaired = ev.args.replace(KEYWORD, (_all, word: string, mark: string) => argKeyword(word) + mark);
+  return repaired !== ev.args && decoder(repaired, ev) === null ? null : error;
 }
+
+/** The keywords typed events print before ':' or '=' (the format strings of the decoders above). */
+const ARG_KEYWORDS = ['cpu', 'callsite', 'callback', 'cpumask', 'target_mask', 'func', 'csd', 'target', 'step',
+  'state', 'ret', 'vector'];
+const argKeyword = repeatRepair(ARG_KEYWORDS);
+const KEYWORD = /([a-z_]+)([:=])/g;

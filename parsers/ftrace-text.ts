@@ -3,7 +3,7 @@
 //   "%16s-%-7d " comm-pid, ["(%7d) " tgid], "[%03d] " cpu, [5 irq-info flags], " %5lu.%06lu: "
 // trace-cmd: pid width 5, event name padded to 20 columns; same regex.
 import { blankEvent, type EventRecord, type ParsedItem } from '../schema/records.js';
-import { decodeEventArgs, isTypedEvent } from './ftrace-events.js';
+import { decodeEventArgs, isTypedEvent, typedEventName } from './ftrace-events.js';
 import { parseCpuList, secondsToNs } from './patterns.js';
 import type { LineContext, LineParser } from './types.js';
 
@@ -34,36 +34,13 @@ export function buildEvent(
   format: EventRecord['format'], clock: EventRecord['clock'], rest: string,
 ): EventRecord | string {
   const m = EVENT.exec(rest);
-  const name = m ? repairedEventName(m[1]) : 'function';
+  const name = m ? typedEventName(m[1]) : 'function';
   const ev = m ? blankEvent(format, clock, name, m[2].trimStart()) : blankEvent(format, clock, 'function', rest);
   if (m && name !== m[1]) corruptNames.set(ev, m[1]);
   const error = decodeEventArgs(ev);
   return error ?? ev;
 }
 
-/**
- * Serial consoles under QEMU TCG repeat a character now and then while a panicking kernel dumps its
- * trace (`ccall_function_single_entry`, `cppuhp_exit`, seen in a real 6.1 boot). A name ipitrace
- * does not know that becomes a typed one by dropping one doubled character is taken as that one: a
- * lost csd_function_entry would otherwise leave its csd looking never released.
- */
-function repairedEventName(name: string): string {
-  if (isTypedEvent(name)) return name;
-  let repaired = repairs.get(name);
-  if (repaired === undefined) {
-    repaired = name;
-    for (let i = 0; i + 1 < name.length; i++) {
-      const candidate = name.slice(0, i) + name.slice(i + 1);
-      if (name[i] === name[i + 1] && isTypedEvent(candidate)) {
-        repaired = candidate;
-        break;
-      }
-    }
-    if (repairs.size < 4096) repairs.set(name, repaired);
-  }
-  return repaired;
-}
-const repairs = new Map<string, string>();
 /** Events whose name was repaired, with the name as printed (for the counter). */
 const corruptNames = new WeakMap<EventRecord, string>();
 

@@ -109,3 +109,32 @@ export function secondsToNs(secs: string, fraction: string): number {
 }
 
 const FRACTION_SCALE = [1e9, 1e8, 1e7, 1e6, 1e5, 1e4, 1e3, 1e2, 1e1];
+
+/**
+ * A repair for names a serial line garbled by repeating characters: under QEMU TCG a console now and
+ * then prints a character more than once (`ccall_function_single_entry`, `Reschhhhhheduling
+ * interrupts`, both seen in real 6.1 boots). Returns a function that maps a name to the known name it
+ * repeats characters of (equal once every run of one character is squeezed to one), or to itself.
+ * Names that squeeze alike (none ipitrace knows) are not repaired.
+ */
+export function repeatRepair(known: Iterable<string>): (text: string) => string {
+  const bySqueezed = new Map<string, string | null>();
+  const names = new Set(known);
+  for (const name of names) {
+    const key = squeezeRepeats(name);
+    bySqueezed.set(key, bySqueezed.has(key) ? null : name);
+  }
+  // Unknown names recur (every sched_switch of a trace): their answer is kept, up to a bound.
+  const seen = new Map<string, string>();
+  return (text) => {
+    if (names.has(text)) return text;
+    let repaired = seen.get(text);
+    if (repaired === undefined) {
+      repaired = bySqueezed.get(squeezeRepeats(text)) ?? text;
+      if (seen.size < 4096) seen.set(text, repaired);
+    }
+    return repaired;
+  };
+}
+
+const squeezeRepeats = (text: string) => text.replace(/(.)\1+/g, '$1');

@@ -5,7 +5,7 @@
 import type { ConsoleRecord, CpuFactRecord, EventRecord, Format, ParseIssue, ParsedItem } from '../schema/records.js';
 import { blankConsole } from '../schema/records.js';
 import type { StatName } from '../schema/stats.js';
-import { DUMP_FENCE } from './ftrace-dump.js';
+import { DUMP_EVENT_LIKE, DUMP_FENCE } from './ftrace-dump.js';
 import { FTRACE_EVENT_LIKE } from './ftrace-text.js';
 import { parseLine } from './index.js';
 import { secondsToNs } from './patterns.js';
@@ -198,6 +198,9 @@ export class SourceReader {
       // An event line whose layout is off (a garbled column): reported, not taken for console noise.
       this.sink.issue({ format: ctx.state.ftraceLayout, reason: 'ftrace event line whose columns do not parse' }, lineNo, body);
       this.sink.format(ctx.state.ftraceLayout);
+    } else if (this.state.dump === 'body' && DUMP_EVENT_LIKE.test(body)) {
+      this.sink.issue({ format: 'ftrace-dump', reason: 'ftrace dump line whose columns do not parse' }, lineNo, body);
+      this.sink.format('ftrace-dump');
     } else if (ctx.fromConsole && ctx.consoleTsNs !== null && body.trim() !== '') {
       this.sink.console(blankConsole('text', body, ctx.consoleTsNs), lineNo);
       this.sink.format('console');

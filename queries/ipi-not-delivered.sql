@@ -10,7 +10,8 @@
 --   destination ids (an APIC id or affinity no vCPU has) and interrupt-controller emulation bugs.
 -- Evidence: the guest's send lines (up to 10), then QEMU writes of the same sender and type within
 --   1 ms that went to a destination no vCPU has, if any.
--- Limits: needs a QEMU -trace log with -msg timestamp=on; logs without timestamps are linked by order
+-- Limits: a send whose IPI type maps to no vector / SGI (a name ipitrace does not know) is not
+--   checked. Needs a QEMU -trace log with -msg timestamp=on; logs without timestamps are linked by order
 --   (qemu_links.method 'order') and not checked here. Sends to offline, dying or nonexistent CPUs are
 --   left to ipi-to-offline and ipi-to-nonexistent. The link tolerates the QEMU write coming up to the
 --   sender's next traced send (at most 1 s) after the trace event, so a write that does come, late,
@@ -20,7 +21,7 @@ WITH missed AS (
   SELECT p.src_cpu, p.target_cpu, p.ts_ns, p.reason, p.kind, p.source_id, p.line, l.vector,
          row_number() OVER (PARTITION BY p.src_cpu, p.target_cpu, l.vector ORDER BY p.ts_ns, p.line) AS n
     FROM qemu_links l JOIN ipi_sends p ON p.boot = l.boot AND p.event_id = l.guest_event_id AND p.target_cpu = l.target_cpu
-   WHERE l.boot = :boot AND l.qemu_event_id IS NULL AND l.in_qemu_log = 1
+   WHERE l.boot = :boot AND l.qemu_event_id IS NULL AND l.in_qemu_log = 1 AND l.vector IS NOT NULL
      AND p.target_state NOT IN ('offline', 'dying', 'nonexistent')
 ),
 nowhere AS (

@@ -12,6 +12,7 @@
 // longest common subsequence of the two key sequences (guest time order, QEMU file order).
 // On ARM a send shows twice in the guest (ipi_send_cpu/_cpumask, then the arch's ipi_raise): the two
 // levels are linked independently, each one-to-one, so both can point at the same QEMU write.
+import { ARM_IPI_NAMES } from '../parsers/ftrace-events.js';
 import type { Db } from '../store/db.js';
 import type { BootModel } from './replay.js';
 import { isNonexistent } from './universe.js';
@@ -32,13 +33,8 @@ const LOCAL_LINKS = 50;
 const MAX_ORDER_CELLS = 20_000_000;
 
 const X86_VECTORS: Record<number, string> = { 0xfb: 'call_function_single', 0xfc: 'call_function', 0xfd: 'reschedule' };
-// IPI names by index (= SGI number): arch/arm64/kernel/smp.c and arch/arm/kernel/smp.c ipi_types[].
-const ARM_IPIS = {
-  arm64: ['Rescheduling interrupts', 'Function call interrupts', 'CPU stop interrupts', 'CPU stop NMIs',
-    'Timer broadcast interrupts', 'IRQ work interrupts', 'CPU backtrace interrupts', 'KGDB roundup interrupts'],
-  arm32: ['CPU wakeup interrupts', 'Timer broadcast interrupts', 'Rescheduling interrupts', 'Function call interrupts',
-    'CPU stop interrupts', 'IRQ work interrupts', 'completion interrupts'],
-};
+// IPI names by index (= SGI number): parsers/ftrace-events.ts.
+const ARM_IPIS: Record<'arm64' | 'arm32', readonly string[]> = ARM_IPI_NAMES;
 // Destination shorthands in events.text (parsers/qemu-trace.ts): x86 ICR, GICv3 IRM=1, GICD_SGIR filter.
 const SHORTHAND = /(all-but-self|all|self|broadcast|irm=1|filter=3)$/;
 const GENERIC_REASON: Record<string, string> = { reschedule: 'Rescheduling interrupts', call_function: 'Function call interrupts' };

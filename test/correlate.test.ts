@@ -186,7 +186,7 @@ describe('linking by order (no QEMU timestamps) agrees with linking by time', ()
   // Real recordings from fixtures/: ingested as recorded, then with every QEMU line's `TID@SECS.USEC:`
   // prefix removed (what a log without -msg timestamp=on looks like); the QEMU line each guest send
   // is linked to is compared.
-  it.each(['faulty-x86-clean-control', 'arm64-gicv3-hotplug', 'arm64-debian61-gicv3-hotplug'])('%s', async (name) => {
+  it.each(['faulty-x86-clean-control', 'arm64-gicv3-hotplug', 'arm64-debian61-gicv3-hotplug', 'arm64-debian61-gicv2-maxcpus-crash-dump'])('%s', async (name) => {
     const fixture = join(import.meta.dirname, '..', 'fixtures', name);
     const files = Object.fromEntries(readdirSync(fixture).filter((f) => /^(console\.log|trace\.txt|qemu-trace\.log)/.test(f))
       .map((f) => [f.replace(/\.gz$/, ''), (f.endsWith('.gz') ? gunzipSync(readFileSync(join(fixture, f))) : readFileSync(join(fixture, f))).toString('utf8')]));

@@ -52,3 +52,32 @@ describe('event names with a doubled character', () => {
       .toEqual(['ccall_function_single_entry', 'cppuhp_exit']);
   });
 });
+
+describe('other characters a serial line repeated, inside an oops-time dump', () => {
+  it('IPI names, argument keywords and the us unit are read as what they repeat', async () => {
+    // Lines of the fixture arm64-debian61-gicv2-maxcpus-crash-dump (console.log 339, 386, 278, 465).
+    const dump = ['Dumping ftrace buffer:', '---------------------------------',
+      'kthreadd-2         0d.... 114699us : ipi_raise: target_mask=00000000,00000002 (Resccheduling interrupts)',
+      '  <idle>-0         1dnh.. 241028us : ipi_entry: (Reschhhhhheduling interrupts)',
+      '    init-1         0..... 90414us : cpuhp_exit:  cpu: 0001  statee:  33 step:  33 ret: 0',
+      '  <idle>-0         1dnh.. 380194uuuuuuuuuuuus : ipi_entry: (Rescheduling interrupts)',
+      '---------------------------------'].map((l) => stamp(2.3, l));
+    const db = await ingestTexts({ 'console.log': dump.join('\n') + '\n' });
+    expect(db.prepare('SELECT line, kind, reason, hp_state, ts_ns FROM events ORDER BY line').all()).toEqual([
+      { line: 3, kind: 'ipi_raise', reason: 'Rescheduling interrupts', hp_state: null, ts_ns: 114699000 },
+      { line: 4, kind: 'ipi_entry', reason: 'Rescheduling interrupts', hp_state: null, ts_ns: 241028000 },
+      { line: 5, kind: 'cpuhp_exit', reason: null, hp_state: 33, ts_ns: 90414000 },
+      { line: 6, kind: 'ipi_entry', reason: 'Rescheduling interrupts', hp_state: null, ts_ns: 380194000 },
+    ]);
+    expect(db.prepare('SELECT count(*) FROM unparsed').pluck().get()).toBe(0);
+  });
+
+  it('a dump line garbled beyond that is an unparsed row, not console text', async () => {
+    const dump = ['Dumping ftrace buffer:', '---------------------------------',
+      '  <idle>-0         1dnh.. 38x194us : ipi_entry: (Rescheduling interrupts)',
+      '---------------------------------'].map((l) => stamp(2.3, l));
+    const db = await ingestTexts({ 'console.log': dump.join('\n') + '\n' });
+    expect(db.prepare('SELECT line, reason FROM unparsed').all()).toEqual([{ line: 3, reason: 'ftrace dump line whose columns do not parse' }]);
+  });
+});
+
