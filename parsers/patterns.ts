@@ -137,4 +137,5 @@ export function repeatRepair(known: Iterable<string>): (text: string) => string 
   };
 }
 
-const squeezeRepeats = (text: string) => text.replace(/(.)\1+/g, '$1');
+/** `text` with every run of one character squeezed to one. */
+export const squeezeRepeats = (text: string): string => text.replace(/(.)\1+/g, '$1');

@@ -1,7 +1,7 @@
 // Replay of one boot: streams its guest events in time order through the trackers and writes the
 // derived tables (schema/replay.sql). Two passes over the events: the first builds hotplug state and
 // what each CPU's trace covers, the second replays queues and locks against that state.
-import { parseCpuList } from '../parsers/patterns.js';
+import { parseCpuList, squeezeRepeats } from '../parsers/patterns.js';
 import { ensureIndexes, type Db } from '../store/db.js';
 import { mapClocks, type ClockMap } from './clocks.js';
 import { buildCoverage, coveringWindow, type Coverage, type CoverageRow } from './coverage.js';
@@ -76,7 +76,7 @@ interface StreamPlan {
   sources: BootSource[];
   clock: 'ftrace' | 'printk';
   byTime: boolean;
-  /** More than one source has ftrace events: drop an event seen again at the same time. */
+  /** The boot holds the ring buffer more than once (ftraceViews): drop an event seen again at the same time. */
   multiple: boolean;
   /** printk stamps are not monotonic across console lines, but the console's line order is the log's
    *  sequence order: printk-clock boots are replayed in line order, times clamped to never go back. */
@@ -85,17 +85,25 @@ interface StreamPlan {
   sorted: boolean;
 }
 
+/**
+ * Views of one ring buffer that a boot holds more than once: the trace file and an oops-time dump
+ * (a CI script that cats the trace and then crashes prints both on one console), or several files.
+ * Counted from the lines each source has per ftrace format (sources.format_counts).
+ */
+function ftraceViews(db: Db, boot: string): number {
+  const counts = db.prepare('SELECT format_counts FROM sources WHERE boot = ?').pluck().all(boot) as string[];
+  let views = 0;
+  for (const json of counts) {
+    const formats = JSON.parse(json) as Record<string, number>;
+    for (const format of ['ftrace', 'trace-cmd', 'ftrace-dump']) if ((formats[format] ?? 0) > 0) views++;
+  }
+  return views;
+}
+
 function planStream(db: Db, boot: string, clocks: ClockMap): StreamPlan {
   const sources = bootSources(db, boot);
-  let withFtrace = 0;
-  if (sources.length > 1) {
-    const has = db.prepare(`SELECT 1 FROM events WHERE +source_id = ? AND event_id BETWEEN ? AND ? AND clock = 'ftrace' LIMIT 1`);
-    for (const source of sources) {
-      if (has.get(source.sourceId, source.first, source.last) !== undefined && ++withFtrace > 1) break;
-    }
-  }
   const byTime = clocks.ref === 'ftrace';
-  return { boot, sources, clock: byTime ? 'ftrace' : 'printk', byTime, multiple: withFtrace > 1, clamp: !byTime, sorted: false };
+  return { boot, sources, clock: byTime ? 'ftrace' : 'printk', byTime, multiple: ftraceViews(db, boot) > 1, clamp: !byTime, sorted: false };
 }
 
 /** Scans `spec` in the plan's order; rows for which `ordered` is false are only those the caller counts. */
@@ -122,7 +130,9 @@ class StreamFilter {
         this.currentTs = ts;
         this.keys.clear();
       }
-      const key = `${cpu}|${kind}|${args}`;
+      // The same event in two views of the buffer (a trace file and a dump) has the same CPU, name and
+      // arguments; runs of repeated characters are squeezed, as a serial line may repeat one in either.
+      const key = `${cpu}|${kind}|${squeezeRepeats(String(args))}`;
       if (this.keys.has(key)) return null;
       this.keys.add(key);
     }

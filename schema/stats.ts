@@ -53,11 +53,11 @@ export const STATS = {
   },
   repaired_event_names: {
     indexed: true, severity: 'data_loss',
-    description: 'event names with one character doubled (serial corruption), by name as printed; stored under the name they repeat',
+    description: 'event names with repeated characters (serial corruption), by name as printed; stored under the name they repeat',
   },
   timestamp_spikes: {
     indexed: true, severity: 'data_loss',
-    description: 'printk stamp far ahead of both neighbouring lines (a corrupted digit), by line; taken as the previous line\'s',
+    description: 'printk stamp or event time far ahead of both neighbouring lines (a corrupted digit), by line; taken as the previous line\'s',
   },
   dump_truncated: {
     indexed: false, severity: 'data_loss',

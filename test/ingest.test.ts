@@ -2,6 +2,7 @@
 // small hand-made consoles; each states what it models. The real case is the fixture
 // x86-debian61-maxcpus-crash-dump.
 import { describe, expect, it } from 'vitest';
+import { detect } from '../detect/detect.js';
 import { ingestTexts } from './helpers/ingest.js';
 
 const stamp = (secs: number, text: string) => `[${secs.toFixed(6).padStart(12)}] ${text}`;
@@ -81,3 +82,23 @@ describe('other characters a serial line repeated, inside an oops-time dump', ()
   });
 });
 
+
+describe('one console that holds the ring buffer twice', () => {
+  it('the trace file cat to the console and the oops-time dump of the same buffer are replayed once', async () => {
+    // A CI script that cats /sys/kernel/tracing/trace and then crashes the kernel prints every event
+    // twice (a real armhf 6.1 boot did; there the dump's copy also had 'target_mmask' garbled).
+    const trace = ['# tracer: nop', '#', '# entries-in-buffer/entries-written: 3/3   #P:4', '#',
+      '            init-1       [000] d....     0.114728: ipi_raise: target_mask=00000004 (Rescheduling interrupts)',
+      '          <idle>-0       [002] d.h..     0.114801: ipi_entry: (Rescheduling interrupts)',
+      '          <idle>-0       [002] d.h..     0.114812: ipi_exit: (Rescheduling interrupts)'];
+    const dump = ['Dumping ftrace buffer:', '---------------------------------',
+      '    init-1         0d.... 114728us : ipi_raise: target_mmask=00000004 (Rescheduling interrupts)',
+      '  <idle>-0         2d.h.. 114801us : ipi_entry: (Rescheduling interrupts)',
+      '  <idle>-0         2d.h.. 114812us : ipi_exit: (Rescheduling interrupts)',
+      '---------------------------------'].map((l) => stamp(7.38, l));
+    const db = await ingestTexts({ 'console.log': [...trace, ...dump].join('\n') + '\n' });
+    detect(db);
+    expect(db.prepare('SELECT src_cpu, target_cpu, reason FROM ipi_sends').all())
+      .toEqual([{ src_cpu: 0, target_cpu: 2, reason: 'Rescheduling interrupts' }]);
+  });
+});
