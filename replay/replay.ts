@@ -10,7 +10,7 @@ import { writeEpisodes } from './episodes.js';
 import { HotplugTracker, stateAt, type CpuState, type Interval } from './hotplug.js';
 import { correlateQemu } from './qemu-correlate.js';
 import { bootSources, OutOfOrder, scanBySource, scanByTime, scanSorted, type BootSource, type Row, type ScanSpec } from './stream.js';
-import { computeUniverse, isNonexistent, writeUniverse, type Universe } from './universe.js';
+import { computeUniverse, garbledCpus, isNonexistent, writeUniverse, type Universe } from './universe.js';
 
 export interface ReplayOptions {
   /** Number of CPUs that exist, when the user knows better than the logs (--cpus). */
@@ -50,10 +50,13 @@ export function replayBoot(db: Db, boot: string, options: ReplayOptions = {}): B
     .run(boot, 'printk', clocks.ref, clocks.printkOffset, clocks.method, clocks.samples, clocks.spread);
 
   const plan = planStream(db, boot, clocks);
-  const { hotplug, seen, coverageRows } = replayActivity(db, plan);
+  const { hotplug, seen, eventsPerCpu, coverageRows } = replayActivity(db, plan);
+  const garbled = garbledCpus(db, boot, eventsPerCpu);
+  for (const cpu of garbled) seen.delete(cpu);
   const { bootCpus, broughtUp } = addConsoleHotplug(db, boot, clocks, hotplug, seen);
   const universe = computeUniverse(db, boot, seen, options.cpus);
   const states = hotplug.finish(bootCpus);
+  for (const cpu of garbled) states.delete(cpu);
   writeStates(db, boot, states);
 
   const coverage = buildCoverage(db, boot, clocks, universe, coverageRows);
@@ -152,6 +155,8 @@ interface Activity {
   hotplug: HotplugTracker;
   /** CPUs that recorded events. */
   seen: Set<number>;
+  /** Events recorded per CPU. */
+  eventsPerCpu: Map<number, number>;
   /** What coverage needs (first and last time per source and CPU); undefined: coverage queries it. */
   coverageRows: CoverageRow[] | undefined;
 }
@@ -160,6 +165,7 @@ interface Activity {
 function replayActivity(db: Db, plan: StreamPlan): Activity {
   let hotplug = new HotplugTracker();
   const seen = new Set<number>();
+  const eventsPerCpu = new Map<number, number>();
   const spec: ScanSpec = {
     columns: `event_id, ts_ns, cpu,
       CASE WHEN format = 'qemu' OR op IN ('marker', 'lost') THEN ${OP_NOT_REPLAYED} WHEN op = 'hp_enter' THEN ${OP_HP_ENTER}
@@ -191,6 +197,7 @@ function replayActivity(db: Db, plan: StreamPlan): Activity {
     const at = { sourceId, line: row[A_LINE] as number };
     if (cpu !== null) {
       seen.add(cpu);
+      eventsPerCpu.set(cpu, (eventsPerCpu.get(cpu) ?? 0) + 1);
       hotplug.onCpuActive(cpu, ts, at);
     }
     if (op === OP_OTHER) return;
@@ -207,12 +214,13 @@ function replayActivity(db: Db, plan: StreamPlan): Activity {
     plan.sorted = true;
     hotplug = new HotplugTracker();
     seen.clear();
+    eventsPerCpu.clear();
     filter = new StreamFilter(plan);
     scanPlan(db, plan, spec, ordered, orderedWhere, onRow);
-    return { hotplug, seen, coverageRows: undefined };
+    return { hotplug, seen, eventsPerCpu, coverageRows: undefined };
   }
   // A sorted scan hands out only the replayed events: coverage then comes from its own query.
-  if (plan.sorted) return { hotplug, seen, coverageRows: undefined };
+  if (plan.sorted) return { hotplug, seen, eventsPerCpu, coverageRows: undefined };
   const rows: CoverageRow[] = [];
   for (const sourceId of [...span.keys()].sort((a, b) => a - b)) {
     const bySource = span.get(sourceId)!;
@@ -221,7 +229,7 @@ function replayActivity(db: Db, plan: StreamPlan): Activity {
     for (const cpu of cpus) rows.push({ source_id: sourceId, cpu, ...bySource.get(cpu)! });
   }
   span = new Map();
-  return { hotplug, seen, coverageRows: rows };
+  return { hotplug, seen, eventsPerCpu, coverageRows: rows };
 }
 
 /** Console hotplug messages (mapped onto the reference clock). Returns CPUs online after boot. */

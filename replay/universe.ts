@@ -45,6 +45,24 @@ export function computeUniverse(db: Db, boot: string, seen: Set<number>, cpusOve
   return { possible, present, seen, presentIsLowerBound: false, basis: bases.join('; ') };
 }
 
+/** At most this many events on a CPU number beyond nr_cpu_ids are taken as garbled digits. */
+const GARBLED_MAX_EVENTS = 3;
+
+/**
+ * CPU numbers that recorded events although the console says no such CPU exists (nr_cpu_ids, the
+ * 'possible' count), on a handful of events only: digits a serial line repeated in the CPU column
+ * (`11d.h..` for `1d.h..` in a real armhf dump). A CPU that really runs records events all the time;
+ * these are not CPUs, and replay ignores them as such (their events still count for coverage).
+ */
+export function garbledCpus(db: Db, boot: string, eventsPerCpu: Map<number, number>): Set<number> {
+  const possible = (db.prepare(`SELECT max(count) FROM cpu_facts JOIN sources USING (source_id)
+    WHERE boot = ? AND fact = 'possible'`).pluck().get(boot) as number | null);
+  const garbled = new Set<number>();
+  if (possible === null) return garbled;
+  for (const [cpu, events] of eventsPerCpu) if (cpu >= possible && events <= GARBLED_MAX_EVENTS) garbled.add(cpu);
+  return garbled;
+}
+
 /** No console counts: QEMU's vCPUs (GIC CPU interfaces that acknowledged interrupts) decide; else a lower bound. */
 function fromTracesAndQemu(db: Db, boot: string, seen: Set<number>, floor: number, online: number): Universe {
   const qemu = (db.prepare(`SELECT count(DISTINCT e.cpu) AS n FROM events e JOIN sources s USING (source_id)

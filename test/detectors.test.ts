@@ -236,4 +236,22 @@ describe('detectors on hand-made sequences', () => {
       ...ticks(5),
     ])).toEqual(['online', 'going_down']);
   });
+
+  it('a CPU number beyond nr_cpu_ids on a couple of events is a garbled digit, not a CPU', async () => {
+    // A real armhf dump printed '11d.h..' for '1d.h..' twice; the console said 4 CPUs.
+    const universeOf = async (extra: number) => {
+      const db = await ingestTexts({
+        'console.log': '[    0.000000] smpboot: Allowing 4 CPUs, 0 hotplug CPUs\n',
+        'trace.txt': trace([...ticks(1), ...Array.from({ length: extra }, (_, i) => ev(11, 1.5 + i / 1000, 'local_timer_entry: vector=236')), ...ticks(5)]),
+      });
+      detect(db);
+      return {
+        present: db.prepare('SELECT group_concat(cpu) FROM cpu_universe WHERE present = 1').pluck().get(),
+        lanes: db.prepare('SELECT group_concat(DISTINCT cpu) FROM cpu_states').pluck().get(),
+      };
+    };
+    expect(await universeOf(2)).toEqual({ present: '0,1,2,3', lanes: '0,1,2,3' });
+    // A CPU that keeps recording events is real, whatever the console said.
+    expect((await universeOf(50)).present).toBe('0,1,2,3,4,5,6,7,8,9,10,11');
+  });
 });
