@@ -66,18 +66,27 @@ export function correlateQemu(db: Db, model: BootModel): void {
   const base = (db.prepare(`SELECT e.ts_ns AS b FROM events e JOIN sources s USING (source_id)
     WHERE s.boot = ? AND e.format = 'qemu' AND e.op = 'ipi_send' AND e.ts_ns IS NOT NULL LIMIT 1`)
     .safeIntegers(true).get(boot) as { b: bigint } | undefined)?.b ?? 0n;
-  const writes = (db.prepare(`SELECT e.event_id AS eventId, e.source_id AS sourceId, e.line, e.host_tid AS tid, e.cpu,
-      e.vector, e.text, e.kind, e.ts_ns - ? AS t, CASE WHEN e.target_cpu IS NOT NULL THEN e.target_cpu
+  // x86: fixed-mode ICR writes only (INIT, SIPI and NMI carry no IPI vector). The rows are turned
+  // into QemuWrite in place: a boot can hold millions of them.
+  const writes = db.prepare(`SELECT e.event_id AS eventId, e.source_id AS sourceId, e.line, e.host_tid AS tid, e.cpu,
+      e.vector, e.text, e.ts_ns - ? AS t, CASE WHEN e.target_cpu IS NOT NULL THEN e.target_cpu
         ELSE (SELECT group_concat(t.cpu) FROM event_targets t WHERE t.event_id = e.event_id) END AS targets
     FROM events e JOIN sources s USING (source_id)
-    WHERE s.boot = ? AND e.format = 'qemu' AND e.op = 'ipi_send' ORDER BY e.event_id`).all(base, boot) as
-    (Omit<QemuWrite, 'targets'> & { kind: string; targets: string | number | null })[])
-    // x86: fixed-mode ICR writes only (INIT, SIPI and NMI carry no IPI vector).
-    .filter((w) => !w.kind.startsWith('apic_') || (w.text ?? '').startsWith('fixed'))
-    .map((w) => ({ ...w, targets: w.targets === null ? [] : String(w.targets).split(',').map(Number) }));
+    WHERE s.boot = ? AND e.format = 'qemu' AND e.op = 'ipi_send' AND (substr(e.kind, 1, 5) != 'apic_' OR e.text LIKE 'fixed%')
+    ORDER BY e.event_id`).all(base, boot) as QemuWrite[];
+  const intern = interner();
+  for (const w of writes) {
+    const targets = w.targets as unknown as string | number | null;
+    w.targets = targets === null ? [] : typeof targets === 'number' ? [targets] : targets.split(',').map(Number);
+    w.text = intern(w.text);
+  }
   if (writes.length === 0) return;
   const guest = db.prepare(`SELECT event_id AS eventId, ts_ns AS ts, src_cpu AS src, target_cpu AS target, kind, reason
     FROM ipi_sends WHERE boot = ? AND ts_ns IS NOT NULL ORDER BY ts_ns, event_id, target_cpu`).all(boot) as GuestSend[];
+  for (const g of guest) {
+    g.kind = intern(g.kind)!;
+    g.reason = intern(g.reason);
+  }
 
   const arch = chooseArch(writes, guest);
   for (const g of guest) {
@@ -391,6 +400,18 @@ function linkByOrder(guest: GuestSend[], sends: QemuSend[]): void {
   }
 }
 
+/** One copy of each of the few distinct strings that SQLite hands out again for every row. */
+function interner(): (text: string | null) => string | null {
+  const seen = new Map<string, string>();
+  return (text) => {
+    if (text === null) return null;
+    const known = seen.get(text);
+    if (known !== undefined) return known;
+    seen.set(text, text);
+    return text;
+  };
+}
+
 function tally<K>(pairs: [K, number][]): Map<K, Map<number, number>> {
   const result = new Map<K, Map<number, number>>();
   for (const [key, value] of pairs) {
@@ -442,6 +463,18 @@ function write(db: Db, model: BootModel, base: bigint, arch: Arch, guest: GuestS
   }
 }
 
+/** Every QEMU line's time (ns since `base`), sorted; read into one array without a row per line. */
+function qemuTimes(db: Db, boot: string, base: bigint): Float64Array {
+  const count = db.prepare(`SELECT count(*) FROM events e JOIN sources s USING (source_id)
+    WHERE s.boot = ? AND e.format = 'qemu' AND e.ts_ns IS NOT NULL`).pluck().get(boot) as number;
+  const times = new Float64Array(count);
+  let i = 0;
+  const rows = db.prepare(`SELECT e.ts_ns - ? FROM events e JOIN sources s USING (source_id)
+    WHERE s.boot = ? AND e.format = 'qemu' AND e.ts_ns IS NOT NULL`).raw(true).pluck(true);
+  for (const t of rows.iterate(base, boot) as IterableIterator<number>) if (i < count) times[i++] = t;
+  return times.subarray(0, i).sort();
+}
+
 /**
  * Whether QEMU was logging around a guest send: some QEMU line within COVERAGE_NS before and after its
  * time on QEMU's clock (QEMU tracing can be switched off, e.g. while the guest dumps its trace).
@@ -451,8 +484,7 @@ function coverage(db: Db, boot: string, base: bigint, fit: Fit | null): ((g: Gue
   let times: Float64Array | null = null; // read only when some guest send is not linked
   return (g) => {
     if (g.link !== null) return true;
-    times ??= Float64Array.from(db.prepare(`SELECT e.ts_ns - ? FROM events e JOIN sources s USING (source_id)
-      WHERE s.boot = ? AND e.format = 'qemu' AND e.ts_ns IS NOT NULL`).raw(true).pluck(true).all(base, boot) as number[]).sort();
+    times ??= qemuTimes(db, boot, base);
     const t = fit.a + fit.b * g.ts + g.shift;
     const lo = lowerBound(times, t, (x) => x);
     return lo > 0 && times[lo - 1] >= t - COVERAGE_NS && lo < times.length && times[lo] <= t + COVERAGE_NS;
