@@ -6,7 +6,6 @@ import { SourceReader } from '../parsers/reader.js';
 import { ensureIndexes, type Db } from '../store/db.js';
 import { IpitraceError, isIpitraceError } from '../store/errors.js';
 import { openInput } from './input.js';
-import { repairTimestampSpikes } from './timestamps.js';
 import { SqliteSink, type SourceCounts } from './writer.js';
 
 export interface IngestOptions {
@@ -123,7 +122,6 @@ async function ingestOne(db: Db, path: string, options: IngestOptions): Promise<
     return { path, boot, status: 'skipped', reason: `already ingested into boot '${boot}' (same sha256; --replace to redo)` };
   }
   if (existing) deleteSource(db, existing.source_id);
-  for (const line of repairTimestampSpikes(db, sourceId)) sink.stat('timestamp_spikes', String(line), 1);
   sink.flushStats();
   finishSource(db, sourceId, sha256, input.bytesRead(), reader.lines, sink.counts);
   db.exec('COMMIT');

@@ -5,6 +5,7 @@ import {
   ConsoleRecord, CpuFactRecord, EventRecord, type Format, type ParseIssue,
 } from '../schema/records.js';
 import type { StatName } from '../schema/stats.js';
+import { SpikeFinder } from './timestamps.js';
 import type { ReaderSink } from '../parsers/reader.js';
 import type { Db } from '../store/db.js';
 
@@ -90,6 +91,8 @@ export class SqliteSink implements ReaderSink {
   };
   private nextEventId: number;
   private readonly kinds = new Map<string, KindEntry>();
+  private readonly eventSpikes = new Map<string, SpikeFinder>();
+  private readonly consoleSpikes = new SpikeFinder();
   private shapeCount = 0;
   private readonly insertEvent;
   private readonly insertTarget;
@@ -115,6 +118,7 @@ export class SqliteSink implements ReaderSink {
   event(ev: EventRecord, line: number): void {
     if (this.validate) EventRecord.parse(ev);
     const id = this.nextEventId++;
+    if (typeof ev.ts_ns === 'number' && (ev.clock === 'printk' || ev.clock === 'ftrace')) this.spikeFinder(ev.format).push(id, line, ev.ts_ns);
     let entry = this.kinds.get(ev.kind);
     if (entry === undefined) {
       entry = { count: 0, variants: [] };
@@ -194,8 +198,34 @@ export class SqliteSink implements ReaderSink {
 
   console(msg: ConsoleRecord, line: number): void {
     if (this.validate) ConsoleRecord.parse(msg);
-    this.insertConsole.run(this.sourceId, line, msg.ts_ns, msg.kind, msg.cpu, msg.target_cpu, msg.seq, msg.wait_ns,
+    const result = this.insertConsole.run(this.sourceId, line, msg.ts_ns, msg.kind, msg.cpu, msg.target_cpu, msg.seq, msg.wait_ns,
       msg.func, msg.info, msg.cpus, msg.text);
+    if (msg.ts_ns !== null) this.consoleSpikes.push(Number(result.lastInsertRowid), line, msg.ts_ns);
+  }
+
+  /** The spike finder of one event format: each format (trace file, dump, tp_printk) is its own time order. */
+  private spikeFinder(format: string): SpikeFinder {
+    let finder = this.eventSpikes.get(format);
+    if (finder === undefined) this.eventSpikes.set(format, (finder = new SpikeFinder()));
+    return finder;
+  }
+
+  /** Gives corrupt times their predecessor's (ingest/timestamps.ts) and counts them by line. */
+  private repairSpikes(): void {
+    const fixEvent = this.db.prepare('UPDATE events SET ts_ns = ? WHERE event_id = ?');
+    const fixConsole = this.db.prepare('UPDATE console_messages SET ts_ns = ? WHERE msg_id = ?');
+    const lines = new Set<number>();
+    for (const finder of this.eventSpikes.values()) {
+      for (const spike of finder.spikes) {
+        fixEvent.run(spike.replacement, spike.id);
+        lines.add(spike.line);
+      }
+    }
+    for (const spike of this.consoleSpikes.spikes) {
+      fixConsole.run(spike.replacement, spike.id);
+      lines.add(spike.line);
+    }
+    for (const line of lines) this.stat('timestamp_spikes', String(line), 1);
   }
 
   cpuFact(fact: CpuFactRecord, line: number): void {
@@ -218,8 +248,9 @@ export class SqliteSink implements ReaderSink {
     this.counts.formats.set(format, (this.counts.formats.get(format) ?? 0) + 1);
   }
 
-  /** Writes what is still buffered (event targets) and fills counts.events, once the file is read. */
+  /** Writes what is still buffered (event targets, repaired times) and fills counts.events, once the file is read. */
   finish(): void {
+    this.repairSpikes();
     const rows = this.targetParams.length / 2;
     for (let i = 0; i < rows; i++) this.insertTarget.run(this.targetParams[2 * i], this.targetParams[2 * i + 1]);
     this.targetParams.length = 0;

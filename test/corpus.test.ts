@@ -5,6 +5,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runAnalyze } from '../cli/analyze.js';
 import { detect } from '../detect/detect.js';
 import { ingestFiles } from '../ingest/ingest.js';
 import { openWritable, type Db } from '../store/db.js';
@@ -16,7 +17,11 @@ if (!present) console.warn(`corpus tests skipped: ${CORPUS} is not there (it is 
 interface Recording {
   name: string;
   dir: string;
-  meta: { expected_findings?: { detector: string; target_cpu?: number; csd?: string }[]; trace_txt_event_counts?: Record<string, number> };
+  meta: {
+    expected_findings?: { detector: string; target_cpu?: number; csd?: string }[];
+    trace_txt_event_counts?: Record<string, number>;
+    guest_cpus_end?: { possible: string; present: string; online: string };
+  };
   inputs: string[];
 }
 
@@ -104,3 +109,22 @@ describe.skipIf(!present).each(recordings())('corpus $name', (r) => {
     expect({ missing, extra: unused.map((f) => `${f.detector}: ${f.title}`) }).toEqual({ missing: [], extra: [] });
   }, 120_000);
 });
+
+// `ipitrace analyze` (the one-command post-mortem) on every recording: the same findings, and the
+// CPU table the recorder read from the guest's sysfs at the end (meta.json guest_cpus_end, x86).
+describe.skipIf(!present).each(recordings())('analyze $name', (r) => {
+  it('prints the ground-truth findings and the CPU table', async () => {
+    let stdout = '';
+    const code = await runAnalyze({
+      files: r.inputs.map((f) => join(r.dir, f)), boot: r.name, json: true, failOn: 'error', csdTimeout: 5, grace: 1,
+    } as Parameters<typeof runAnalyze>[0], { stdout: (t) => { stdout += t; }, stderr: () => {} });
+    const boot = (JSON.parse(stdout) as { boots: { cpus: { possible: string | null; present: string | null; online_at_end: string };
+      findings: { detector: string; severity: string }[] }[] }).boots[0];
+    const wanted = (r.meta.expected_findings ?? []).map((f) => f.detector.split(' ')[0]).sort();
+    expect(boot.findings.filter((f) => f.severity !== 'info').map((f) => f.detector).sort()).toEqual(wanted);
+    expect(code).toBe(wanted.length > 0 ? 1 : 0);
+    const end = r.meta.guest_cpus_end;
+    if (end) expect(boot.cpus).toMatchObject({ possible: end.possible, present: end.present, online_at_end: end.online });
+  }, 120_000);
+});
+
