@@ -87,7 +87,7 @@ export const analyzeCommand: CommandModule = {
       ...detectOptions,
       db: { type: 'string', describe: 'keep the database in this file (default: a temporary one, removed afterwards)' },
       boot: { type: 'string', describe: 'boot name for all files (default: files in one folder are one boot, named after the folder; else a boot per file, from its name)' },
-      json: { type: 'boolean', default: false, describe: 'print only one JSON object {boots:[{boot, cpus, pairs, findings}]}' },
+      json: { type: 'boolean', default: false, describe: 'print only one JSON object {boots:[{boot, clock, span_s, cpus, pairs, received, qemu, findings}]}' },
       html: { type: 'string', describe: 'also write a self-contained HTML timeline (CPU lanes, IPIs, csds, findings) to this file' },
     })
     .example('$0 analyze console.log trace.txt qemu-trace.log.gz --html report.html', 'one boot, all three artifact kinds')
