@@ -4,7 +4,8 @@
 // they agree with each other is a corrupted digit, not time: a real QEMU TCG boot showed
 // `[    22.804794]` between two lines stamped 2.804794. Left as it is, it would stretch the boot's
 // span and, where the console is the reference clock, push every later event past it (replay never
-// lets time go back). Such a time is replaced by the previous line's.
+// lets time go back). Such a time is replaced by the one its doubled digit was made from, where
+// that lies between the neighbours, else by the previous line's.
 //
 // Checked as the rows stream past (a look-back of two rows per sequence), so the cost is a few
 // comparisons per row; the rare repair is an UPDATE once the file is read.
@@ -29,11 +30,29 @@ export class SpikeFinder {
   push(id: number, line: number, ts: number): void {
     const m = this.middle;
     if (m !== null && this.prev !== null && m.ts - this.prev > SPIKE_NS && m.ts - ts > SPIKE_NS && ts >= this.prev) {
-      this.spikes.push({ id: m.id, line: m.line, replacement: this.prev });
-      // The corrupt time takes its predecessor's: so does the look-back.
-      m.ts = this.prev;
+      const replacement = undoubledTime(m.ts, this.prev, ts) ?? this.prev;
+      this.spikes.push({ id: m.id, line: m.line, replacement });
+      m.ts = replacement;
     }
     if (m !== null) this.prev = m.ts;
     this.middle = { id, line, ts };
   }
 }
+
+/**
+ * The time a doubled digit was made from, when dropping one digit of a repeated pair gives a time
+ * between the neighbours (`22804794000` between two 2804794000 is 2804794000; a dump's `4989664us`
+ * between 489463 and 502806 us is 498964 us); null when none does. The candidate nearest the
+ * previous time wins.
+ */
+function undoubledTime(ts: number, prev: number, next: number): number | null {
+  const digits = String(ts);
+  let best: number | null = null;
+  for (let i = 0; i + 1 < digits.length; i++) {
+    if (digits[i] !== digits[i + 1]) continue;
+    const candidate = Number(digits.slice(0, i) + digits.slice(i + 1));
+    if (candidate >= prev && candidate <= next && (best === null || candidate - prev < best - prev)) best = candidate;
+  }
+  return best;
+}
+

@@ -22,6 +22,17 @@ describe('printk stamps corrupted on the serial line', () => {
     expect(r.spikes).toEqual(['2']);
   });
 
+  it('a doubled digit is undone where that puts the time between its neighbours', async () => {
+    // armhf dump (not kept as a fixture): 498964us printed as 4989664us between 489463us and 502806us.
+    const dump = ['Dumping ftrace buffer:', '---------------------------------',
+      '  <idle>-0         2dnh.. 489463us : ipi_exit: (Function call interrupts)',
+      '    init-1         3d.... 4989664us : ipi_raise: target_mask=00000001 (Function call interrupts)',
+      '    init-1         3d.... 502806us : ipi_raise: target_mask=00000001 (Function call interrupts)',
+      '---------------------------------'].map((l) => stamp(7.5, l));
+    const db = await ingestTexts({ 'console.log': dump.join('\n') + '\n' });
+    expect(db.prepare('SELECT ts_ns FROM events ORDER BY line').pluck().all()).toEqual([489463000, 498964000, 502806000]);
+  });
+
   it('a secondary CPU\'s early stamps dip below their neighbours: left alone', async () => {
     // x86 calibrate_delay_direct() lines printed by an AP before its clock is synchronised.
     const r = await consoleTimes([stamp(0.59763, 'a'), stamp(0.050339, 'b'), stamp(0.850753, 'c')]);
