@@ -22,20 +22,26 @@ export interface Spike {
 
 /** One time-ordered sequence (a source's console messages, or its events of one format and clock). */
 export class SpikeFinder {
+  /** The row before the middle one (its time), and the middle row: the one judged once its successor comes. */
   private prev: number | null = null;
-  private middle: { id: number; line: number; ts: number } | null = null;
+  private middleId = -1;
+  private middleLine = 0;
+  private middleTs: number | null = null;
   readonly spikes: Spike[] = [];
 
-  /** The next row of the sequence that has a time. */
+  /** The next row of the sequence that has a time (called for every event: no allocation). */
   push(id: number, line: number, ts: number): void {
-    const m = this.middle;
-    if (m !== null && this.prev !== null && m.ts - this.prev > SPIKE_NS && m.ts - ts > SPIKE_NS && ts >= this.prev) {
-      const replacement = undoubledTime(m.ts, this.prev, ts) ?? this.prev;
-      this.spikes.push({ id: m.id, line: m.line, replacement });
-      m.ts = replacement;
+    const m = this.middleTs;
+    if (m !== null && this.prev !== null && m - this.prev > SPIKE_NS && m - ts > SPIKE_NS && ts >= this.prev) {
+      const replacement = undoubledTime(m, this.prev, ts) ?? this.prev;
+      this.spikes.push({ id: this.middleId, line: this.middleLine, replacement });
+      this.prev = replacement;
+    } else if (m !== null) {
+      this.prev = m;
     }
-    if (m !== null) this.prev = m.ts;
-    this.middle = { id, line, ts };
+    this.middleId = id;
+    this.middleLine = line;
+    this.middleTs = ts;
   }
 }
 
