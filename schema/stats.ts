@@ -57,7 +57,7 @@ export const STATS = {
   },
   timestamp_spikes: {
     indexed: true, severity: 'data_loss',
-    description: 'printk stamp or event time far ahead of both neighbouring lines (a corrupted digit), by line; taken as the previous line\'s',
+    description: 'printk stamp or event time far ahead of both neighbouring lines (a corrupted digit), by line; given back the time its doubled digit was made from where that fits between them, else the previous line\'s',
   },
   dump_truncated: {
     indexed: false, severity: 'data_loss',
