@@ -39,22 +39,69 @@ const ARM_IPIS: Record<'arm64' | 'arm32', readonly string[]> = ARM_IPI_NAMES;
 const SHORTHAND = /(all-but-self|all|self|broadcast|irm=1|filter=3)$/;
 const GENERIC_REASON: Record<string, string> = { reschedule: 'Rescheduling interrupts', call_function: 'Function call interrupts' };
 
-interface GuestSend {
-  eventId: number; ts: number; src: number | null; target: number; kind: string; reason: string | null;
-  vector: number | null; stream: string; link: QemuSend | null; residual: number | null;
+// A boot's QEMU writes, guest sends and QEMU sends are held as columns (typed arrays indexed by row;
+// -1 or NaN for NULL): a boot can hold millions of them, and an object per row cost ~250 MB at 5 M events.
+const NONE = -1;
+
+/** The QEMU IPI writes of a boot, in event_id order. */
+interface Writes {
+  count: number;
+  eventId: Float64Array;
+  sourceId: Int32Array;
+  line: Int32Array;
+  tid: Int32Array;
+  cpu: Int32Array;
+  vector: Int32Array;
+  /** ns since `base`; NaN: the line had no time. */
+  t: Float64Array;
+  /** The destination shorthand in events.text, null: an explicit target list. */
+  shorthand: (string | null)[];
+  /** Write i's targets are targets[firstTarget[i]] .. targets[firstTarget[i + 1] - 1]. */
+  firstTarget: Int32Array;
+  targets: Int32Array;
+  /** Some write is an x86 ICR write (fixed or lowest-priority delivery). */
+  x86: boolean;
+}
+
+/** The boot's guest sends (ipi_sends rows), in (ts_ns, event_id, target_cpu) order. */
+interface Guests {
+  count: number;
+  eventId: Float64Array;
+  ts: Float64Array;
+  src: Int32Array;
+  target: Int32Array;
+  kind: string[];
+  reason: (string | null)[];
+  /** The interrupt number QEMU shows for it, NONE: not known. */
+  vector: Int32Array;
+  /** 1: the arch level (ipi_raise), 0: the generic one (ipi_send_cpu/_cpumask). */
+  arch: Uint8Array;
+  /** Index of the QEMU send it is linked to, NONE: none. */
+  link: Int32Array;
+  /** QEMU time minus predicted time of the link, NaN: not linked. */
+  residual: Float64Array;
   /** Local correction of the fitted offset (localCorrection), ns. */
-  shift: number;
+  shift: Float64Array;
 }
-interface QemuWrite {
-  eventId: number; sourceId: number; line: number; tid: number | null; cpu: number | null; vector: number;
-  text: string | null; targets: number[]; t: number | null;
+
+/** One QEMU send per write and target. */
+interface Sends {
+  count: number;
+  write: Int32Array;
+  src: Int32Array;
+  target: Int32Array;
+  vector: Int32Array;
+  t: Float64Array;
+  /** Guest sends linked to it. */
+  linked: Int32Array;
+  /** Send indices in time order (ties in index order). */
+  byTime: Int32Array;
 }
-interface QemuSend {
-  write: QemuWrite; src: number | null; target: number; vector: number; t: number | null; shorthand: string | null; linked: number;
-}
+
 interface Fit { a: number; b: number; samples: number; spread: number }
 
 type Arch = 'x86' | 'arm64' | 'arm32';
+type VcpuOf = Map<number, { cpu: number; votes: number; total: number; basis: string }>;
 
 /**
  * Correlates a replayed boot's guest IPI sends with its QEMU log, if it has one: writes the
@@ -66,53 +113,36 @@ export function correlateQemu(db: Db, model: BootModel): void {
   const base = (db.prepare(`SELECT e.ts_ns AS b FROM events e JOIN sources s USING (source_id)
     WHERE s.boot = ? AND e.format = 'qemu' AND e.op = 'ipi_send' AND e.ts_ns IS NOT NULL LIMIT 1`)
     .safeIntegers(true).get(boot) as { b: bigint } | undefined)?.b ?? 0n;
-  // x86: fixed-mode ICR writes only (INIT, SIPI and NMI carry no IPI vector). The rows are turned
-  // into QemuWrite in place: a boot can hold millions of them.
-  const writes = db.prepare(`SELECT e.event_id AS eventId, e.source_id AS sourceId, e.line, e.host_tid AS tid, e.cpu,
-      e.vector, e.text, e.ts_ns - ? AS t, CASE WHEN e.target_cpu IS NOT NULL THEN e.target_cpu
-        ELSE (SELECT group_concat(t.cpu) FROM event_targets t WHERE t.event_id = e.event_id) END AS targets
-    FROM events e JOIN sources s USING (source_id)
-    WHERE s.boot = ? AND e.format = 'qemu' AND e.op = 'ipi_send' AND (substr(e.kind, 1, 5) != 'apic_' OR e.text LIKE 'fixed%')
-    ORDER BY e.event_id`).all(base, boot) as QemuWrite[];
-  const intern = interner();
-  for (const w of writes) {
-    const targets = w.targets as unknown as string | number | null;
-    w.targets = targets === null ? [] : typeof targets === 'number' ? [targets] : targets.split(',').map(Number);
-    w.text = intern(w.text);
-  }
-  if (writes.length === 0) return;
-  const guest = db.prepare(`SELECT event_id AS eventId, ts_ns AS ts, src_cpu AS src, target_cpu AS target, kind, reason
-    FROM ipi_sends WHERE boot = ? AND ts_ns IS NOT NULL ORDER BY ts_ns, event_id, target_cpu`).all(boot) as GuestSend[];
-  for (const g of guest) {
-    g.kind = intern(g.kind)!;
-    g.reason = intern(g.reason);
-  }
-
+  const writes = readWrites(db, boot, base);
+  if (writes.count === 0) return;
+  const guest = readGuests(db, boot);
   const arch = chooseArch(writes, guest);
-  for (const g of guest) {
-    g.vector = guestVector(arch, g.kind, g.reason);
-    g.stream = g.kind === 'ipi_raise' ? 'arch' : 'generic';
-    g.link = null;
-    g.residual = null;
-    g.shift = 0;
+  for (let g = 0; g < guest.count; g++) {
+    guest.vector[g] = guestVector(arch, guest.kind[g], guest.reason[g]) ?? NONE;
+    guest.arch[g] = guest.kind[g] === 'ipi_raise' ? 1 : 0;
   }
-  const timed = writes.every((w) => w.t !== null);
+  const timed = !writes.t.some(Number.isNaN);
   const vcpus = vcpuSet(model, writes, guest);
-  const tidCpu = new Map<number, { cpu: number; votes: number; total: number; basis: string }>();
-  for (const [tid, votes] of tally(writes.filter((w) => w.cpu !== null && w.tid !== null).map((w) => [w.tid!, w.cpu!]))) {
-    tidCpu.set(tid, { ...majority(votes), basis: 'gic interface' });
-  }
+  const gicVotes = new Map<number, Map<number, number>>();
+  for (let w = 0; w < writes.count; w++) if (writes.cpu[w] !== NONE && writes.tid[w] !== NONE) vote(gicVotes, writes.tid[w], writes.cpu[w]);
+  const tidCpu: VcpuOf = new Map();
+  for (const [tid, votes] of gicVotes) tidCpu.set(tid, { ...majority(votes), basis: 'gic interface' });
 
   let fit: Fit | null = null;
-  let sends: QemuSend[];
+  let sends: Sends;
   if (timed) {
     // Offset first (the sender plays no part yet: x86 does not log it), then the thread -> vCPU map.
     sends = expand(writes, tidCpu, vcpus);
     fit = fitClock(guest, sends);
     if (fit !== null && arch === 'x86') {
       link(guest, sends, fit, false);
-      for (const [tid, votes] of tally(guest.filter((g) => g.link !== null && g.link.write.tid !== null && g.src !== null)
-        .map((g) => [g.link!.write.tid!, g.src!]))) tidCpu.set(tid, { ...majority(votes), basis: 'ipi match' });
+      const matchVotes = new Map<number, Map<number, number>>();
+      for (let g = 0; g < guest.count; g++) {
+        const s = guest.link[g];
+        const tid = s === NONE ? NONE : writes.tid[sends.write[s]];
+        if (tid !== NONE && guest.src[g] !== NONE) vote(matchVotes, tid, guest.src[g]);
+      }
+      for (const [tid, votes] of matchVotes) tidCpu.set(tid, { ...majority(votes), basis: 'ipi match' });
       sends = expand(writes, tidCpu, vcpus);
     }
     if (fit !== null) {
@@ -124,19 +154,95 @@ export function correlateQemu(db: Db, model: BootModel): void {
     sends = expand(writes, tidCpu, vcpus);
     linkByOrder(guest, sends);
   }
-  write(db, model, base, arch, guest, sends, tidCpu, fit);
+  write(db, model, base, arch, writes, guest, sends, tidCpu, fit);
+}
+
+// x86: fixed-mode ICR writes only (INIT, SIPI and NMI carry no IPI vector).
+const WRITES_WHERE = `FROM events e JOIN sources s USING (source_id)
+  WHERE s.boot = ? AND e.format = 'qemu' AND e.op = 'ipi_send' AND (substr(e.kind, 1, 5) != 'apic_' OR e.text LIKE 'fixed%')`;
+
+function readWrites(db: Db, boot: string, base: bigint): Writes {
+  const count = db.prepare(`SELECT count(*) ${WRITES_WHERE}`).pluck().get(boot) as number;
+  const writes: Writes = {
+    count, eventId: new Float64Array(count), sourceId: new Int32Array(count), line: new Int32Array(count),
+    tid: new Int32Array(count), cpu: new Int32Array(count), vector: new Int32Array(count), t: new Float64Array(count),
+    shorthand: new Array<string | null>(count), firstTarget: new Int32Array(count + 1), targets: new Int32Array(count), x86: false,
+  };
+  const rows = db.prepare(`SELECT e.event_id, e.source_id, e.line, e.host_tid, e.cpu, e.vector, e.text, e.ts_ns - ?,
+      CASE WHEN e.target_cpu IS NOT NULL THEN e.target_cpu
+        ELSE (SELECT group_concat(t.cpu) FROM event_targets t WHERE t.event_id = e.event_id) END
+    ${WRITES_WHERE} ORDER BY e.event_id`).raw();
+  let w = 0;
+  let nTargets = 0;
+  for (const row of rows.iterate(base, boot) as IterableIterator<unknown[]>) {
+    if (w === count) break;
+    const [eventId, sourceId, line, tid, cpu, vector, text, t, targets] = row as
+      [number, number, number, number | null, number | null, number | null, string | null, number | null, number | string | null];
+    writes.eventId[w] = eventId;
+    writes.sourceId[w] = sourceId;
+    writes.line[w] = line;
+    writes.tid[w] = tid ?? NONE;
+    writes.cpu[w] = cpu ?? NONE;
+    writes.vector[w] = vector ?? NONE;
+    writes.t[w] = t ?? Number.NaN;
+    writes.shorthand[w] = SHORTHAND.exec(text ?? '')?.[1] ?? null;
+    if (text !== null && /^(fixed|lowest)/.test(text)) writes.x86 = true;
+    const list = targets === null ? [] : typeof targets === 'number' ? [targets] : targets.split(',').map(Number);
+    if (nTargets + list.length > writes.targets.length) writes.targets = grown(writes.targets, nTargets + list.length);
+    for (const target of list) writes.targets[nTargets++] = target;
+    writes.firstTarget[++w] = nTargets;
+  }
+  writes.count = w;
+  return writes;
+}
+
+function grown(array: Int32Array, least: number): Int32Array {
+  const bigger = new Int32Array(Math.max(least, 2 * array.length));
+  bigger.set(array);
+  return bigger;
+}
+
+function readGuests(db: Db, boot: string): Guests {
+  const count = db.prepare('SELECT count(*) FROM ipi_sends WHERE boot = ? AND ts_ns IS NOT NULL').pluck().get(boot) as number;
+  const guest: Guests = {
+    count, eventId: new Float64Array(count), ts: new Float64Array(count), src: new Int32Array(count),
+    target: new Int32Array(count), kind: new Array<string>(count), reason: new Array<string | null>(count),
+    vector: new Int32Array(count), arch: new Uint8Array(count), link: new Int32Array(count).fill(NONE),
+    residual: new Float64Array(count).fill(Number.NaN), shift: new Float64Array(count),
+  };
+  const intern = interner();
+  const rows = db.prepare(`SELECT event_id, ts_ns, src_cpu, target_cpu, kind, reason
+    FROM ipi_sends WHERE boot = ? AND ts_ns IS NOT NULL ORDER BY ts_ns, event_id, target_cpu`).raw();
+  let g = 0;
+  for (const row of rows.iterate(boot) as IterableIterator<unknown[]>) {
+    if (g === count) break;
+    const [eventId, ts, src, target, kind, reason] = row as [number, number, number | null, number, string, string | null];
+    guest.eventId[g] = eventId;
+    guest.ts[g] = ts;
+    guest.src[g] = src ?? NONE;
+    guest.target[g] = target;
+    guest.kind[g] = intern(kind)!;
+    guest.reason[g] = intern(reason);
+    g++;
+  }
+  guest.count = g;
+  return guest;
 }
 
 /** x86 when QEMU logs APIC writes; on GIC the ARM numbering under which guest and QEMU counts agree best. */
-function chooseArch(writes: QemuWrite[], guest: GuestSend[]): Arch {
-  if (writes.some((w) => w.text !== null && /^(fixed|lowest)/.test(w.text))) return 'x86';
+function chooseArch(writes: Writes, guest: Guests): Arch {
+  if (writes.x86) return 'x86';
   const qemuCounts = new Map<number, number>();
-  for (const w of writes) qemuCounts.set(w.vector, (qemuCounts.get(w.vector) ?? 0) + Math.max(1, w.targets.length));
+  for (let w = 0; w < writes.count; w++) {
+    const v = writes.vector[w];
+    qemuCounts.set(v, (qemuCounts.get(v) ?? 0) + Math.max(1, writes.firstTarget[w + 1] - writes.firstTarget[w]));
+  }
   const score = (arch: Arch) => {
     const counts = new Map<number, number>();
-    for (const g of guest) {
-      const v = guestVector(arch, g.kind, g.reason);
-      if (v !== null && g.kind === 'ipi_raise') counts.set(v, (counts.get(v) ?? 0) + 1);
+    for (let g = 0; g < guest.count; g++) {
+      if (guest.kind[g] !== 'ipi_raise') continue;
+      const v = guestVector(arch, guest.kind[g], guest.reason[g]);
+      if (v !== null) counts.set(v, (counts.get(v) ?? 0) + 1);
     }
     let s = 0;
     for (const [v, n] of counts) s += Math.min(n, qemuCounts.get(v) ?? 0);
@@ -163,47 +269,70 @@ function vectorReason(arch: Arch, vector: number): string | null {
 }
 
 /** CPUs that have a vCPU: the present ones (or at least those when only a lower bound is known), and every CPU seen working. */
-function vcpuSet(model: BootModel, writes: QemuWrite[], guest: GuestSend[]): number[] {
+function vcpuSet(model: BootModel, writes: Writes, guest: Guests): number[] {
   const cpus = new Set<number>(model.universe.seen);
   for (let cpu = 0; cpu < (model.universe.present ?? 0); cpu++) cpus.add(cpu);
-  for (const w of writes) if (w.cpu !== null) cpus.add(w.cpu);
-  for (const g of guest) if (g.src !== null) cpus.add(g.src);
+  for (let w = 0; w < writes.count; w++) if (writes.cpu[w] !== NONE) cpus.add(writes.cpu[w]);
+  for (let g = 0; g < guest.count; g++) if (guest.src[g] !== NONE) cpus.add(guest.src[g]);
   return [...cpus].sort((a, b) => a - b);
 }
 
 /** One QEMU send per target; shorthands (all, all-but-self, self, broadcast) expanded over the vCPUs. */
-function expand(writes: QemuWrite[], tidCpu: Map<number, { cpu: number }>, vcpus: number[]): QemuSend[] {
-  const sends: QemuSend[] = [];
-  for (const w of writes) {
-    const src = w.cpu ?? (w.tid !== null ? tidCpu.get(w.tid)?.cpu ?? null : null);
-    const shorthand = SHORTHAND.exec(w.text ?? '')?.[1] ?? null;
-    const targets = shorthand === null ? w.targets
-      : shorthand === 'self' ? (src === null ? [] : [src])
-      : shorthand === 'all-but-self' || shorthand === 'irm=1' ? vcpus.filter((c) => c !== src)
-      : vcpus;
-    for (const target of targets) sends.push({ write: w, src, target, vector: w.vector, t: w.t, shorthand, linked: 0 });
+function expand(writes: Writes, tidCpu: Map<number, { cpu: number }>, vcpus: number[]): Sends {
+  const srcOf = new Int32Array(writes.count);
+  let count = 0;
+  for (let w = 0; w < writes.count; w++) {
+    const tid = writes.tid[w];
+    srcOf[w] = writes.cpu[w] !== NONE ? writes.cpu[w] : tid !== NONE ? tidCpu.get(tid)?.cpu ?? NONE : NONE;
+    count += targetsOf(writes, w, srcOf[w], vcpus).length;
   }
+  const sends: Sends = {
+    count, write: new Int32Array(count), src: new Int32Array(count), target: new Int32Array(count),
+    vector: new Int32Array(count), t: new Float64Array(count), linked: new Int32Array(count), byTime: new Int32Array(count),
+  };
+  let s = 0;
+  for (let w = 0; w < writes.count; w++) {
+    for (const target of targetsOf(writes, w, srcOf[w], vcpus)) {
+      sends.write[s] = w;
+      sends.src[s] = srcOf[w];
+      sends.target[s] = target;
+      sends.vector[s] = writes.vector[w];
+      sends.t[s] = writes.t[w];
+      s++;
+    }
+  }
+  for (let i = 0; i < count; i++) sends.byTime[i] = i;
+  sends.byTime.sort((x, y) => sends.t[x] - sends.t[y] || x - y);
   return sends;
 }
 
-function keyOf(target: number, vector: number): string {
-  return `${target}:${vector}`;
+function targetsOf(writes: Writes, w: number, src: number, vcpus: number[]): Int32Array | number[] {
+  const shorthand = writes.shorthand[w];
+  if (shorthand === null) return writes.targets.subarray(writes.firstTarget[w], writes.firstTarget[w + 1]);
+  if (shorthand === 'self') return src === NONE ? [] : [src];
+  if (shorthand === 'all-but-self' || shorthand === 'irm=1') return vcpus.filter((c) => c !== src);
+  return vcpus;
 }
 
-function byKey(sends: QemuSend[]): Map<string, QemuSend[]> {
-  const map = new Map<string, QemuSend[]>();
-  for (const s of sends) {
-    const key = keyOf(s.target, s.vector);
+/** Map key of a (sender, target, vector) triple; sender NONE: any. */
+function keyOf(src: number, target: number, vector: number): number {
+  return (src + 1) * 2 ** 36 + target * 2 ** 20 + vector;
+}
+
+/** QEMU sends by (target, vector), each list in time order. */
+function byKey(sends: Sends): Map<number, number[]> {
+  const map = new Map<number, number[]>();
+  for (const s of sends.byTime) {
+    const key = keyOf(NONE, sends.target[s], sends.vector[s]);
     const list = map.get(key);
     if (list) list.push(s);
     else map.set(key, [s]);
   }
-  for (const list of map.values()) list.sort((x, y) => x.t! - y.t!);
   return map;
 }
 
-function srcAgrees(g: GuestSend, s: QemuSend): boolean {
-  return g.src === null || s.src === null || g.src === s.src;
+function srcAgrees(guest: Guests, g: number, sends: Sends, s: number): boolean {
+  return guest.src[g] === NONE || sends.src[s] === NONE || guest.src[g] === sends.src[s];
 }
 
 /** Index of the first element whose time is >= value (list sorted by time). */
@@ -221,72 +350,92 @@ function lowerBound<T>(list: ArrayLike<T>, value: number, time: (x: T) => number
  * QEMU time = a + b * guest time. The offset is the mode of (QEMU - guest) over same-key pairs of
  * a sample of guest sends; the line is then fitted on each send's nearest QEMU send, dropping outliers.
  */
-function fitClock(guest: GuestSend[], sends: QemuSend[]): Fit | null {
+function fitClock(guest: Guests, sends: Sends): Fit | null {
   const keyed = byKey(sends);
-  const usable = guest.filter((g) => g.vector !== null && keyed.has(keyOf(g.target, g.vector)));
+  const keyOfGuest = (g: number) => keyOf(NONE, guest.target[g], guest.vector[g]);
+  const usable: number[] = [];
+  for (let g = 0; g < guest.count; g++) if (guest.vector[g] !== NONE && keyed.has(keyOfGuest(g))) usable.push(g);
   if (usable.length === 0) return null;
   // Differences lie between (first QEMU - last guest) and (last QEMU - first guest): one counter per
   // bin, bins widened for very long recordings.
-  const lowest = sends.reduce((m, x) => Math.min(m, x.t!), Infinity) - usable[usable.length - 1].ts;
-  const highest = sends.reduce((m, x) => Math.max(m, x.t!), -Infinity) - usable[0].ts;
+  const t = sends.t;
+  const lowest = t.reduce((m, x) => Math.min(m, x), Infinity) - guest.ts[usable[usable.length - 1]];
+  const highest = t.reduce((m, x) => Math.max(m, x), -Infinity) - guest.ts[usable[0]];
   const width = Math.max(HISTOGRAM_BIN_NS, Math.ceil((highest - lowest) / MAX_BINS));
   const low = Math.floor(lowest / width);
   const histogram = new Uint32Array(Math.floor(highest / width) - low + 2);
   const step = Math.max(1, Math.floor(usable.length / HISTOGRAM_SAMPLES));
   for (let i = 0; i < usable.length; i += step) {
     const g = usable[i];
-    for (const x of keyed.get(keyOf(g.target, g.vector!))!) histogram[Math.floor((x.t! - g.ts) / width) - low]++;
+    for (const s of keyed.get(keyOfGuest(g))!) histogram[Math.floor((t[s] - guest.ts[g]) / width) - low]++;
   }
   let best = 0;
   for (let bin = 1; bin < histogram.length - 1; bin++) {
     if (histogram[bin] + histogram[bin + 1] > histogram[best] + histogram[best + 1]) best = bin;
   }
   let fit: Fit = { a: (best + low + 1) * width, b: 1, samples: 0, spread: 0 };
+  const xs = new Float64Array(usable.length);
+  const ys = new Float64Array(usable.length);
   for (const tolerance of [2 * width, EARLY_NS, EARLY_NS]) {
-    const pairs: [number, number][] = [];
+    let n = 0;
     for (const g of usable) {
-      const list = keyed.get(keyOf(g.target, g.vector!))!;
-      const predicted = fit.a + fit.b * g.ts;
-      const i = lowerBound(list, predicted, (x) => x.t!);
+      const list = keyed.get(keyOfGuest(g))!;
+      const predicted = fit.a + fit.b * guest.ts[g];
+      const i = lowerBound(list, predicted, (s) => t[s]);
       let nearest: number | null = null;
       for (const s of [list[i - 1], list[i]]) {
-        if (s && srcAgrees(g, s) && Math.abs(s.t! - predicted) <= tolerance
-          && (nearest === null || Math.abs(s.t! - predicted) < Math.abs(nearest - predicted))) nearest = s.t!;
+        if (s !== undefined && srcAgrees(guest, g, sends, s) && Math.abs(t[s] - predicted) <= tolerance
+          && (nearest === null || Math.abs(t[s] - predicted) < Math.abs(nearest - predicted))) nearest = t[s];
       }
-      if (nearest !== null) pairs.push([g.ts, nearest]);
+      if (nearest !== null) {
+        xs[n] = guest.ts[g];
+        ys[n++] = nearest;
+      }
     }
-    if (pairs.length < 2) return null;
-    fit = robustLine(pairs);
+    if (n < 2) return null;
+    fit = robustLine(xs.subarray(0, n), ys.subarray(0, n));
   }
   return fit;
 }
 
 /** Least squares, refitted once without the pairs further than 4 MADs (at least 20 us) from the line. */
-function robustLine(pairs: [number, number][]): Fit {
-  let line = leastSquares(pairs);
-  const residual = ([x, y]: [number, number]) => y - (line.a + line.b * x);
-  const mad = quantile(pairs.map((p) => Math.abs(residual(p))), 0.5);
-  const kept = pairs.filter((p) => Math.abs(residual(p)) <= Math.max(4 * 1.4826 * mad, 20_000));
-  if (kept.length >= 2) line = leastSquares(kept);
-  const residuals = kept.map(residual);
-  return { ...line, samples: kept.length, spread: Math.max(...residuals) - Math.min(...residuals) };
+function robustLine(xs: Float64Array, ys: Float64Array): Fit {
+  let line = leastSquares(xs, ys);
+  const residual = (k: number) => ys[k] - (line.a + line.b * xs[k]);
+  const mad = quantile(Float64Array.from(xs, (_, k) => Math.abs(residual(k))), 0.5);
+  const limit = Math.max(4 * 1.4826 * mad, 20_000);
+  const kept: number[] = [];
+  for (let k = 0; k < xs.length; k++) if (Math.abs(residual(k)) <= limit) kept.push(k);
+  if (kept.length >= 2) line = leastSquares(Float64Array.from(kept, (k) => xs[k]), Float64Array.from(kept, (k) => ys[k]));
+  let lo = Infinity, hi = -Infinity;
+  for (const k of kept) {
+    const r = residual(k);
+    if (r < lo) lo = r;
+    if (r > hi) hi = r;
+  }
+  return { ...line, samples: kept.length, spread: hi - lo };
 }
 
-function leastSquares(pairs: [number, number][]): { a: number; b: number } {
-  const n = pairs.length;
-  const mx = pairs.reduce((s, p) => s + p[0], 0) / n;
-  const my = pairs.reduce((s, p) => s + p[1], 0) / n;
+function leastSquares(xs: Float64Array, ys: Float64Array): { a: number; b: number } {
+  const n = xs.length;
+  let sx = 0, sy = 0;
+  for (let k = 0; k < n; k++) {
+    sx += xs[k];
+    sy += ys[k];
+  }
+  const mx = sx / n;
+  const my = sy / n;
   let sxy = 0, sxx = 0;
-  for (const [x, y] of pairs) {
-    sxy += (x - mx) * (y - my);
-    sxx += (x - mx) ** 2;
+  for (let k = 0; k < n; k++) {
+    sxy += (xs[k] - mx) * (ys[k] - my);
+    sxx += (xs[k] - mx) ** 2;
   }
   const b = sxx > 0 ? sxy / sxx : 1;
   return { a: my - b * mx, b };
 }
 
-function quantile(values: number[], q: number): number {
-  const sorted = [...values].sort((x, y) => x - y);
+function quantile(values: Float64Array, q: number): number {
+  const sorted = Float64Array.from(values).sort();
   return sorted[Math.floor(sorted.length * q)] ?? 0;
 }
 
@@ -298,39 +447,43 @@ function quantile(values: number[], q: number): number {
  * most MAX_DELAY_NS. QEMU sends passed over stay unlinked. The key includes the sender where the
  * guest knows it; QEMU sends of unknown sender are a fallback queue.
  */
-function link(guest: GuestSend[], sends: QemuSend[], fit: Fit, withSrc: boolean): void {
-  const useSrc = withSrc && guest.every((g) => g.src !== null);
-  const key = (src: number | null, target: number, vector: number) => `${useSrc ? src ?? '*' : '*'}:${target}:${vector}`;
-  const queues = new Map<string, QemuSend[]>();
-  for (const s of [...sends].sort((x, y) => x.t! - y.t!)) {
-    const k = key(s.src, s.target, s.vector);
+function link(guest: Guests, sends: Sends, fit: Fit, withSrc: boolean): void {
+  const useSrc = withSrc && !guest.src.includes(NONE);
+  const key = (src: number, target: number, vector: number) => keyOf(useSrc ? src : NONE, target, vector);
+  const queues = new Map<number, number[]>();
+  for (const s of sends.byTime) {
+    const k = key(sends.src[s], sends.target[s], sends.vector[s]);
     (queues.get(k) ?? queues.set(k, []).get(k)!).push(s);
   }
-  for (const s of sends) s.linked = 0;
-  for (const g of guest) g.link = g.residual = null;
-  for (const stream of new Set(guest.map((g) => g.stream))) {
-    const level = guest.filter((g) => g.stream === stream);
-    const next = new Map<string, number>();
-    const taken = new Set<QemuSend>();
-    const take = (k: string, from: number, to: number): QemuSend | null => {
+  sends.linked.fill(0);
+  guest.link.fill(NONE);
+  guest.residual.fill(Number.NaN);
+  for (const stream of [0, 1]) {
+    const level: number[] = [];
+    for (let g = 0; g < guest.count; g++) if (guest.arch[g] === stream) level.push(g);
+    const next = new Map<number, number>();
+    const taken = new Uint8Array(sends.count);
+    const take = (k: number, from: number, to: number): number => {
       const queue = queues.get(k) ?? [];
       let j = next.get(k) ?? 0;
-      while (j < queue.length && (queue[j].t! < from || taken.has(queue[j]))) j++;
+      while (j < queue.length && (sends.t[queue[j]] < from || taken[queue[j]])) j++;
       next.set(k, j);
-      return j < queue.length && queue[j].t! <= to ? queue[j] : null;
+      return j < queue.length && sends.t[queue[j]] <= to ? queue[j] : NONE;
     };
-    const following = nextSendTimes(level);
+    const following = nextSendTimes(guest, level);
     level.forEach((g, i) => {
-      if (g.vector === null) return;
-      const predicted = fit.a + fit.b * g.ts + g.shift;
-      const last = fit.a + fit.b * Math.min(following[i], g.ts + MAX_DELAY_NS) + g.shift + EARLY_NS;
-      const s = take(key(g.src, g.target, g.vector), predicted - EARLY_NS, last)
-        ?? (useSrc ? take(key(null, g.target, g.vector), predicted - EARLY_NS, last) : null);
-      if (s === null) return;
-      g.link = s;
-      g.residual = s.t! - predicted + g.shift; // around the fitted line
-      s.linked++;
-      taken.add(s);
+      const vector = guest.vector[g];
+      if (vector === NONE) return;
+      const shift = guest.shift[g];
+      const predicted = fit.a + fit.b * guest.ts[g] + shift;
+      const last = fit.a + fit.b * Math.min(following[i], guest.ts[g] + MAX_DELAY_NS) + shift + EARLY_NS;
+      let s = take(key(guest.src[g], guest.target[g], vector), predicted - EARLY_NS, last);
+      if (s === NONE && useSrc) s = take(key(NONE, guest.target[g], vector), predicted - EARLY_NS, last);
+      if (s === NONE) return;
+      guest.link[g] = s;
+      guest.residual[g] = sends.t[s] - predicted + shift; // around the fitted line
+      sends.linked[s]++;
+      taken[s] = 1;
     });
   }
 }
@@ -338,31 +491,31 @@ function link(guest: GuestSend[], sends: QemuSend[], fit: Fit, withSrc: boolean)
 /**
  * The offset wanders by up to ~1 ms around the fitted line (host load, guest clock calibration): for
  * each guest send, the 10th percentile of the residuals of the LOCAL_LINKS linked sends nearest in
- * time (g.shift; a low percentile, as delays only ever add to the residual).
+ * time (guest.shift; a low percentile, as delays only ever add to the residual).
  */
-function localCorrection(guest: GuestSend[]): void {
-  const linked = guest.filter((g) => g.residual !== null).map((g) => g.residual!);
+function localCorrection(guest: Guests): void {
+  const linked = guest.residual.filter((r) => !Number.isNaN(r));
   const windows = new Map<number, number>(); // window start (a multiple of 8) -> its 10th percentile
   let seen = 0;
-  for (const g of guest) {
-    if (g.residual !== null) seen++;
+  for (let g = 0; g < guest.count; g++) {
+    if (!Number.isNaN(guest.residual[g])) seen++;
     const from = Math.max(0, Math.min(Math.floor((seen - LOCAL_LINKS / 2) / 8) * 8, linked.length - LOCAL_LINKS));
-    if (!windows.has(from)) windows.set(from, quantile(linked.slice(from, from + LOCAL_LINKS), 0.1));
-    g.shift = windows.get(from)!;
+    if (!windows.has(from)) windows.set(from, quantile(linked.subarray(from, from + LOCAL_LINKS), 0.1));
+    guest.shift[g] = windows.get(from)!;
   }
 }
 
-/** For each send (in time order), the time of its sender's next send event (Infinity: none or unknown). */
-function nextSendTimes(level: GuestSend[]): number[] {
-  const result = new Array<number>(level.length).fill(Infinity);
+/** For each send of `level` (guest indices in time order), the time of its sender's next send event (Infinity: none or unknown). */
+function nextSendTimes(guest: Guests, level: number[]): Float64Array {
+  const result = new Float64Array(level.length).fill(Infinity);
   const after = new Map<number, number>();
   for (let i = level.length - 1; i >= 0;) {
     let first = i; // the rows first..i are one event (one row per target)
-    while (first > 0 && level[first - 1].eventId === level[i].eventId) first--;
-    const src = level[i].src;
-    if (src !== null) {
+    while (first > 0 && guest.eventId[level[first - 1]] === guest.eventId[level[i]]) first--;
+    const src = guest.src[level[i]];
+    if (src !== NONE) {
       result.fill(after.get(src) ?? Infinity, first, i + 1);
-      after.set(src, level[i].ts);
+      after.set(src, guest.ts[level[i]]);
     }
     i = first - 1;
   }
@@ -374,24 +527,26 @@ function nextSendTimes(level: GuestSend[]): number[] {
  * and the QEMU sends (file order), where elements match when their target, vector and (where both
  * know it) sender agree.
  */
-function linkByOrder(guest: GuestSend[], sends: QemuSend[]): void {
-  for (const stream of new Set(guest.map((g) => g.stream))) {
-    const gs = guest.filter((g) => g.stream === stream && g.vector !== null);
-    const n = gs.length, m = sends.length;
+function linkByOrder(guest: Guests, sends: Sends): void {
+  for (const stream of [0, 1]) {
+    const gs: number[] = [];
+    for (let g = 0; g < guest.count; g++) if (guest.arch[g] === stream && guest.vector[g] !== NONE) gs.push(g);
+    const n = gs.length, m = sends.count;
     if (n === 0 || (n + 1) * (m + 1) > MAX_ORDER_CELLS) continue;
-    const same = (g: GuestSend, s: QemuSend) => g.target === s.target && g.vector === s.vector && srcAgrees(g, s);
+    const same = (g: number, s: number) => guest.target[g] === sends.target[s] && guest.vector[g] === sends.vector[s]
+      && srcAgrees(guest, g, sends, s);
     const table = new Uint16Array((n + 1) * (m + 1)); // lengths <= min(n, m) < 2^16 under the cap
     for (let i = n - 1; i >= 0; i--) {
       for (let j = m - 1; j >= 0; j--) {
         const at = i * (m + 1) + j;
-        table[at] = same(gs[i], sends[j]) ? table[at + m + 2] + 1 : Math.max(table[at + m + 1], table[at + 1]);
+        table[at] = same(gs[i], j) ? table[at + m + 2] + 1 : Math.max(table[at + m + 1], table[at + 1]);
       }
     }
     for (let i = 0, j = 0; i < n && j < m;) {
       const at = i * (m + 1) + j;
-      if (same(gs[i], sends[j]) && table[at] === table[at + m + 2] + 1) {
-        gs[i].link = sends[j];
-        sends[j].linked++;
+      if (same(gs[i], j) && table[at] === table[at + m + 2] + 1) {
+        guest.link[gs[i]] = j;
+        sends.linked[j]++;
         i++;
         j++;
       } else if (table[at + m + 1] >= table[at + 1]) i++;
@@ -412,13 +567,9 @@ function interner(): (text: string | null) => string | null {
   };
 }
 
-function tally<K>(pairs: [K, number][]): Map<K, Map<number, number>> {
-  const result = new Map<K, Map<number, number>>();
-  for (const [key, value] of pairs) {
-    const votes = result.get(key) ?? result.set(key, new Map()).get(key)!;
-    votes.set(value, (votes.get(value) ?? 0) + 1);
-  }
-  return result;
+function vote(tally: Map<number, Map<number, number>>, key: number, value: number): void {
+  const votes = tally.get(key) ?? tally.set(key, new Map()).get(key)!;
+  votes.set(value, (votes.get(value) ?? 0) + 1);
 }
 
 function majority(votes: Map<number, number>): { cpu: number; votes: number; total: number } {
@@ -430,12 +581,14 @@ function majority(votes: Map<number, number>): { cpu: number; votes: number; tot
   return { cpu, votes: best, total };
 }
 
-function write(db: Db, model: BootModel, base: bigint, arch: Arch, guest: GuestSend[], sends: QemuSend[],
-  tidCpu: Map<number, { cpu: number; votes: number; total: number; basis: string }>, fit: Fit | null): void {
+const orNull = (value: number) => (value === NONE ? null : value);
+
+function write(db: Db, model: BootModel, base: bigint, arch: Arch, writes: Writes, guest: Guests, sends: Sends,
+  tidCpu: VcpuOf, fit: Fit | null): void {
   const { boot, universe } = model;
   // ref_ns = (qemu_ns + offset_ns) * (1 + drift_ppm / 1e6), from qemu - base = a + b * ref.
   const offset = fit === null ? null : -(base + BigInt(Math.round(fit.a)));
-  const toRef = (t: number | null) => (fit === null || t === null ? null : Math.round((t - fit.a) / fit.b));
+  const toRef = (t: number) => (fit === null || Number.isNaN(t) ? null : Math.round((t - fit.a) / fit.b));
   if (fit !== null) {
     db.prepare(`INSERT INTO clock_offsets (boot, clock, ref_clock, offset_ns, method, samples, spread_ns, drift_ppm)
       VALUES (?, 'qemu-host', ?, ?, 'ipi-match', ?, ?, ?)`)
@@ -447,19 +600,24 @@ function write(db: Db, model: BootModel, base: bigint, arch: Arch, guest: GuestS
   const covered = coverage(db, boot, base, fit);
   const insertLink = db.prepare(`INSERT INTO qemu_links (boot, guest_event_id, target_cpu, qemu_event_id, vector, method,
     qemu_ns, residual_ns, in_qemu_log) VALUES (?,?,?,?,?,?,?,?,?)`);
-  for (const g of guest) {
-    const s = g.link;
-    insertLink.run(boot, g.eventId, g.target, s?.write.eventId ?? null, g.vector, s === null ? null : fit === null ? 'order' : 'time',
-      s === null ? null : toRef(s.t), g.residual === null ? null : Math.round(g.residual / (fit?.b ?? 1)),
-      covered === null ? null : covered(g) ? 1 : 0);
+  for (let g = 0; g < guest.count; g++) {
+    const s = guest.link[g];
+    const residual = guest.residual[g];
+    insertLink.run(boot, guest.eventId[g], guest.target[g], s === NONE ? null : writes.eventId[sends.write[s]],
+      orNull(guest.vector[g]), s === NONE ? null : fit === null ? 'order' : 'time', s === NONE ? null : toRef(sends.t[s]),
+      Number.isNaN(residual) ? null : Math.round(residual / (fit?.b ?? 1)),
+      covered === null ? null : covered(guest, g) ? 1 : 0);
   }
   const insertSend = db.prepare(`INSERT INTO qemu_sends (boot, qemu_event_id, source_id, line, host_tid, src_cpu, target_cpu,
     shorthand, vector, reason, ts_ns, has_vcpu, linked) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`);
-  for (const s of sends) {
-    const hasVcpu = isNonexistent(universe, s.target) ? 0
-      : (universe.present !== null && s.target < universe.present) || universe.seen.has(s.target) ? 1 : null;
-    insertSend.run(boot, s.write.eventId, s.write.sourceId, s.write.line, s.write.tid, s.src, s.target, s.shorthand, s.vector,
-      vectorReason(arch, s.vector), toRef(s.t), hasVcpu, s.linked);
+  for (let s = 0; s < sends.count; s++) {
+    const w = sends.write[s];
+    const target = sends.target[s];
+    const hasVcpu = isNonexistent(universe, target) ? 0
+      : (universe.present !== null && target < universe.present) || universe.seen.has(target) ? 1 : null;
+    insertSend.run(boot, writes.eventId[w], writes.sourceId[w], writes.line[w], orNull(writes.tid[w]), orNull(sends.src[s]),
+      target, writes.shorthand[w], orNull(sends.vector[s]), vectorReason(arch, sends.vector[s]), toRef(sends.t[s]), hasVcpu,
+      sends.linked[s]);
   }
 }
 
@@ -479,13 +637,13 @@ function qemuTimes(db: Db, boot: string, base: bigint): Float64Array {
  * Whether QEMU was logging around a guest send: some QEMU line within COVERAGE_NS before and after its
  * time on QEMU's clock (QEMU tracing can be switched off, e.g. while the guest dumps its trace).
  */
-function coverage(db: Db, boot: string, base: bigint, fit: Fit | null): ((g: GuestSend) => boolean) | null {
+function coverage(db: Db, boot: string, base: bigint, fit: Fit | null): ((guest: Guests, g: number) => boolean) | null {
   if (fit === null) return null;
   let times: Float64Array | null = null; // read only when some guest send is not linked
-  return (g) => {
-    if (g.link !== null) return true;
+  return (guest, g) => {
+    if (guest.link[g] !== NONE) return true;
     times ??= qemuTimes(db, boot, base);
-    const t = fit.a + fit.b * g.ts + g.shift;
+    const t = fit.a + fit.b * guest.ts[g] + guest.shift[g];
     const lo = lowerBound(times, t, (x) => x);
     return lo > 0 && times[lo - 1] >= t - COVERAGE_NS && lo < times.length && times[lo] <= t + COVERAGE_NS;
   };
