@@ -47,19 +47,23 @@ export function computeUniverse(db: Db, boot: string, seen: Set<number>, cpusOve
 
 /** At most this many events on a CPU number beyond nr_cpu_ids are taken as garbled digits. */
 const GARBLED_MAX_EVENTS = 3;
+/** CONFIG_NR_CPUS is at most 8192 (x86 MAXSMP): a CPU number beyond it is garbled whatever its count. */
+export const MAX_NR_CPUS = 8192;
 
 /**
  * CPU numbers that recorded events although the console says no such CPU exists (nr_cpu_ids, the
  * 'possible' count), on a handful of events only: digits a serial line repeated in the CPU column
  * (`11d.h..` for `1d.h..` in a real armhf dump). A CPU that really runs records events all the time;
- * these are not CPUs, and replay ignores them as such (their events still count for coverage).
+ * these are not CPUs, and replay ignores them as such (their events still count for coverage). Nor
+ * is any number beyond the largest NR_CPUS a kernel can be built with.
  */
 export function garbledCpus(db: Db, boot: string, eventsPerCpu: Map<number, number>): Set<number> {
   const possible = (db.prepare(`SELECT max(count) FROM cpu_facts JOIN sources USING (source_id)
     WHERE boot = ? AND fact = 'possible'`).pluck().get(boot) as number | null);
   const garbled = new Set<number>();
-  if (possible === null) return garbled;
-  for (const [cpu, events] of eventsPerCpu) if (cpu >= possible && events <= GARBLED_MAX_EVENTS) garbled.add(cpu);
+  for (const [cpu, events] of eventsPerCpu) {
+    if (cpu >= MAX_NR_CPUS || (possible !== null && cpu >= possible && events <= GARBLED_MAX_EVENTS)) garbled.add(cpu);
+  }
   return garbled;
 }
 
