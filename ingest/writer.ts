@@ -5,6 +5,7 @@ import {
   ConsoleRecord, CpuFactRecord, EventRecord, type Format, type ParseIssue,
 } from '../schema/records.js';
 import type { StatName } from '../schema/stats.js';
+import { StreamWriter } from '../store/event-stream.js';
 import { SpikeFinder } from './timestamps.js';
 import type { ReaderSink } from '../parsers/reader.js';
 import type { Db } from '../store/db.js';
@@ -101,6 +102,7 @@ export class SqliteSink implements ReaderSink {
   private readonly insertConsole;
   private readonly insertFact;
   private readonly insertUnparsed;
+  private readonly stream: StreamWriter;
 
   constructor(private readonly db: Db, private readonly sourceId: number, private readonly validate: boolean) {
     this.nextEventId = ((db.prepare('SELECT max(event_id) AS m FROM events').get() as { m: number | null }).m ?? 0) + 1;
@@ -113,6 +115,7 @@ export class SqliteSink implements ReaderSink {
       seq, wait_ns, func, info, cpus, text) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`);
     this.insertFact = db.prepare('INSERT INTO cpu_facts (source_id, line, fact, count, cpus, text) VALUES (?,?,?,?,?,?)');
     this.insertUnparsed = db.prepare('INSERT INTO unparsed (source_id, line, format, reason, sample) VALUES (?,?,?,?,?)');
+    this.stream = new StreamWriter(db, sourceId);
   }
 
   event(ev: EventRecord, line: number): void {
@@ -125,6 +128,7 @@ export class SqliteSink implements ReaderSink {
       this.kinds.set(ev.kind, entry);
     }
     entry.count++;
+    this.stream.push(id, line, ev);
     const shape = this.shapeFor(entry, ev);
     if (shape === null) {
       this.insertEvent.run(id, this.sourceId, line, ev.format, ev.clock, ev.ts_ns, ev.cpu, ev.task, ev.pid, ev.flags,
@@ -218,6 +222,7 @@ export class SqliteSink implements ReaderSink {
     for (const finder of this.eventSpikes.values()) {
       for (const spike of finder.spikes) {
         fixEvent.run(spike.replacement, spike.id);
+        this.stream.setTime(spike.id, spike.replacement);
         lines.add(spike.line);
       }
     }
@@ -248,9 +253,10 @@ export class SqliteSink implements ReaderSink {
     this.counts.formats.set(format, (this.counts.formats.get(format) ?? 0) + 1);
   }
 
-  /** Writes what is still buffered (event targets, repaired times) and fills counts.events, once the file is read. */
+  /** Writes what is still buffered (event targets, repaired times, the replay stream) and fills counts.events, once the file is read. */
   finish(): void {
     this.repairSpikes();
+    this.stream.finish();
     const rows = this.targetParams.length / 2;
     for (let i = 0; i < rows; i++) this.insertTarget.run(this.targetParams[2 * i], this.targetParams[2 * i + 1]);
     this.targetParams.length = 0;

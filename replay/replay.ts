@@ -9,7 +9,11 @@ import { CsdTracker, releaseHow, releasedAt, type CsdUse } from './csd.js';
 import { writeEpisodes } from './episodes.js';
 import { HotplugTracker, stateAt, type CpuState, type Interval } from './hotplug.js';
 import { correlateQemu } from './qemu-correlate.js';
-import { bootSources, OutOfOrder, scanBySource, scanByTime, scanSorted, type BootSource, type Row, type ScanSpec } from './stream.js';
+import { hasStream, type StreamEvent } from '../store/event-stream.js';
+import {
+  bootSources, ChunkCursor, OutOfOrder, RowCursor, scanBySource, scanByTime, scanSorted, type BootSource, type EventCursor,
+  type ScanFilter,
+} from './stream.js';
 import { computeUniverse, garbledCpus, isNonexistent, writeUniverse, type Universe } from './universe.js';
 
 export interface ReplayOptions {
@@ -86,6 +90,8 @@ interface StreamPlan {
   clamp: boolean;
   /** Set when a source turned out not to be in time order: SQLite sorts the events instead. */
   sorted: boolean;
+  /** Every source has a replay stream (store/event-stream.ts) and the raw arguments are not needed. */
+  fromStream: boolean;
 }
 
 /**
@@ -106,15 +112,21 @@ function ftraceViews(db: Db, boot: string): number {
 function planStream(db: Db, boot: string, clocks: ClockMap): StreamPlan {
   const sources = bootSources(db, boot);
   const byTime = clocks.ref === 'ftrace';
-  return { boot, sources, clock: byTime ? 'ftrace' : 'printk', byTime, multiple: ftraceViews(db, boot) > 1, clamp: !byTime, sorted: false };
+  const multiple = ftraceViews(db, boot) > 1;
+  const fromStream = !multiple && hasStream(db, sources.map((s) => s.sourceId));
+  return { boot, sources, clock: byTime ? 'ftrace' : 'printk', byTime, multiple, clamp: !byTime, sorted: false, fromStream };
 }
 
-/** Scans `spec` in the plan's order; rows for which `ordered` is false are only those the caller counts. */
-function scanPlan(db: Db, plan: StreamPlan, spec: ScanSpec, ordered: (row: Row) => boolean, orderedWhere: string,
-  onRow: (row: Row, sourceId: number) => void): void {
-  if (!plan.byTime) scanBySource(db, plan.sources, spec, onRow);
-  else if (plan.sorted) scanSorted(db, plan.boot, spec, orderedWhere, onRow);
-  else scanByTime(db, plan.sources, spec, ordered, onRow);
+/**
+ * Hands out the plan's events in its order. `orderedWhere` is `filter.ordered` as SQL on events,
+ * for the sorted fallback (which hands out only those).
+ */
+function scanPlan(db: Db, plan: StreamPlan, filter: ScanFilter, orderedWhere: string, onEvent: (event: StreamEvent) => void): void {
+  if (plan.sorted) return scanSorted(db, plan.boot, plan.clock, orderedWhere, plan.multiple, filter.include, onEvent);
+  const cursors: EventCursor[] = plan.sources.map((source) => (plan.fromStream
+    ? new ChunkCursor(db, source.sourceId, plan.clock) : new RowCursor(db, source, plan.clock, plan.multiple)));
+  if (plan.byTime) scanByTime(cursors, filter, onEvent);
+  else scanBySource(cursors, filter, onEvent);
 }
 
 /** The per-pass state of the stream: time clamp (printk) and duplicate events (several ftrace sources). */
@@ -144,12 +156,8 @@ class StreamFilter {
 }
 
 // First pass: every guest event in the reference clock (CPU activity, cpuhp steps). Also reads the
-// other events of that clock (markers, lost-event notes), which only count for coverage. The cpuhp
-// columns, NULL for most events, come packed in one JSON array (hp_enter / hp_exit only): each
-// column handed to JavaScript costs about as much as a row.
-const A_TS = 1, A_CPU = 2, A_OP = 3, A_LINE = 4, A_HP = 5, A_KIND = 6, A_ARGS = 7;
-const OP_OTHER = 0, OP_HP_ENTER = 1, OP_HP_EXIT = 2, OP_NOT_REPLAYED = 9;
-type HpColumns = [target: number | null, state: number | null, step: number | null, ret: number | null, func: string | null];
+// other events of that clock (markers, lost-event notes), which only count for coverage.
+const notReplayed = (event: StreamEvent) => event.op === 'marker' || event.op === 'lost';
 
 interface Activity {
   hotplug: HotplugTracker;
@@ -166,22 +174,11 @@ function replayActivity(db: Db, plan: StreamPlan): Activity {
   let hotplug = new HotplugTracker();
   const seen = new Set<number>();
   const eventsPerCpu = new Map<number, number>();
-  const spec: ScanSpec = {
-    columns: `event_id, ts_ns, cpu,
-      CASE WHEN format = 'qemu' OR op IN ('marker', 'lost') THEN ${OP_NOT_REPLAYED} WHEN op = 'hp_enter' THEN ${OP_HP_ENTER}
-           WHEN op = 'hp_exit' THEN ${OP_HP_EXIT} ELSE ${OP_OTHER} END,
-      line, CASE WHEN op IN ('hp_enter', 'hp_exit')
-        THEN json_array(target_cpu, hp_state, hp_step, hp_ret, CASE WHEN op = 'hp_enter' THEN func END) END
-      ${plan.multiple ? ', kind, args' : ''}`,
-    where: 'ts_ns IS NOT NULL AND clock = ?',
-    params: [plan.clock],
-  };
-  const ordered = (row: Row) => row[A_OP] !== OP_NOT_REPLAYED;
-  const orderedWhere = "(op IS NULL OR op NOT IN ('marker', 'lost')) AND format != 'qemu'";
+  const scan: ScanFilter = { include: () => true, ordered: (event) => !notReplayed(event) };
+  const orderedWhere = "op IS NULL OR op NOT IN ('marker', 'lost')";
   let span = new Map<number, Map<number | null, { first: number; last: number }>>();
-  const onRow = (row: Row, sourceId: number) => {
-    const rawTs = row[A_TS] as number;
-    const cpu = row[A_CPU] as number | null;
+  const onEvent = (event: StreamEvent) => {
+    const { ts: rawTs, cpu, sourceId } = event;
     let bySource = span.get(sourceId);
     if (bySource === undefined) span.set(sourceId, (bySource = new Map()));
     const s = bySource.get(cpu);
@@ -190,24 +187,22 @@ function replayActivity(db: Db, plan: StreamPlan): Activity {
       if (rawTs < s.first) s.first = rawTs;
       if (rawTs > s.last) s.last = rawTs;
     }
-    const op = row[A_OP] as number;
-    if (op === OP_NOT_REPLAYED) return;
-    const ts = filter.time(rawTs, cpu, row[A_KIND], row[A_ARGS]);
+    if (notReplayed(event)) return;
+    const ts = filter.time(rawTs, cpu, event.kindName, event.args);
     if (ts === null) return;
-    const at = { sourceId, line: row[A_LINE] as number };
+    const at = { sourceId, line: event.line };
     if (cpu !== null) {
       seen.add(cpu);
       eventsPerCpu.set(cpu, (eventsPerCpu.get(cpu) ?? 0) + 1);
       hotplug.onCpuActive(cpu, ts, at);
     }
-    if (op === OP_OTHER) return;
-    const [target, state, step, ret, func] = JSON.parse(row[A_HP] as string) as HpColumns;
-    if (op === OP_HP_ENTER && target !== null) hotplug.onEnter(target, ts, state ?? 0, step ?? 0, func, at);
-    else if (op === OP_HP_EXIT && target !== null) hotplug.onExit(target, ts, step ?? 0, ret, at, state);
+    const { target } = event;
+    if (event.op === 'hp_enter' && target !== null) hotplug.onEnter(target, ts, event.hpState ?? 0, event.hpStep ?? 0, event.func, at);
+    else if (event.op === 'hp_exit' && target !== null) hotplug.onExit(target, ts, event.hpStep ?? 0, event.hpRet, at, event.hpState);
   };
   let filter = new StreamFilter(plan);
   try {
-    scanPlan(db, plan, spec, ordered, orderedWhere, onRow);
+    scanPlan(db, plan, scan, orderedWhere, onEvent);
   } catch (error) {
     if (!(error instanceof OutOfOrder)) throw error;
     // Start again from a sorted copy; coverage then comes from its own query.
@@ -216,7 +211,7 @@ function replayActivity(db: Db, plan: StreamPlan): Activity {
     seen.clear();
     eventsPerCpu.clear();
     filter = new StreamFilter(plan);
-    scanPlan(db, plan, spec, ordered, orderedWhere, onRow);
+    scanPlan(db, plan, scan, orderedWhere, onEvent);
     return { hotplug, seen, eventsPerCpu, coverageRows: undefined };
   }
   // A sorted scan hands out only the replayed events: coverage then comes from its own query.
@@ -306,11 +301,8 @@ function fastStateAt(states: Map<number, Interval[]>, cpu: number, ts: number): 
   return lo === 0 ? list[0].state : list[lo - 1].state;
 }
 
-// Second pass: the events that queue, send, flush and run csds. What only some of them carry comes
-// in one column (JSON for several values): csd_queue [target_cpu, func, callsite], ipi_send
-// [reason, kind, targets], ipi_entry its reason, a csd_entry without csd address its args.
-const P_ID = 0, P_TS = 1, P_CPU = 2, P_OP = 3, P_CSD = 4, P_LINE = 5, P_EXTRA = 6, P_KIND = 7, P_ARGS = 8;
-const OP_CSD_QUEUE = 1, OP_IPI_SEND = 2, OP_IPI_ENTRY = 3, OP_CSD_ENTRY = 4, OP_CSD_EXIT = 5;
+// Second pass: the events that queue, send, flush and run csds.
+const QUEUE_OPS = new Set(['csd_queue', 'ipi_send', 'ipi_entry', 'csd_entry', 'csd_exit']);
 
 /** Second pass: queues, IPIs, flushes and locks. Returns every CPU named as a target. */
 function replayQueues(db: Db, model: BootModel, plan: StreamPlan, coverage: Coverage, graceNs: number): Set<number> {
@@ -321,65 +313,48 @@ function replayQueues(db: Db, model: BootModel, plan: StreamPlan, coverage: Cove
     reason, csd_use_id, target_state) VALUES (?,?,?,?,?,?,?,?,?,?,?)`);
   const writeUse = lifecycleWriter(db, model, queueState, coverage, graceNs);
   // With a printk reference every event with an op takes part (the time clamp runs over all of them).
-  const ops = plan.byTime ? " AND +op IN ('csd_queue', 'ipi_send', 'ipi_entry', 'csd_entry', 'csd_exit')" : '';
-  const spec: ScanSpec = {
-    columns: `event_id, ts_ns, cpu,
-      CASE op WHEN 'csd_queue' THEN ${OP_CSD_QUEUE} WHEN 'ipi_send' THEN ${OP_IPI_SEND} WHEN 'ipi_entry' THEN ${OP_IPI_ENTRY}
-              WHEN 'csd_entry' THEN ${OP_CSD_ENTRY} WHEN 'csd_exit' THEN ${OP_CSD_EXIT} ELSE 0 END,
-      csd, line,
-      CASE op WHEN 'csd_queue' THEN json_array(target_cpu, func, callsite)
-              WHEN 'ipi_send' THEN json_array(reason, kind,
-                (SELECT group_concat(t.cpu) FROM event_targets t WHERE t.event_id = events.event_id))
-              WHEN 'ipi_entry' THEN reason
-              WHEN 'csd_entry' THEN CASE WHEN csd IS NULL THEN args END END
-      ${plan.multiple ? ', kind, args' : ''}`,
-    where: `ts_ns IS NOT NULL AND clock = ? AND format != 'qemu' AND +op IS NOT NULL AND op NOT IN ('marker', 'lost')${ops}`,
-    params: [plan.clock],
-  };
+  const include = (event: StreamEvent) => event.op !== null && !notReplayed(event) && (!plan.byTime || QUEUE_OPS.has(event.op));
   const filter = new StreamFilter(plan);
-  let rows = 0;
-  const onRow = (row: Row, sourceId: number) => {
-    const ts = filter.time(row[P_TS] as number, row[P_CPU], row[P_KIND], row[P_ARGS]);
+  let events = 0;
+  const onEvent = (event: StreamEvent) => {
+    const ts = filter.time(event.ts, event.cpu, event.kindName, event.args);
     if (ts === null) return;
-    const eventId = row[P_ID] as number;
-    const cpu = row[P_CPU] as number | null;
-    switch (row[P_OP]) {
-      case OP_CSD_QUEUE: {
-        const [target, func, callsite] = JSON.parse(row[P_EXTRA] as string) as [number | null, string | null, string | null];
+    const { eventId, cpu } = event;
+    switch (event.op) {
+      case 'csd_queue': {
+        const { target } = event;
         if (target === null) break;
         targetsSeen.add(target);
-        const use = tracker.onQueue(eventId, ts, cpu, target, row[P_CSD] as string | null, func, callsite);
+        const use = tracker.onQueue(eventId, ts, cpu, target, event.csd, event.func, event.callsite);
         queueState.set(use.id, targetState(model, target, ts));
         break;
       }
-      case OP_IPI_SEND: {
-        const [reason, kind, list] = JSON.parse(row[P_EXTRA] as string) as [string | null, string, string | null];
-        const targets = list ? list.split(',').map(Number) : [];
+      case 'ipi_send': {
+        const { reason } = event;
+        const targets = event.targets ? event.targets.split(',').map(Number) : [];
         const isCall = reason === 'call_function' || reason === 'Function call interrupts';
         const matched = tracker.onIpiSend(eventId, ts, cpu, targets, isCall);
         for (const target of targets) {
           targetsSeen.add(target);
-          insertSend.run(model.boot, eventId, sourceId, row[P_LINE], ts, cpu, target, kind, reason,
+          insertSend.run(model.boot, eventId, event.sourceId, event.line, ts, cpu, target, event.kind, reason,
             matched.get(target)?.id ?? null, targetState(model, target, ts));
         }
         break;
       }
-      case OP_IPI_ENTRY:
-        if (cpu !== null && isCallFunctionEntry(row[P_EXTRA] as string | null)) tracker.onFlush(cpu, ts, eventId);
+      case 'ipi_entry':
+        if (cpu !== null && isCallFunctionEntry(event.reason)) tracker.onFlush(cpu, ts, eventId);
         break;
-      case OP_CSD_ENTRY: {
-        const csd = row[P_CSD] as string | null;
-        tracker.onEntry(eventId, ts, cpu, csd, csd === null && (row[P_EXTRA] as string).includes('ptrval'));
+      case 'csd_entry':
+        tracker.onEntry(eventId, ts, cpu, event.csd, event.hashed);
         break;
-      }
-      case OP_CSD_EXIT:
-        tracker.onExit(eventId, ts, row[P_CSD] as string | null);
+      case 'csd_exit':
+        tracker.onExit(eventId, ts, event.csd);
         break;
     }
     // Uses that nothing later can change are written as the stream goes, so memory stays flat.
-    if (++rows % 4096 === 0) for (const use of tracker.takeSettled(ts)) writeUse(use);
+    if (++events % 4096 === 0) for (const use of tracker.takeSettled(ts)) writeUse(use);
   };
-  scanPlan(db, plan, spec, () => true, '1', onRow);
+  scanPlan(db, plan, { include, ordered: include }, '1', onEvent);
   for (const use of tracker.takeAll()) writeUse(use);
   return targetsSeen;
 }

@@ -1,14 +1,14 @@
 // Reading one boot's events in replay order without asking SQLite to sort them. Each source's
 // events are stored in file order under consecutive event_ids, and a trace file, an oops-time dump
-// and a console are each written in time order: reading every source by event_id in chunks and
-// merging the sources on (ts_ns, event_id) gives exactly `ORDER BY ts_ns, event_id`, at the cost of
-// a table scan. A source found out of order falls back to a sorted copy of the event ids (a TEMP
-// table, which spills to disk like any sort). Reading in chunks (not a live iterator) leaves the
-// connection free to write derived rows while the events stream past, so memory stays flat.
+// and a console are each written in time order: reading every source in event_id order and merging
+// the sources on (ts_ns, event_id) gives exactly `ORDER BY ts_ns, event_id`. A source is read from
+// its replay stream (store/event-stream.ts: chunks packed at ingest), or row by row from `events`
+// where it has none or the boot needs the raw arguments (several views of one ring buffer). A
+// source found out of order falls back to a sorted copy of the event ids (a TEMP table, which spills
+// to disk like any sort). Either way one chunk per source is in memory at a time, and the connection
+// stays free to write derived rows while the events stream past.
+import { ChunkReader, replayFields, type StreamClock, type StreamEvent } from '../store/event-stream.js';
 import type { Db } from '../store/db.js';
-
-/** A row as better-sqlite3 returns it in raw mode; column positions are the caller's. */
-export type Row = unknown[];
 
 // Small enough that a chunk's rows die young (a big chunk outlives a few scavenges, and the old space it
 // is promoted to grows with the input before a full collection).
@@ -27,46 +27,48 @@ export interface BootSource {
 /** The boot's sources that have events, in source_id order, with their event_id ranges. */
 export function bootSources(db: Db, boot: string): BootSource[] {
   const ids = db.prepare('SELECT source_id FROM sources WHERE boot = ? ORDER BY source_id').pluck().all(boot) as number[];
-  const range = db.prepare('SELECT min(event_id), max(event_id) FROM events WHERE source_id = ?').raw();
+  // A source's event_ids rise with its lines: both ends are one probe of the (source_id, line) index.
+  const first = db.prepare('SELECT event_id FROM events WHERE source_id = ? ORDER BY line, event_id LIMIT 1').pluck();
+  const last = db.prepare('SELECT event_id FROM events WHERE source_id = ? ORDER BY line DESC, event_id DESC LIMIT 1').pluck();
   const sources: BootSource[] = [];
   for (const sourceId of ids) {
-    const [first, last] = range.get(sourceId) as [number | null, number | null];
-    if (first !== null && last !== null) sources.push({ sourceId, first, last });
+    const from = first.get(sourceId) as number | undefined;
+    if (from !== undefined) sources.push({ sourceId, first: from, last: last.get(sourceId) as number });
   }
   return sources;
 }
 
-/**
- * One scan definition: `columns` must start with `event_id, ts_ns`; `where` filters events (no
- * alias; may use ? parameters given in `params`). Rows come as arrays in column order.
- */
-export interface ScanSpec {
-  columns: string;
-  where: string;
-  params: unknown[];
+/** A source's events of one clock, in event_id order. */
+export interface EventCursor {
+  readonly sourceId: number;
+  /** The current event, or undefined at the end. */
+  peek(): StreamEvent | undefined;
+  advance(): void;
 }
 
-/** Reads one source's matching events in event_id order, a chunk at a time. */
-class SourceCursor {
-  private rows: Row[] = [];
+/** Reads a source's replay stream. */
+export class ChunkCursor implements EventCursor {
+  private readonly reader: ChunkReader;
+  private events: StreamEvent[] = [];
   private pos = 0;
-  private after: number;
   private done = false;
 
-  constructor(private readonly statement: ReturnType<Db['prepare']>, readonly source: BootSource, private readonly spec: ScanSpec) {
-    this.after = source.first - 1;
+  constructor(db: Db, readonly sourceId: number, private readonly clock: StreamClock) {
+    this.reader = new ChunkReader(db, sourceId);
   }
 
-  /** The current row, or undefined at the end. */
-  peek(): Row | undefined {
-    if (this.pos < this.rows.length) return this.rows[this.pos];
-    if (this.done) return undefined;
-    this.rows = this.statement.all([this.source.sourceId, this.after, this.source.last, ...this.spec.params]) as Row[];
-    this.pos = 0;
-    if (this.rows.length < CHUNK_ROWS) this.done = true;
-    if (this.rows.length === 0) return undefined;
-    this.after = this.rows[this.rows.length - 1][0] as number;
-    return this.rows[0];
+  peek(): StreamEvent | undefined {
+    while (this.pos >= this.events.length) {
+      if (this.done) return undefined;
+      const events = this.reader.read(this.clock);
+      if (events === null) {
+        this.done = true;
+        return undefined;
+      }
+      this.events = events;
+      this.pos = 0;
+    }
+    return this.events[this.pos];
   }
 
   advance(): void {
@@ -74,43 +76,96 @@ class SourceCursor {
   }
 }
 
-function prepareChunk(db: Db, spec: ScanSpec): ReturnType<Db['prepare']> {
-  // `+source_id`: a scan of the rowid range, not a walk of the (source_id, line) index.
-  return db.prepare(`SELECT ${spec.columns} FROM events
-    WHERE +source_id = ? AND event_id > ? AND event_id <= ? AND (${spec.where})
-    ORDER BY event_id LIMIT ${CHUNK_ROWS}`).raw();
+// The columns replayFields and StreamEvent need, from events (+ the ipi_send target list).
+const ROW_COLUMNS = `event_id, ts_ns, cpu, op, clock, line, target_cpu, csd, func, callsite, reason, kind,
+  CASE WHEN op = 'ipi_send' THEN (SELECT group_concat(t.cpu) FROM event_targets t WHERE t.event_id = events.event_id) END,
+  hp_state, hp_step, hp_ret, args`;
+const ROW_WHERE = "ts_ns IS NOT NULL AND clock = ? AND format != 'qemu'";
+type EventRow = [number, number, number | null, string | null, StreamClock, number, number | null, string | null,
+  string | null, string | null, string | null, string, string | null, number | null, number | null, number | null, string];
+
+/** A row of ROW_COLUMNS as the replay stream has it; with `raw`, keeps the event name and arguments. */
+function rowEvent(row: EventRow, sourceId: number, raw: boolean): StreamEvent {
+  const [eventId, ts, cpu, op, clock, line, target_cpu, csd, func, callsite, reason, kind, targets, hp_state, hp_step, hp_ret, args] = row;
+  const fields = replayFields({
+    op, target_cpu, csd, func, callsite, reason, kind, targets: targets === null ? [] : targets.split(',').map(Number),
+    hp_state, hp_step, hp_ret, args,
+  });
+  const event: StreamEvent = { eventId, sourceId, line, ts, cpu, op, clock, ...fields };
+  if (raw) {
+    event.kindName = kind;
+    event.args = args;
+  }
+  return event;
 }
 
-/** Every matching event of the sources, source after source, each in event_id order. */
-export function scanBySource(db: Db, sources: BootSource[], spec: ScanSpec, onRow: (row: Row, sourceId: number) => void): void {
-  const statement = prepareChunk(db, spec);
-  for (const source of sources) {
-    const cursor = new SourceCursor(statement, source, spec);
-    for (let row = cursor.peek(); row !== undefined; cursor.advance(), row = cursor.peek()) onRow(row, source.sourceId);
+/** Reads a source's events of one clock row by row from `events`, a chunk of rows at a time. */
+export class RowCursor implements EventCursor {
+  private readonly statement;
+  private events: StreamEvent[] = [];
+  private pos = 0;
+  private after: number;
+  private done = false;
+
+  constructor(db: Db, private readonly source: BootSource, private readonly clock: StreamClock, private readonly raw: boolean) {
+    this.after = source.first - 1;
+    // `+source_id`: a scan of the rowid range, not a walk of the (source_id, line) index.
+    this.statement = db.prepare(`SELECT ${ROW_COLUMNS} FROM events
+      WHERE +source_id = ? AND event_id > ? AND event_id <= ? AND ${ROW_WHERE} ORDER BY event_id LIMIT ${CHUNK_ROWS}`).raw();
+  }
+
+  get sourceId(): number {
+    return this.source.sourceId;
+  }
+
+  peek(): StreamEvent | undefined {
+    if (this.pos < this.events.length) return this.events[this.pos];
+    if (this.done) return undefined;
+    const rows = this.statement.all(this.source.sourceId, this.after, this.source.last, this.clock) as EventRow[];
+    if (rows.length < CHUNK_ROWS) this.done = true;
+    if (rows.length === 0) return undefined;
+    this.after = rows[rows.length - 1][0];
+    this.events = rows.map((row) => rowEvent(row, this.source.sourceId, this.raw));
+    this.pos = 0;
+    return this.events[0];
+  }
+
+  advance(): void {
+    this.pos++;
   }
 }
 
-/**
- * Every matching event in (ts_ns, event_id) order, merging the sources. `ordered(row)` tells which
- * rows must be in time order within their source (the others, e.g. rows only counted, are handed
- * out as soon as they are read); throws OutOfOrder when one is not.
- */
-export function scanByTime(db: Db, sources: BootSource[], spec: ScanSpec, ordered: (row: Row) => boolean,
-  onRow: (row: Row, sourceId: number) => void): void {
-  const statement = prepareChunk(db, spec);
-  const cursors = sources.map((source) => new SourceCursor(statement, source, spec));
+/** Which events a scan hands out, and which of those must be in time order within their source. */
+export interface ScanFilter {
+  include: (event: StreamEvent) => boolean;
+  /** Events not ordered (only counted, e.g. markers) are handed out as soon as they are read. */
+  ordered: (event: StreamEvent) => boolean;
+}
+
+/** Every included event, source after source, each in event_id order. */
+export function scanBySource(cursors: EventCursor[], filter: ScanFilter, onEvent: (event: StreamEvent) => void): void {
+  for (const cursor of cursors) {
+    for (let event = cursor.peek(); event !== undefined; cursor.advance(), event = cursor.peek()) {
+      if (filter.include(event)) onEvent(event);
+    }
+  }
+}
+
+/** Every included event in (ts_ns, event_id) order, merging the sources; throws OutOfOrder when an ordered one is not. */
+export function scanByTime(cursors: EventCursor[], filter: ScanFilter, onEvent: (event: StreamEvent) => void): void {
   const lastTs = cursors.map(() => -Infinity);
-  // The next row of a cursor that takes part in the order (the others are handed out on the way).
-  const head = (i: number): Row | undefined => {
+  // The next event of a cursor that takes part in the order (the others are handed out on the way).
+  const head = (i: number): StreamEvent | undefined => {
     const cursor = cursors[i];
-    for (let row = cursor.peek(); row !== undefined; row = cursor.peek()) {
-      if (ordered(row)) {
-        const ts = row[1] as number;
-        if (!(ts >= lastTs[i])) throw new OutOfOrder(`source ${cursor.source.sourceId}: event ${row[0]} goes back in time`);
-        lastTs[i] = ts;
-        return row;
+    for (let event = cursor.peek(); event !== undefined; event = cursor.peek()) {
+      if (filter.include(event)) {
+        if (filter.ordered(event)) {
+          if (!(event.ts >= lastTs[i])) throw new OutOfOrder(`source ${cursor.sourceId}: event ${event.eventId} goes back in time`);
+          lastTs[i] = event.ts;
+          return event;
+        }
+        onEvent(event);
       }
-      onRow(row, cursor.source.sourceId);
       cursor.advance();
     }
     return undefined;
@@ -119,44 +174,45 @@ export function scanByTime(db: Db, sources: BootSource[], spec: ScanSpec, ordere
   for (;;) {
     let best = -1;
     for (let i = 0; i < heads.length; i++) {
-      const row = heads[i];
-      if (row === undefined) continue;
+      const event = heads[i];
+      if (event === undefined) continue;
       if (best === -1) {
         best = i;
         continue;
       }
       const other = heads[best]!;
-      const ts = row[1] as number;
-      const otherTs = other[1] as number;
-      if (ts < otherTs || (ts === otherTs && (row[0] as number) < (other[0] as number))) best = i;
+      if (event.ts < other.ts || (event.ts === other.ts && event.eventId < other.eventId)) best = i;
     }
     if (best === -1) return;
-    onRow(heads[best]!, cursors[best].source.sourceId);
+    onEvent(heads[best]!);
     cursors[best].advance();
     heads[best] = head(best);
   }
 }
 
 /**
- * The fallback: the matching events of `boot` sorted by SQLite on (ts_ns, event_id) into a TEMP
- * table of event ids, then read back in chunks in that order. Only rows that take part in the
- * order are sorted (`orderedWhere`); the caller handles the others separately.
+ * The fallback: the events of `boot` that take part in the order (`orderedWhere`, on events)
+ * sorted by SQLite on (ts_ns, event_id) into a TEMP table of event ids, then read back in chunks in
+ * that order; the included ones are handed out. The caller handles the others separately.
  */
-export function scanSorted(db: Db, boot: string, spec: ScanSpec, orderedWhere: string,
-  onRow: (row: Row, sourceId: number) => void): void {
+export function scanSorted(db: Db, boot: string, clock: StreamClock, orderedWhere: string, raw: boolean,
+  include: (event: StreamEvent) => boolean, onEvent: (event: StreamEvent) => void): void {
   db.exec('DROP TABLE IF EXISTS temp.replay_order');
   db.prepare(`CREATE TEMP TABLE replay_order AS SELECT event_id FROM events
-    WHERE source_id IN (SELECT source_id FROM sources WHERE boot = ?) AND (${spec.where}) AND (${orderedWhere})
-    ORDER BY ts_ns, event_id`).run([boot, ...spec.params]);
+    WHERE source_id IN (SELECT source_id FROM sources WHERE boot = ?) AND ${ROW_WHERE} AND (${orderedWhere})
+    ORDER BY ts_ns, event_id`).run(boot, clock);
   // Rows were inserted in sorted order: rowids 1, 2, 3... are the order.
-  const statement = db.prepare(`SELECT ${spec.columns}, source_id FROM temp.replay_order o JOIN events USING (event_id)
+  const statement = db.prepare(`SELECT ${ROW_COLUMNS}, source_id FROM temp.replay_order o JOIN events USING (event_id)
     WHERE o.rowid > ? ORDER BY o.rowid LIMIT ${CHUNK_ROWS}`).raw();
   try {
     let after = 0;
     for (;;) {
-      const rows = statement.all(after) as Row[];
+      const rows = statement.all(after) as [...EventRow, number][];
       after += rows.length;
-      for (const row of rows) onRow(row, row[row.length - 1] as number);
+      for (const row of rows) {
+        const event = rowEvent(row.slice(0, -1) as EventRow, row[row.length - 1] as number, raw);
+        if (include(event)) onEvent(event);
+      }
       if (rows.length < CHUNK_ROWS) break;
     }
   } finally {

@@ -178,6 +178,29 @@ CREATE TABLE IF NOT EXISTS stats (
   value     INTEGER NOT NULL
 );
 
+-- The replay stream (store/event-stream.ts): the events replay reads (those with a time on the
+-- ftrace or printk clock), packed at ingest into BLOBs of up to 4096 events' columns, so that replay
+-- does not read them row by row. Derived from `events`; not meant for SQL. A source whose values did
+-- not fit the packing has one marker row with last_event_id < first_event_id and is replayed from
+-- its rows.
+CREATE TABLE IF NOT EXISTS event_chunks (
+  source_id      INTEGER NOT NULL REFERENCES sources(source_id),
+  -- event_id range of the chunk's events (inclusive) and how many it holds.
+  first_event_id INTEGER NOT NULL,
+  last_event_id  INTEGER NOT NULL,
+  events         INTEGER NOT NULL,
+  data           BLOB    NOT NULL,
+  PRIMARY KEY (source_id, first_event_id)
+) WITHOUT ROWID;
+
+-- The strings the chunks of a source refer to (csd addresses, functions, IPI reasons, target lists).
+CREATE TABLE IF NOT EXISTS event_strings (
+  source_id INTEGER NOT NULL REFERENCES sources(source_id),
+  string_id INTEGER NOT NULL,
+  text      TEXT    NOT NULL,
+  PRIMARY KEY (source_id, string_id)
+) WITHOUT ROWID;
+
 -- Every event with its boot and file name: the convenient place to start a query.
 CREATE VIEW IF NOT EXISTS events_v AS
   SELECT s.boot, s.path, e.* FROM events e JOIN sources s USING (source_id);

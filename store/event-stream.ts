@@ -1,0 +1,289 @@
+// The replay stream: what replay/ reads of each guest event, packed at ingest into chunks of columns
+// (table event_chunks) with the strings in a per-source dictionary (event_strings). Replay reads
+// every event of a boot twice; row by row through better-sqlite3 that cost ~0.8 us per event and
+// pass, most of `ipitrace detect`. A chunk is one BLOB of typed arrays, read in one call.
+//
+// Only events with a time on a guest clock (ftrace, printk) are streamed: those are the ones replay
+// reads. `replayFields` says which columns each op contributes; ingest encodes them from the parsed
+// record, and replay's row-by-row fallback (replay/stream.ts) derives them from the events table with
+// the same function, so that both paths see the same stream (test/event-stream.test.ts compares them).
+import type { EventRecord } from '../schema/records.js';
+import type { Db } from './db.js';
+
+/** Events per chunk: 4096 events are ~200 KB, so that a boot's sources each hold one chunk while merged. */
+export const CHUNK_EVENTS = 4096;
+
+/** Op codes in the stream (0: no op). */
+export const STREAM_OPS = [
+  null, 'ipi_send', 'ipi_pending', 'ipi_entry', 'ipi_exit', 'ipi_ack',
+  'csd_queue', 'csd_entry', 'csd_exit', 'hp_enter', 'hp_exit', 'marker', 'lost',
+] as const;
+export const STREAM_CLOCKS = ['ftrace', 'printk'] as const;
+export type StreamClock = (typeof STREAM_CLOCKS)[number];
+
+/** The columns of an event that replay uses besides its time, CPU and line, by op; NULL when the op does not use them. */
+export interface ReplayFields {
+  /** CPU the csd is queued to or the cpuhp step is for. */
+  target: number | null;
+  csd: string | null;
+  /** csd_queue: the csd function; hp_enter: the step's callback. */
+  func: string | null;
+  callsite: string | null;
+  /** ipi_send, ipi_entry: the IPI reason. */
+  reason: string | null;
+  /** ipi_send: the event name (ipi_send_cpu, ipi_raise...) and its target CPUs, comma-separated as group_concat gives them. */
+  kind: string | null;
+  targets: string | null;
+  hpState: number | null;
+  hpStep: number | null;
+  hpRet: number | null;
+  /** csd_entry without a csd address: the kernel printed a hashed-out pointer (ptrval). */
+  hashed: boolean;
+}
+
+/** The source columns replayFields reads: an EventRecord, or an events row with `targets` as an array. */
+export interface FieldSource {
+  op: string | null;
+  target_cpu: number | null;
+  csd: string | null;
+  func: string | null;
+  callsite: string | null;
+  reason: string | null;
+  kind: string;
+  targets: readonly number[];
+  hp_state: number | null;
+  hp_step: number | null;
+  hp_ret: number | null;
+  args: string;
+}
+
+const NO_FIELDS: ReplayFields = {
+  target: null, csd: null, func: null, callsite: null, reason: null, kind: null, targets: null,
+  hpState: null, hpStep: null, hpRet: null, hashed: false,
+};
+
+export function replayFields(e: FieldSource): ReplayFields {
+  switch (e.op) {
+    case 'csd_queue': return { ...NO_FIELDS, target: e.target_cpu, csd: e.csd, func: e.func, callsite: e.callsite };
+    case 'csd_entry': return { ...NO_FIELDS, csd: e.csd, hashed: e.csd === null && e.args.includes('ptrval') };
+    case 'csd_exit': return { ...NO_FIELDS, csd: e.csd };
+    case 'ipi_send': return { ...NO_FIELDS, reason: e.reason, kind: e.kind, targets: e.targets.length ? e.targets.join(',') : null };
+    case 'ipi_entry': return { ...NO_FIELDS, reason: e.reason };
+    case 'hp_enter': return { ...NO_FIELDS, target: e.target_cpu, func: e.func, hpState: e.hp_state, hpStep: e.hp_step, hpRet: e.hp_ret };
+    case 'hp_exit': return { ...NO_FIELDS, target: e.target_cpu, hpState: e.hp_state, hpStep: e.hp_step, hpRet: e.hp_ret };
+    default: return NO_FIELDS;
+  }
+}
+
+/** One streamed event as replay sees it. */
+export interface StreamEvent extends ReplayFields {
+  eventId: number;
+  sourceId: number;
+  line: number;
+  ts: number;
+  cpu: number | null;
+  op: string | null;
+  clock: StreamClock;
+  /** Only on the row-by-row path when a boot holds its ring buffer twice: event name and raw arguments. */
+  kindName?: string;
+  args?: string;
+}
+
+// Column layout of a chunk of n events: Float64 ts, then Int32 id offset (from the chunk's first
+// event_id), line, cpu, target, csd, func, callsite, reason, kind, targets (string ids), hp_state,
+// hp_step, hp_ret, then Uint8 op, clock, flags. -1 is NULL for CPUs and string ids; the hp columns
+// say NULL in flags. Native byte order (the database is a local cache of what was ingested).
+const INT_COLUMNS = ['id', 'line', 'cpu', 'target', 'csd', 'func', 'callsite', 'reason', 'kind', 'targets',
+  'hpState', 'hpStep', 'hpRet'] as const;
+type IntColumn = (typeof INT_COLUMNS)[number];
+const BYTE_COLUMNS = ['op', 'clock', 'flags'] as const;
+const FLAG_HASHED = 1, FLAG_NO_STATE = 2, FLAG_NO_STEP = 4, FLAG_NO_RET = 8;
+const NULL_ID = -1;
+
+function chunkBytes(n: number): number {
+  return n * (8 + 4 * INT_COLUMNS.length + BYTE_COLUMNS.length);
+}
+
+interface ChunkColumns {
+  ts: Float64Array;
+  ints: Record<IntColumn, Int32Array>;
+  op: Uint8Array;
+  clock: Uint8Array;
+  flags: Uint8Array;
+}
+
+function columnsOf(buffer: ArrayBuffer, byteOffset: number, n: number): ChunkColumns {
+  let at = byteOffset;
+  const ts = new Float64Array(buffer, at, n);
+  at += 8 * n;
+  const ints = {} as Record<IntColumn, Int32Array>;
+  for (const name of INT_COLUMNS) {
+    ints[name] = new Int32Array(buffer, at, n);
+    at += 4 * n;
+  }
+  const op = new Uint8Array(buffer, at, n);
+  const clock = new Uint8Array(buffer, at + n, n);
+  const flags = new Uint8Array(buffer, at + 2 * n, n);
+  return { ts, ints, op, clock, flags };
+}
+
+const isInt32 = (x: number) => (x | 0) === x;
+
+/**
+ * Builds a source's chunks as its events are stored. A value that does not fit its column (a
+ * garbled CPU number beyond 2^31, a time that is not a safe integer) gives up on the stream for that
+ * source: its chunks are deleted and replay reads its rows instead.
+ */
+export class StreamWriter {
+  private readonly strings = new Map<string, number>();
+  private columns = columnsOf(new ArrayBuffer(chunkBytes(CHUNK_EVENTS)), 0, CHUNK_EVENTS);
+  private n = 0;
+  private firstId = 0;
+  private lastId = 0;
+  private valid = true;
+  private readonly insertChunk;
+
+  constructor(private readonly db: Db, private readonly sourceId: number) {
+    this.insertChunk = db.prepare(`INSERT INTO event_chunks (source_id, first_event_id, last_event_id, events, data)
+      VALUES (?, ?, ?, ?, ?)`);
+  }
+
+  /** Streams the event if replay reads it (a time on a guest clock). */
+  push(eventId: number, line: number, ev: EventRecord): void {
+    if (!this.valid || ev.ts_ns === null || ev.format === 'qemu') return;
+    const clock = STREAM_CLOCKS.indexOf(ev.clock as StreamClock);
+    if (clock < 0) return;
+    if (typeof ev.ts_ns !== 'number' || !Number.isSafeInteger(ev.ts_ns)) return this.giveUp();
+    if (this.n === 0) this.firstId = eventId;
+    const f = replayFields(ev);
+    const i = this.n;
+    const c = this.columns;
+    const ints = [eventId - this.firstId, line, ev.cpu ?? NULL_ID, f.target ?? NULL_ID, this.id(f.csd), this.id(f.func),
+      this.id(f.callsite), this.id(f.reason), this.id(f.kind), this.id(f.targets), f.hpState ?? 0, f.hpStep ?? 0, f.hpRet ?? 0];
+    for (let k = 0; k < INT_COLUMNS.length; k++) {
+      if (!isInt32(ints[k]) || (k >= 2 && k <= 3 && ints[k] < NULL_ID)) return this.giveUp();
+      c.ints[INT_COLUMNS[k]][i] = ints[k];
+    }
+    c.ts[i] = ev.ts_ns;
+    c.op[i] = STREAM_OPS.indexOf(ev.op);
+    c.clock[i] = clock;
+    c.flags[i] = (f.hashed ? FLAG_HASHED : 0) | (f.hpState === null ? FLAG_NO_STATE : 0) | (f.hpStep === null ? FLAG_NO_STEP : 0)
+      | (f.hpRet === null ? FLAG_NO_RET : 0);
+    this.lastId = eventId;
+    if (++this.n === CHUNK_EVENTS) this.flush();
+  }
+
+  /** Writes the last chunk and the string dictionary (once the file is read). */
+  finish(): void {
+    if (!this.valid) return;
+    this.flush();
+    const insert = this.db.prepare('INSERT INTO event_strings (source_id, string_id, text) VALUES (?, ?, ?)');
+    for (const [text, id] of this.strings) insert.run(this.sourceId, id, text);
+  }
+
+  /** Gives an event a corrected time (ingest/timestamps.ts) in whichever chunk holds it. */
+  setTime(eventId: number, ts: number): void {
+    if (!this.valid) return;
+    if (this.n > 0 && eventId >= this.firstId) {
+      const i = this.indexIn(this.columns, this.n, eventId - this.firstId);
+      if (i >= 0) this.columns.ts[i] = ts;
+      return;
+    }
+    const row = this.db.prepare(`SELECT first_event_id, events, data FROM event_chunks
+      WHERE source_id = ? AND first_event_id <= ? ORDER BY first_event_id DESC LIMIT 1`).raw()
+      .get(this.sourceId, eventId) as [number, number, Buffer] | undefined;
+    if (row === undefined) return;
+    const [first, n, data] = row;
+    const copy = new Uint8Array(data).slice();
+    const columns = columnsOf(copy.buffer, 0, n);
+    const i = this.indexIn(columns, n, eventId - first);
+    if (i < 0) return;
+    columns.ts[i] = ts;
+    this.db.prepare('UPDATE event_chunks SET data = ? WHERE source_id = ? AND first_event_id = ?').run(copy, this.sourceId, first);
+  }
+
+  private indexIn(columns: ChunkColumns, n: number, offset: number): number {
+    const ids = columns.ints.id;
+    for (let i = 0; i < n; i++) if (ids[i] === offset) return i;
+    return -1;
+  }
+
+  private id(text: string | null): number {
+    if (text === null) return NULL_ID;
+    let id = this.strings.get(text);
+    if (id === undefined) this.strings.set(text, (id = this.strings.size));
+    return id;
+  }
+
+  private flush(): void {
+    if (this.n === 0) return;
+    const n = this.n;
+    const packed = new Uint8Array(chunkBytes(n));
+    const out = columnsOf(packed.buffer, 0, n);
+    out.ts.set(this.columns.ts.subarray(0, n));
+    for (const name of INT_COLUMNS) out.ints[name].set(this.columns.ints[name].subarray(0, n));
+    out.op.set(this.columns.op.subarray(0, n));
+    out.clock.set(this.columns.clock.subarray(0, n));
+    out.flags.set(this.columns.flags.subarray(0, n));
+    this.insertChunk.run(this.sourceId, this.firstId, this.lastId, n, packed);
+    this.n = 0;
+  }
+
+  private giveUp(): void {
+    this.valid = false;
+    this.db.prepare('DELETE FROM event_chunks WHERE source_id = ?').run(this.sourceId);
+    this.db.prepare('INSERT INTO event_chunks (source_id, first_event_id, last_event_id, events, data) VALUES (?, 0, -1, 0, x\'\')')
+      .run(this.sourceId);
+    this.strings.clear();
+  }
+}
+
+/** Whether every source has a replay stream (a source given up on keeps one empty marker chunk, last_event_id < first_event_id). */
+export function hasStream(db: Db, sourceIds: number[]): boolean {
+  const givenUp = db.prepare('SELECT 1 FROM event_chunks WHERE source_id = ? AND last_event_id < first_event_id LIMIT 1');
+  return sourceIds.every((id) => givenUp.get(id) === undefined);
+}
+
+/** Reads a source's stream chunk by chunk, in event_id order. */
+export class ChunkReader {
+  private readonly strings: (string | null)[];
+  private readonly next;
+  private after = -Infinity;
+
+  constructor(db: Db, readonly sourceId: number) {
+    this.strings = [];
+    for (const [id, text] of db.prepare('SELECT string_id, text FROM event_strings WHERE source_id = ?').raw()
+      .iterate(sourceId) as IterableIterator<[number, string]>) this.strings[id] = text;
+    this.next = db.prepare(`SELECT first_event_id, events, data FROM event_chunks
+      WHERE source_id = ? AND first_event_id > ? ORDER BY first_event_id LIMIT 1`).raw();
+  }
+
+  /** The next chunk's events (only those of `clock`), or null after the last. */
+  read(clock: StreamClock): StreamEvent[] | null {
+    const row = this.next.get(this.sourceId, this.after) as [number, number, Buffer] | undefined;
+    if (row === undefined) return null;
+    const [first, n, data] = row;
+    this.after = first;
+    // The Buffer's bytes may not be aligned for Float64Array: copy them into a fresh ArrayBuffer.
+    const c = columnsOf(new Uint8Array(data).slice().buffer, 0, n);
+    const wanted = STREAM_CLOCKS.indexOf(clock);
+    const events: StreamEvent[] = [];
+    const s = (id: number) => (id === NULL_ID ? null : this.strings[id] ?? null);
+    const { ints } = c;
+    for (let i = 0; i < n; i++) {
+      if (c.clock[i] !== wanted) continue;
+      const flags = c.flags[i];
+      const cpu = ints.cpu[i];
+      const target = ints.target[i];
+      events.push({
+        eventId: first + ints.id[i], sourceId: this.sourceId, line: ints.line[i], ts: c.ts[i], cpu: cpu === NULL_ID ? null : cpu,
+        op: STREAM_OPS[c.op[i]], clock, target: target === NULL_ID ? null : target,
+        csd: s(ints.csd[i]), func: s(ints.func[i]), callsite: s(ints.callsite[i]), reason: s(ints.reason[i]),
+        kind: s(ints.kind[i]), targets: s(ints.targets[i]),
+        hpState: flags & FLAG_NO_STATE ? null : ints.hpState[i], hpStep: flags & FLAG_NO_STEP ? null : ints.hpStep[i],
+        hpRet: flags & FLAG_NO_RET ? null : ints.hpRet[i], hashed: (flags & FLAG_HASHED) !== 0,
+      });
+    }
+    return events;
+  }
+}
