@@ -40,6 +40,7 @@ export function mapClocks(db: Db, boot: string): ClockMap {
  * just before. A trace file read later prints absolute times, so with one the reset is not used.
  */
 function dumpBufferReset(db: Db, boot: string): number | null {
+  if (!consoleHas(db, boot, 'trace_clock_reset')) return null;
   const formats = db.prepare(`SELECT DISTINCT e.format FROM events e JOIN sources s USING (source_id)
     WHERE s.boot = ? AND e.clock = 'ftrace'`).pluck().all(boot) as string[];
   if (formats.length !== 1 || formats[0] !== 'ftrace-dump') return null;
@@ -53,6 +54,7 @@ function dumpBufferReset(db: Db, boot: string): number | null {
 
 /** ftrace - printk for each trace_marker text also printed on the console (n-th copy with n-th copy). */
 function markerDifferences(db: Db, boot: string): number[] {
+  if (!consoleHas(db, boot, 'text')) return [];
   const rows = db.prepare(`
     WITH m AS (SELECT DISTINCT e.text, e.ts_ns FROM events e JOIN sources s USING (source_id)
                WHERE s.boot = ? AND e.op = 'marker' AND e.clock = 'ftrace' AND e.ts_ns IS NOT NULL),
@@ -66,6 +68,7 @@ function markerDifferences(db: Db, boot: string): number[] {
 
 /** ftrace - printk between the takedown_cpu exit of CPU N and the console's "CPU N is now offline". */
 function hotplugDifferences(db: Db, boot: string): number[] {
+  if (!consoleHas(db, boot, 'cpu_offline')) return [];
   const rows = db.prepare(`
     WITH t AS (SELECT e.target_cpu AS cpu, e.ts_ns, row_number() OVER (PARTITION BY e.target_cpu ORDER BY e.ts_ns) AS n
                FROM events e JOIN sources s USING (source_id)
@@ -76,4 +79,13 @@ function hotplugDifferences(db: Db, boot: string): number[] {
                WHERE s.boot = ? AND c.kind = 'cpu_offline' AND c.ts_ns IS NOT NULL)
     SELECT t.ts_ns - c.ts_ns AS d FROM t JOIN c USING (cpu, n)`).all(boot, boot) as { d: number }[];
   return rows.map((r) => r.d);
+}
+
+/**
+ * Whether the boot's console has a message of this kind (timed): each clock pairing needs its console
+ * side, and the event side is a walk of scattered rows (hundreds of ms on a large trace without console).
+ */
+function consoleHas(db: Db, boot: string, kind: string): boolean {
+  return db.prepare(`SELECT 1 FROM console_messages c JOIN sources s USING (source_id)
+    WHERE s.boot = ? AND c.kind = ? AND c.ts_ns IS NOT NULL LIMIT 1`).get(boot, kind) !== undefined;
 }

@@ -46,33 +46,22 @@ export interface EventCursor {
   advance(): void;
 }
 
-/** Reads a source's replay stream. */
+/** Reads a source's replay stream; the event handed out is the reader itself (see ChunkReader). */
 export class ChunkCursor implements EventCursor {
   private readonly reader: ChunkReader;
-  private events: StreamEvent[] = [];
-  private pos = 0;
-  private done = false;
+  private current: StreamEvent | undefined;
 
-  constructor(db: Db, readonly sourceId: number, private readonly clock: StreamClock) {
-    this.reader = new ChunkReader(db, sourceId);
+  constructor(db: Db, readonly sourceId: number, clock: StreamClock) {
+    this.reader = new ChunkReader(db, sourceId, clock);
+    this.advance();
   }
 
   peek(): StreamEvent | undefined {
-    while (this.pos >= this.events.length) {
-      if (this.done) return undefined;
-      const events = this.reader.read(this.clock);
-      if (events === null) {
-        this.done = true;
-        return undefined;
-      }
-      this.events = events;
-      this.pos = 0;
-    }
-    return this.events[this.pos];
+    return this.current;
   }
 
   advance(): void {
-    this.pos++;
+    this.current = this.reader.next() ? this.reader : undefined;
   }
 }
 

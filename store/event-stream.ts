@@ -18,6 +18,7 @@ export const STREAM_OPS = [
   null, 'ipi_send', 'ipi_pending', 'ipi_entry', 'ipi_exit', 'ipi_ack',
   'csd_queue', 'csd_entry', 'csd_exit', 'hp_enter', 'hp_exit', 'marker', 'lost',
 ] as const;
+const OP_CODES = new Map<string | null, number>(STREAM_OPS.map((op, code) => [op, code]));
 export const STREAM_CLOCKS = ['ftrace', 'printk'] as const;
 export type StreamClock = (typeof STREAM_CLOCKS)[number];
 
@@ -128,6 +129,7 @@ function columnsOf(buffer: ArrayBuffer, byteOffset: number, n: number): ChunkCol
 }
 
 const isInt32 = (x: number) => (x | 0) === x;
+const isCpu = (x: number) => isInt32(x) && x >= NULL_ID;
 
 /**
  * Builds a source's chunks as its events are stored. A value that does not fit its column (a
@@ -158,14 +160,27 @@ export class StreamWriter {
     const f = replayFields(ev);
     const i = this.n;
     const c = this.columns;
-    const ints = [eventId - this.firstId, line, ev.cpu ?? NULL_ID, f.target ?? NULL_ID, this.id(f.csd), this.id(f.func),
-      this.id(f.callsite), this.id(f.reason), this.id(f.kind), this.id(f.targets), f.hpState ?? 0, f.hpStep ?? 0, f.hpRet ?? 0];
-    for (let k = 0; k < INT_COLUMNS.length; k++) {
-      if (!isInt32(ints[k]) || (k >= 2 && k <= 3 && ints[k] < NULL_ID)) return this.giveUp();
-      c.ints[INT_COLUMNS[k]][i] = ints[k];
-    }
+    const { ints } = c;
+    const cpu = ev.cpu ?? NULL_ID;
+    const target = f.target ?? NULL_ID;
+    const hpState = f.hpState ?? 0, hpStep = f.hpStep ?? 0, hpRet = f.hpRet ?? 0;
+    if (!isCpu(cpu) || !isCpu(target) || !isInt32(line) || !isInt32(hpState) || !isInt32(hpStep) || !isInt32(hpRet)
+      || !isInt32(eventId - this.firstId)) return this.giveUp();
+    ints.id[i] = eventId - this.firstId;
+    ints.line[i] = line;
+    ints.cpu[i] = cpu;
+    ints.target[i] = target;
+    ints.csd[i] = this.id(f.csd);
+    ints.func[i] = this.id(f.func);
+    ints.callsite[i] = this.id(f.callsite);
+    ints.reason[i] = this.id(f.reason);
+    ints.kind[i] = this.id(f.kind);
+    ints.targets[i] = this.id(f.targets);
+    ints.hpState[i] = hpState;
+    ints.hpStep[i] = hpStep;
+    ints.hpRet[i] = hpRet;
     c.ts[i] = ev.ts_ns;
-    c.op[i] = STREAM_OPS.indexOf(ev.op);
+    c.op[i] = OP_CODES.get(ev.op) ?? 0;
     c.clock[i] = clock;
     c.flags[i] = (f.hashed ? FLAG_HASHED : 0) | (f.hpState === null ? FLAG_NO_STATE : 0) | (f.hpStep === null ? FLAG_NO_STEP : 0)
       | (f.hpRet === null ? FLAG_NO_RET : 0);
@@ -218,14 +233,19 @@ export class StreamWriter {
   private flush(): void {
     if (this.n === 0) return;
     const n = this.n;
-    const packed = new Uint8Array(chunkBytes(n));
-    const out = columnsOf(packed.buffer, 0, n);
-    out.ts.set(this.columns.ts.subarray(0, n));
-    for (const name of INT_COLUMNS) out.ints[name].set(this.columns.ints[name].subarray(0, n));
-    out.op.set(this.columns.op.subarray(0, n));
-    out.clock.set(this.columns.clock.subarray(0, n));
-    out.flags.set(this.columns.flags.subarray(0, n));
-    this.insertChunk.run(this.sourceId, this.firstId, this.lastId, n, packed);
+    if (n === CHUNK_EVENTS) {
+      // A full chunk's columns already lie in the stored layout.
+      this.insertChunk.run(this.sourceId, this.firstId, this.lastId, n, new Uint8Array(this.columns.ts.buffer));
+    } else {
+      const packed = new Uint8Array(chunkBytes(n));
+      const out = columnsOf(packed.buffer, 0, n);
+      out.ts.set(this.columns.ts.subarray(0, n));
+      for (const name of INT_COLUMNS) out.ints[name].set(this.columns.ints[name].subarray(0, n));
+      out.op.set(this.columns.op.subarray(0, n));
+      out.clock.set(this.columns.clock.subarray(0, n));
+      out.flags.set(this.columns.flags.subarray(0, n));
+      this.insertChunk.run(this.sourceId, this.firstId, this.lastId, n, packed);
+    }
     this.n = 0;
   }
 
@@ -244,46 +264,89 @@ export function hasStream(db: Db, sourceIds: number[]): boolean {
   return sourceIds.every((id) => givenUp.get(id) === undefined);
 }
 
-/** Reads a source's stream chunk by chunk, in event_id order. */
-export class ChunkReader {
-  private readonly strings: (string | null)[];
-  private readonly next;
+/**
+ * Reads a source's stream in event_id order, one chunk in memory at a time. The reader is itself the
+ * current event (fields read from the chunk's columns on access, no object per event): whoever gets it
+ * uses it before calling next(), and copies it (copyEvent) to keep it.
+ */
+export class ChunkReader implements StreamEvent {
+  private readonly strings: (string | null)[] = [];
+  private readonly nextChunk;
+  private readonly wanted: number;
   private after = -Infinity;
+  private c: ChunkColumns | null = null;
+  private first = 0;
+  private n = 0;
+  private i = -1;
 
-  constructor(db: Db, readonly sourceId: number) {
-    this.strings = [];
+  constructor(db: Db, readonly sourceId: number, readonly clock: StreamClock) {
     for (const [id, text] of db.prepare('SELECT string_id, text FROM event_strings WHERE source_id = ?').raw()
       .iterate(sourceId) as IterableIterator<[number, string]>) this.strings[id] = text;
-    this.next = db.prepare(`SELECT first_event_id, events, data FROM event_chunks
+    this.nextChunk = db.prepare(`SELECT first_event_id, events, data FROM event_chunks
       WHERE source_id = ? AND first_event_id > ? ORDER BY first_event_id LIMIT 1`).raw();
+    this.wanted = STREAM_CLOCKS.indexOf(clock);
   }
 
-  /** The next chunk's events (only those of `clock`), or null after the last. */
-  read(clock: StreamClock): StreamEvent[] | null {
-    const row = this.next.get(this.sourceId, this.after) as [number, number, Buffer] | undefined;
-    if (row === undefined) return null;
-    const [first, n, data] = row;
-    this.after = first;
-    // The Buffer's bytes may not be aligned for Float64Array: copy them into a fresh ArrayBuffer.
-    const c = columnsOf(new Uint8Array(data).slice().buffer, 0, n);
-    const wanted = STREAM_CLOCKS.indexOf(clock);
-    const events: StreamEvent[] = [];
-    const s = (id: number) => (id === NULL_ID ? null : this.strings[id] ?? null);
-    const { ints } = c;
-    for (let i = 0; i < n; i++) {
-      if (c.clock[i] !== wanted) continue;
-      const flags = c.flags[i];
-      const cpu = ints.cpu[i];
-      const target = ints.target[i];
-      events.push({
-        eventId: first + ints.id[i], sourceId: this.sourceId, line: ints.line[i], ts: c.ts[i], cpu: cpu === NULL_ID ? null : cpu,
-        op: STREAM_OPS[c.op[i]], clock, target: target === NULL_ID ? null : target,
-        csd: s(ints.csd[i]), func: s(ints.func[i]), callsite: s(ints.callsite[i]), reason: s(ints.reason[i]),
-        kind: s(ints.kind[i]), targets: s(ints.targets[i]),
-        hpState: flags & FLAG_NO_STATE ? null : ints.hpState[i], hpStep: flags & FLAG_NO_STEP ? null : ints.hpStep[i],
-        hpRet: flags & FLAG_NO_RET ? null : ints.hpRet[i], hashed: (flags & FLAG_HASHED) !== 0,
-      });
+  /** Moves to the next event of the reader's clock; false after the last. */
+  next(): boolean {
+    for (;;) {
+      while (++this.i < this.n) if (this.c!.clock[this.i] === this.wanted) return true;
+      if (!this.load()) return false;
     }
-    return events;
   }
+
+  private load(): boolean {
+    const row = this.nextChunk.get(this.sourceId, this.after) as [number, number, Buffer] | undefined;
+    if (row === undefined) {
+      this.n = 0;
+      return false;
+    }
+    const [first, n, data] = row;
+    this.after = this.first = first;
+    // The Buffer's bytes may not be aligned for Float64Array: copy them into a fresh ArrayBuffer.
+    this.c = columnsOf(new Uint8Array(data).slice().buffer, 0, n);
+    this.n = n;
+    this.i = -1;
+    return true;
+  }
+
+  private string(id: number): string | null {
+    return id === NULL_ID ? null : this.strings[id] ?? null;
+  }
+
+  private int(column: IntColumn, nullFlag = 0): number | null {
+    const c = this.c!;
+    if (nullFlag !== 0 && (c.flags[this.i] & nullFlag) !== 0) return null;
+    const value = c.ints[column][this.i];
+    return nullFlag === 0 && value === NULL_ID ? null : value;
+  }
+
+  get eventId(): number { return this.first + this.c!.ints.id[this.i]; }
+  get line(): number { return this.c!.ints.line[this.i]; }
+  get ts(): number { return this.c!.ts[this.i]; }
+  get cpu(): number | null { return this.int('cpu'); }
+  get op(): string | null { return STREAM_OPS[this.c!.op[this.i]]; }
+  get target(): number | null { return this.int('target'); }
+  get csd(): string | null { return this.string(this.c!.ints.csd[this.i]); }
+  get func(): string | null { return this.string(this.c!.ints.func[this.i]); }
+  get callsite(): string | null { return this.string(this.c!.ints.callsite[this.i]); }
+  get reason(): string | null { return this.string(this.c!.ints.reason[this.i]); }
+  get kind(): string | null { return this.string(this.c!.ints.kind[this.i]); }
+  get targets(): string | null { return this.string(this.c!.ints.targets[this.i]); }
+  get hpState(): number | null { return this.int('hpState', FLAG_NO_STATE); }
+  get hpStep(): number | null { return this.int('hpStep', FLAG_NO_STEP); }
+  get hpRet(): number | null { return this.int('hpRet', FLAG_NO_RET); }
+  get hashed(): boolean { return (this.c!.flags[this.i] & FLAG_HASHED) !== 0; }
+}
+
+/** A plain copy of an event (of a ChunkReader's current one, say). */
+export function copyEvent(e: StreamEvent): StreamEvent {
+  const copy: StreamEvent = {
+    eventId: e.eventId, sourceId: e.sourceId, line: e.line, ts: e.ts, cpu: e.cpu, op: e.op, clock: e.clock, target: e.target,
+    csd: e.csd, func: e.func, callsite: e.callsite, reason: e.reason, kind: e.kind, targets: e.targets,
+    hpState: e.hpState, hpStep: e.hpStep, hpRet: e.hpRet, hashed: e.hashed,
+  };
+  if (e.kindName !== undefined) copy.kindName = e.kindName;
+  if (e.args !== undefined) copy.args = e.args;
+  return copy;
 }

@@ -8,14 +8,14 @@ import { ingestFiles } from '../ingest/ingest.js';
 import { bootSources, ChunkCursor, RowCursor, type EventCursor } from '../replay/stream.js';
 import { replayBoot } from '../replay/replay.js';
 import { openWritable, type Db } from '../store/db.js';
-import { CHUNK_EVENTS, hasStream, STREAM_CLOCKS, type StreamEvent } from '../store/event-stream.js';
+import { CHUNK_EVENTS, copyEvent, hasStream, STREAM_CLOCKS, type StreamEvent } from '../store/event-stream.js';
 import { ingestTexts } from './helpers/ingest.js';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
 
 function drain(cursor: EventCursor): StreamEvent[] {
   const events: StreamEvent[] = [];
-  for (let e = cursor.peek(); e !== undefined; cursor.advance(), e = cursor.peek()) events.push(e);
+  for (let e = cursor.peek(); e !== undefined; cursor.advance(), e = cursor.peek()) events.push(copyEvent(e));
   return events;
 }
 
