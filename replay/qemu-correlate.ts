@@ -621,30 +621,42 @@ function write(db: Db, model: BootModel, base: bigint, arch: Arch, writes: Write
   }
 }
 
-/** Every QEMU line's time (ns since `base`), sorted; read into one array without a row per line. */
-function qemuTimes(db: Db, boot: string, base: bigint): Float64Array {
-  const count = db.prepare(`SELECT count(*) FROM events e JOIN sources s USING (source_id)
-    WHERE s.boot = ? AND e.format = 'qemu' AND e.ts_ns IS NOT NULL`).pluck().get(boot) as number;
-  const times = new Float64Array(count);
-  let i = 0;
-  const rows = db.prepare(`SELECT e.ts_ns - ? FROM events e JOIN sources s USING (source_id)
-    WHERE s.boot = ? AND e.format = 'qemu' AND e.ts_ns IS NOT NULL`).raw(true).pluck(true);
-  for (const t of rows.iterate(base, boot) as IterableIterator<number>) if (i < count) times[i++] = t;
-  return times.subarray(0, i).sort();
+/** Width of the buckets QEMU's line times are summed up in: at most COVERAGE_NS / 2 (see qemuCoverage). */
+const BUCKET_NS = 5_000_000;
+
+/** When QEMU logged: per bucket of BUCKET_NS that has lines, its first and last line time (ns since `base`), in time order. */
+interface QemuBuckets {
+  first: Float64Array;
+  last: Float64Array;
+}
+
+/** SQLite sums the lines up per bucket: a boot can have millions of QEMU lines and only thousands of buckets. */
+function qemuBuckets(db: Db, boot: string, base: bigint): QemuBuckets {
+  const rows = db.prepare(`SELECT min(e.ts_ns - ?), max(e.ts_ns - ?) FROM events e JOIN sources s USING (source_id)
+    WHERE s.boot = ? AND e.format = 'qemu' AND e.ts_ns IS NOT NULL
+    GROUP BY (e.ts_ns - ?) / ${BUCKET_NS} ORDER BY 1`).raw().all(base, base, boot, base) as [number, number][];
+  return { first: Float64Array.from(rows, (r) => r[0]), last: Float64Array.from(rows, (r) => r[1]) };
 }
 
 /**
  * Whether QEMU was logging around a guest send: some QEMU line within COVERAGE_NS before and after its
  * time on QEMU's clock (QEMU tracing can be switched off, e.g. while the guest dumps its trace).
+ * From the buckets exactly: a bucket spans less than COVERAGE_NS (twice BUCKET_NS around `base`, where
+ * integer division meets 0), so a line in t's own bucket is near enough; else the nearest line before
+ * t is the last of an earlier bucket, and the nearest at or after t the first of a later one.
  */
 function coverage(db: Db, boot: string, base: bigint, fit: Fit | null): ((guest: Guests, g: number) => boolean) | null {
   if (fit === null) return null;
-  let times: Float64Array | null = null; // read only when some guest send is not linked
+  let buckets: QemuBuckets | null = null; // read only when some guest send is not linked
   return (guest, g) => {
     if (guest.link[g] !== NONE) return true;
-    times ??= qemuTimes(db, boot, base);
+    buckets ??= qemuBuckets(db, boot, base);
+    const { first, last } = buckets;
     const t = fit.a + fit.b * guest.ts[g] + guest.shift[g];
-    const lo = lowerBound(times, t, (x) => x);
-    return lo > 0 && times[lo - 1] >= t - COVERAGE_NS && lo < times.length && times[lo] <= t + COVERAGE_NS;
+    // Buckets are disjoint and in order: k is the first bucket whose last line is at or after t.
+    const k = lowerBound(last, t, (x) => x);
+    const before = k < first.length && first[k] < t ? first[k] : k > 0 ? last[k - 1] : -Infinity;
+    const atOrAfter = k < first.length ? (first[k] >= t ? first[k] : last[k]) : Infinity;
+    return before >= t - COVERAGE_NS && atOrAfter <= t + COVERAGE_NS;
   };
 }
