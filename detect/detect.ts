@@ -1,7 +1,7 @@
 // `ipitrace detect` as a library function: replay every boot, run every detector, store findings.
 import { z } from 'zod';
 import { listBoots, replayBoot, type ReplayOptions } from '../replay/replay.js';
-import type { Db } from '../store/db.js';
+import { bulkWriteMode, type Db } from '../store/db.js';
 import { IpitraceError } from '../store/errors.js';
 import { FINDING_COLUMNS, loadDetectors } from './detectors.js';
 
@@ -40,13 +40,18 @@ export function detect(db: Db, options: DetectOptions = {}): Finding[] {
   }
   const detectors = loadDetectors();
   const findings: Finding[] = [];
-  for (const boot of boots) {
-    const run = db.transaction(() => {
-      replayBoot(db, boot, options);
-      for (const detector of detectors) findings.push(...runDetector(db, detector.sql, detector.file, boot, options));
-      storeFindings(db, findings.filter((f) => f.boot === boot));
-    });
-    run();
+  const restore = bulkWriteMode(db);
+  try {
+    for (const boot of boots) {
+      const run = db.transaction(() => {
+        replayBoot(db, boot, options);
+        for (const detector of detectors) findings.push(...runDetector(db, detector.sql, detector.file, boot, options));
+        storeFindings(db, findings.filter((f) => f.boot === boot));
+      });
+      run();
+    }
+  } finally {
+    restore();
   }
   return findings;
 }

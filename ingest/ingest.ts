@@ -3,7 +3,7 @@
 // before it stay. A bad line never stops a file: it becomes an `unparsed` row.
 import { basename, dirname, resolve } from 'node:path';
 import { SourceReader } from '../parsers/reader.js';
-import { ensureIndexes, type Db } from '../store/db.js';
+import { bulkWriteMode, ensureIndexes, type Db } from '../store/db.js';
 import { IpitraceError, isIpitraceError } from '../store/errors.js';
 import { openInput } from './input.js';
 import { SqliteSink, type SourceCounts } from './writer.js';
@@ -40,7 +40,7 @@ export function bootNameFor(path: string): string {
 
 export async function ingestFiles(db: Db, paths: string[], options: IngestOptions = {}): Promise<FileOutcome[]> {
   const outcomes: FileOutcome[] = [];
-  const restore = bulkPragmas(db);
+  const restore = bulkWriteMode(db);
   try {
     for (const path of paths) outcomes.push(await ingestOne(db, path, options));
     ensureIndexes(db);
@@ -48,37 +48,6 @@ export async function ingestFiles(db: Db, paths: string[], options: IngestOption
     restore();
   }
   return outcomes;
-}
-
-/**
- * Settings for the bulk load, undone afterwards. Foreign keys are not checked row by row: every row
- * references the source row made in the same transaction, or (event_targets) the event just
- * inserted. A rollback journal instead of the WAL: pages appended to the file are written once
- * (the WAL writes them twice, once more at the checkpoint) and a file's transaction still rolls
- * back on error or crash. No fsync: only a power loss could cost the file being read.
- */
-function bulkPragmas(db: Db): () => void {
-  const foreignKeys = db.pragma('foreign_keys', { simple: true }) as number;
-  const synchronous = db.pragma('synchronous', { simple: true }) as number;
-  const journal = db.pragma('journal_mode', { simple: true }) as string;
-  db.pragma('foreign_keys = OFF');
-  db.pragma('synchronous = OFF');
-  setJournal(db, 'delete');
-  return () => {
-    setJournal(db, journal);
-    db.pragma(`synchronous = ${synchronous}`);
-    db.pragma(`foreign_keys = ${foreignKeys}`);
-  };
-}
-
-/** Changes the journal mode where it can (not while another connection holds the database open). */
-function setJournal(db: Db, mode: string): void {
-  if (db.memory) return;
-  try {
-    db.pragma(`journal_mode = ${mode}`);
-  } catch {
-    // Busy: keep the current mode, only slower.
-  }
 }
 
 async function ingestOne(db: Db, path: string, options: IngestOptions): Promise<FileOutcome> {

@@ -98,3 +98,35 @@ export function ensureIndexes(db: Db): void {
     CREATE INDEX IF NOT EXISTS cpu_states_start ON cpu_states(boot, cpu, start_ns);
   `);
 }
+
+/**
+ * Settings for a bulk write (ingest's load, replay's derived tables), undone afterwards. Foreign keys
+ * are not checked row by row: every row references the source row made in the same transaction, or
+ * (event_targets) the event just inserted. A rollback journal instead of the WAL: pages appended to
+ * the file are written once (the WAL writes them twice, once more at the checkpoint) and the
+ * transaction still rolls back on error or crash. No fsync: only a power loss could cost the work in
+ * progress (the file being read, the boot being replayed).
+ */
+export function bulkWriteMode(db: Db): () => void {
+  const foreignKeys = db.pragma('foreign_keys', { simple: true }) as number;
+  const synchronous = db.pragma('synchronous', { simple: true }) as number;
+  const journal = db.pragma('journal_mode', { simple: true }) as string;
+  db.pragma('foreign_keys = OFF');
+  db.pragma('synchronous = OFF');
+  setJournal(db, 'delete');
+  return () => {
+    setJournal(db, journal);
+    db.pragma(`synchronous = ${synchronous}`);
+    db.pragma(`foreign_keys = ${foreignKeys}`);
+  };
+}
+
+/** Changes the journal mode where it can (not while another connection holds the database open). */
+function setJournal(db: Db, mode: string): void {
+  if (db.memory) return;
+  try {
+    db.pragma(`journal_mode = ${mode}`);
+  } catch {
+    // Busy: keep the current mode, only slower.
+  }
+}
