@@ -5,6 +5,7 @@ import {
   ConsoleRecord, CpuFactRecord, EventRecord, type Format, type ParseIssue,
 } from '../schema/records.js';
 import type { StatName } from '../schema/stats.js';
+import { BatchInsert } from '../store/batch-insert.js';
 import { StreamWriter } from '../store/event-stream.js';
 import { SpikeFinder } from './timestamps.js';
 import type { ReaderSink } from '../parsers/reader.js';
@@ -96,9 +97,7 @@ export class SqliteSink implements ReaderSink {
   private readonly consoleSpikes = new SpikeFinder();
   private shapeCount = 0;
   private readonly insertEvent;
-  private readonly insertTarget;
-  private readonly insertTargets;
-  private readonly targetParams: number[] = [];
+  private readonly targets: BatchInsert;
   private readonly insertConsole;
   private readonly insertFact;
   private readonly insertUnparsed;
@@ -109,8 +108,7 @@ export class SqliteSink implements ReaderSink {
     this.insertEvent = db.prepare(`INSERT INTO events (event_id, source_id, line, format, clock, ts_ns, cpu,
       task, pid, flags, kind, op, target_cpu, csd, func, callsite, callback, reason, vector, hp_state, hp_step,
       hp_ret, text, host_tid, args) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`);
-    this.insertTarget = db.prepare('INSERT INTO event_targets (event_id, cpu) VALUES (?, ?)');
-    this.insertTargets = db.prepare(`INSERT INTO event_targets (event_id, cpu) VALUES ${Array(TARGET_ROWS).fill('(?, ?)').join(', ')}`);
+    this.targets = new BatchInsert(db, 'event_targets', ['event_id', 'cpu'], TARGET_ROWS);
     this.insertConsole = db.prepare(`INSERT INTO console_messages (source_id, line, ts_ns, kind, cpu, target_cpu,
       seq, wait_ns, func, info, cpus, text) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`);
     this.insertFact = db.prepare('INSERT INTO cpu_facts (source_id, line, fact, count, cpus, text) VALUES (?,?,?,?,?,?)');
@@ -160,13 +158,7 @@ export class SqliteSink implements ReaderSink {
       shape.statement.run(p);
     }
     const targets = ev.targets;
-    for (let t = 0; t < targets.length; t++) {
-      this.targetParams.push(id, targets[t]);
-      if (this.targetParams.length === 2 * TARGET_ROWS) {
-        this.insertTargets.run(this.targetParams);
-        this.targetParams.length = 0;
-      }
-    }
+    for (let t = 0; t < targets.length; t++) this.targets.add(id, targets[t]);
   }
 
   /** The statement for this event's kind, format, clock, op and present columns; null: the generic one. */
@@ -257,9 +249,7 @@ export class SqliteSink implements ReaderSink {
   finish(): void {
     this.repairSpikes();
     this.stream.finish();
-    const rows = this.targetParams.length / 2;
-    for (let i = 0; i < rows; i++) this.insertTarget.run(this.targetParams[2 * i], this.targetParams[2 * i + 1]);
-    this.targetParams.length = 0;
+    this.targets.flush();
     // In order of first appearance, as the summary's tie order depends on it.
     for (const [kind, entry] of this.kinds) this.counts.events.set(kind, entry.count);
   }

@@ -1,0 +1,36 @@
+// Inserting many rows into one table, several rows per statement: each statement run costs about a
+// microsecond on top of its parameters, and derived tables get ~100 k rows per M events (8 rows per
+// statement measured ~35 % faster than 1 on 24-column csd_lifecycle rows). Rows keep their order.
+import type { Db } from './db.js';
+
+export class BatchInsert {
+  private readonly many;
+  private readonly one;
+  private readonly pending: unknown[] = [];
+  private readonly batchLength: number;
+
+  /** `rowsPerStatement`: more for narrow rows (the statement's fixed cost is then a bigger share). */
+  constructor(db: Db, table: string, private readonly columns: readonly string[], rowsPerStatement = 8) {
+    const row = `(${columns.map(() => '?').join(', ')})`;
+    const into = `INSERT INTO ${table} (${columns.join(', ')}) VALUES `;
+    this.many = db.prepare(into + Array(rowsPerStatement).fill(row).join(', '));
+    this.one = db.prepare(into + row);
+    this.batchLength = rowsPerStatement * columns.length;
+  }
+
+  /** Queues one row (values in column order); call flush() before reading the table. */
+  add(...values: unknown[]): void {
+    if (values.length !== this.columns.length) throw new Error(`${values.length} values for ${this.columns.length} columns`);
+    for (const value of values) this.pending.push(value);
+    if (this.pending.length === this.batchLength) {
+      this.many.run(this.pending);
+      this.pending.length = 0;
+    }
+  }
+
+  flush(): void {
+    const width = this.columns.length;
+    for (let at = 0; at < this.pending.length; at += width) this.one.run(this.pending.slice(at, at + width));
+    this.pending.length = 0;
+  }
+}
