@@ -164,12 +164,15 @@ describe('CLI contract', () => {
   it('re-ingesting the same bytes into the same boot is a no-op; --replace redoes it', () => {
     const trace = join(FIXTURE, 'trace.txt.gz');
     const count = () => query(db, 'SELECT count(*) AS n FROM events')[0].n;
+    const chunks = () => query(db, 'SELECT count(*) AS n, sum(events) AS events FROM event_chunks')[0];
     const before = count();
+    const chunksBefore = chunks();
     const again = ipitrace(['ingest', '--db', db, '--boot', 'offline-async', trace]);
     expect(again.stdout).toContain('skipped, already ingested');
     expect(count()).toBe(before);
     expect(ipitrace(['ingest', '--db', db, '--boot', 'offline-async', '--replace', trace]).status).toBe(0);
     expect(count()).toBe(before);
+    expect(chunks()).toEqual(chunksBefore);
     expect(query(db, 'SELECT count(*) AS n FROM sources')).toEqual([{ n: 3 }]);
   });
 
