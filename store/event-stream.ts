@@ -113,7 +113,7 @@ interface ChunkColumns {
   flags: Uint8Array;
 }
 
-function columnsOf(buffer: ArrayBuffer, byteOffset: number, n: number): ChunkColumns {
+function columnsOf(buffer: ArrayBufferLike, byteOffset: number, n: number): ChunkColumns {
   let at = byteOffset;
   const ts = new Float64Array(buffer, at, n);
   at += 8 * n;
@@ -303,8 +303,8 @@ export class ChunkReader implements StreamEvent {
     }
     const [first, n, data] = row;
     this.after = this.first = first;
-    // The Buffer's bytes may not be aligned for Float64Array: copy them into a fresh ArrayBuffer.
-    this.c = columnsOf(new Uint8Array(data).slice().buffer, 0, n);
+    // Float64Array needs 8-byte alignment: a Buffer that does not start at one is copied.
+    this.c = data.byteOffset % 8 === 0 ? columnsOf(data.buffer, data.byteOffset, n) : columnsOf(new Uint8Array(data).slice().buffer, 0, n);
     this.n = n;
     this.i = -1;
     return true;
