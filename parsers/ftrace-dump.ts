@@ -5,14 +5,16 @@
 // The reader tracks the section ('Dumping ftrace buffer:', the 33-dash fences); this module parses
 // the lines, which are also accepted outside a fenced section (a log cut before the header).
 import type { ParsedItem } from '../schema/records.js';
-import { buildEvent, eventItems, lostItems } from './ftrace-text.js';
+import { EVENT_PART, eventFromParts, eventItems, lostItems } from './ftrace-text.js';
 import type { LineContext, LineParser } from './types.js';
 
 // [   10.593071] kworker/-9         0d..1. 448361us : csd_function_entry: func=do_sync_core, csd=0000000000000000
 // [ 1731.632619]   <idle>-0       2d... 1562233515us : scheduler_ipi: entered
 // syz-exec-31490   2...1 413720925us : 0: }D
 // A serial line may repeat a character: up to 12 flag characters and 'uuus' are still read.
-const LATENCY_LINE = /^\s*(.{1,16}?)-(\d+)\s+(\d+)([A-Za-z.][A-Za-z0-9.]{3,11})\s+(\d+)u+s(?:[$@*#!+ ])?\s?:\s(.*)$/;
+// Groups 1 task, 2 pid, 3 cpu, 4 flags, 5 microseconds, 6-8 EVENT_PART (ftrace-text.ts).
+const LATENCY_LINE = new RegExp(
+  String.raw`^\s*(.{1,16}?)-(\d+)\s+(\d+)([A-Za-z.][A-Za-z0-9.]{3,11})\s+(\d+)u+s(?:[$@*#!+ ])?\s?:\s` + EVENT_PART);
 /** What a dump line looks like, loosely: `-PID CPUflags NNNus : name: `. */
 export const DUMP_EVENT_LIKE = /-\d+\s+\d+[A-Za-z.]\S*\s+\d+\S*\s*:\s+\w+:/;
 
@@ -21,7 +23,7 @@ export const DUMP_FENCE = '---------------------------------';
 function parseLatencyLine(body: string): ParsedItem[] | undefined {
   const m = LATENCY_LINE.exec(body);
   if (!m) return undefined;
-  const ev = buildEvent('ftrace-dump', 'ftrace', m[6]);
+  const ev = eventFromParts('ftrace-dump', 'ftrace', m[6], m[7], m[8]);
   if (typeof ev !== 'string') {
     ev.ts_ns = Number(m[5]) * 1000;
     ev.task = m[1].trim();

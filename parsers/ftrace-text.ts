@@ -12,11 +12,18 @@ import type { LineContext, LineParser } from './types.js';
 //            <...>-3979  [007]   217.975284: sched_stat_runtime:   comm=Thread-103 pid=3979 ...   (trace-cmd)
 // The irq-info flags are 4 (<= 5.x) or 5 (6.x) characters; up to 12 are accepted, as a serial line
 // sometimes repeats a character (`.........` in a real arm64 boot) and the event is still sound.
-const CONTEXT =
-  /^\s*(.*?)-(\d+)\s+(?:\(\s*(?:\d+|-+)\)\s+)?\[(\d+)\]\s+(?:([A-Za-z0-9.]{4,12})\s+)?(\d+)(?:\.(\d+))?:\s+(.*)$/;
+// The event part that ends each event line regex: `name: args` (groups +1 name, +2 args), or
+// without a name (function tracer: `do_idle <-cpu_startup_entry`, group +3). Part of the line's
+// regex rather than a second match on what it captured; eventFromParts() takes its groups. Args are
+// trimmed at their start by eventFromParts, so the one space after the colon need not be matched.
+export const EVENT_PART = String.raw`(?:([A-Za-z_]\w*):(.*)|(.*))$`;
+// Groups 1 task, 2 pid, 3 cpu, 4 flags, 5 secs, 6 fraction, 7-9 EVENT_PART.
+const CONTEXT = new RegExp(
+  String.raw`^\s*(.*?)-(\d+)\s+(?:\(\s*(?:\d+|-+)\)\s+)?\[(\d+)\]\s+(?:([A-Za-z0-9.]{4,12})\s+)?(\d+)(?:\.(\d+))?:\s+`
+  + EVENT_PART);
 /** What an event line of the trace file looks like, loosely: `-PID [CPU] ... SECS.USECS: name: `. */
 export const FTRACE_EVENT_LIKE = /-\d+\s+(?:\(.*?\)\s+)?\[\d+\]\s.*\d\.\d+:\s+\w+:/;
-// The event part: `name: args`. Function-tracer lines (`do_idle <-cpu_startup_entry`) have no colon.
+// A whole `name: args` text, for tp_printk lines (whose body is nothing but that).
 const EVENT = /^([A-Za-z_][\w]*):\s?(.*)$/;
 
 // # entries-in-buffer/entries-written: 15947/15947   #P:4
@@ -34,9 +41,25 @@ export function buildEvent(
   format: EventRecord['format'], clock: EventRecord['clock'], rest: string,
 ): EventRecord | string {
   const m = EVENT.exec(rest);
-  const name = m ? typedEventName(m[1]) : 'function';
-  const ev = m ? blankEvent(format, clock, name, m[2].trimStart()) : blankEvent(format, clock, 'function', rest);
-  if (m && name !== m[1]) corruptNames.set(ev, m[1]);
+  return m ? eventFromParts(format, clock, m[1], m[2], undefined) : eventFromParts(format, clock, undefined, undefined, rest);
+}
+
+/**
+ * The event record (typed columns filled) or an error reason from EVENT_PART's three groups: the
+ * name as printed and the args, or, for a line without a name, its text (a function-tracer event).
+ */
+export function eventFromParts(
+  format: EventRecord['format'], clock: EventRecord['clock'],
+  printedName: string | undefined, args: string | undefined, unnamed: string | undefined,
+): EventRecord | string {
+  let ev: EventRecord;
+  if (printedName === undefined) {
+    ev = blankEvent(format, clock, 'function', unnamed!);
+  } else {
+    const name = typedEventName(printedName);
+    ev = blankEvent(format, clock, name, args!.trimStart());
+    if (name !== printedName) corruptNames.set(ev, printedName);
+  }
   const error = decodeEventArgs(ev);
   return error ?? ev;
 }
@@ -103,7 +126,7 @@ function parseEventLine(body: string, ctx: LineContext): ParsedItem[] | undefine
   const format = ctx.state.ftraceLayout;
   // A bare integer timestamp is a non-ns trace clock (counter, x86-tsc): kept in args, not in ts_ns.
   const hasNsClock = m[6] !== undefined;
-  const ev = buildEvent(format, hasNsClock ? 'ftrace' : 'none', m[7]);
+  const ev = eventFromParts(format, hasNsClock ? 'ftrace' : 'none', m[7], m[8], m[9]);
   if (typeof ev !== 'string') {
     ev.ts_ns = hasNsClock ? secondsToNs(m[5], m[6]) : null;
     ev.task = m[1].trim();

@@ -119,15 +119,20 @@ const FRACTION_SCALE = [1e9, 1e8, 1e7, 1e6, 1e5, 1e4, 1e3, 1e2, 1e1];
  */
 export function repeatRepair(known: Iterable<string>): (text: string) => string {
   const bySqueezed = new Map<string, string | null>();
-  const names = new Set(known);
-  for (const name of names) {
+  // A known name maps to itself: the caller gets the one string of the table, not the equal one cut
+  // from the line, so that later lookups by it (decoders, the writer's per-kind entries) find it by
+  // identity instead of comparing characters.
+  const names = new Map<string, string>();
+  for (const name of known) names.set(name, name);
+  for (const name of names.keys()) {
     const key = squeezeRepeats(name);
     bySqueezed.set(key, bySqueezed.has(key) ? null : name);
   }
   // Unknown names recur (every sched_switch of a trace): their answer is kept, up to a bound.
   const seen = new Map<string, string>();
   return (text) => {
-    if (names.has(text)) return text;
+    const name = names.get(text);
+    if (name !== undefined) return name;
     let repaired = seen.get(text);
     if (repaired === undefined) {
       repaired = bySqueezed.get(squeezeRepeats(text)) ?? text;
