@@ -25,6 +25,8 @@ qemu AS (
          row_number() OVER (PARTITION BY t.cpu ORDER BY e.event_id) AS n
     FROM events e JOIN sources s USING (source_id) JOIN event_targets t ON t.event_id = e.event_id
    WHERE s.boot = :boot AND e.format = 'qemu' AND e.op = 'ipi_send'
+     -- Only when the boot has a QEMU log at all (else the op's guest rows would all be visited).
+     AND EXISTS (SELECT 1 FROM sources q WHERE q.boot = :boot AND json_extract(q.format_counts, '$.qemu') > 0)
      AND (SELECT n FROM known) > 0 AND t.cpu NOT IN (SELECT cpu FROM present)
 ),
 hits AS (

@@ -109,6 +109,7 @@ type VcpuOf = Map<number, { cpu: number; votes: number; total: number; basis: st
  */
 export function correlateQemu(db: Db, model: BootModel): void {
   const { boot } = model;
+  if (!hasQemuLog(db, boot)) return;
   // QEMU times are epoch ns (> 2^53): they are handled as ns since `base`, one of them.
   const base = (db.prepare(`SELECT e.ts_ns AS b FROM events e JOIN sources s USING (source_id)
     WHERE s.boot = ? AND e.format = 'qemu' AND e.op = 'ipi_send' AND e.ts_ns IS NOT NULL LIMIT 1`)
@@ -155,6 +156,11 @@ export function correlateQemu(db: Db, model: BootModel): void {
     linkByOrder(guest, sends);
   }
   write(db, model, base, arch, writes, guest, sends, tidCpu, fit);
+}
+
+/** Whether some file of the boot has QEMU trace lines (sources.format_counts): the QEMU rows are not indexed apart. */
+function hasQemuLog(db: Db, boot: string): boolean {
+  return db.prepare(`SELECT 1 FROM sources WHERE boot = ? AND json_extract(format_counts, '$.qemu') > 0 LIMIT 1`).get(boot) !== undefined;
 }
 
 // x86: fixed-mode ICR writes only (INIT, SIPI and NMI carry no IPI vector).
