@@ -13,6 +13,7 @@
 // On ARM a send shows twice in the guest (ipi_send_cpu/_cpumask, then the arch's ipi_raise): the two
 // levels are linked independently, each one-to-one, so both can point at the same QEMU write.
 import { ARM_IPI_NAMES } from '../parsers/ftrace-events.js';
+import { BatchInsert } from '../store/batch-insert.js';
 import type { Db } from '../store/db.js';
 import type { BootModel } from './replay.js';
 import { isNonexistent } from './universe.js';
@@ -440,8 +441,14 @@ function leastSquares(xs: Float64Array, ys: Float64Array): { a: number; b: numbe
   return { a: my - b * mx, b };
 }
 
+/** Sorted copies of small windows reuse one buffer (localCorrection takes one per 8 guest sends). */
+let scratch = new Float64Array(64);
+
 function quantile(values: Float64Array, q: number): number {
-  const sorted = Float64Array.from(values).sort();
+  if (scratch.length < values.length) scratch = new Float64Array(values.length);
+  const sorted = scratch.subarray(0, values.length);
+  sorted.set(values);
+  sorted.sort();
   return sorted[Math.floor(sorted.length * q)] ?? 0;
 }
 
@@ -604,27 +611,29 @@ function write(db: Db, model: BootModel, base: bigint, arch: Arch, writes: Write
   for (const [tid, m] of [...tidCpu].sort((x, y) => x[0] - y[0])) insertVcpu.run(boot, tid, m.cpu, m.basis, m.votes, m.total);
 
   const covered = coverage(db, boot, base, fit);
-  const insertLink = db.prepare(`INSERT INTO qemu_links (boot, guest_event_id, target_cpu, qemu_event_id, vector, method,
-    qemu_ns, residual_ns, in_qemu_log) VALUES (?,?,?,?,?,?,?,?,?)`);
+  const insertLink = new BatchInsert(db, 'qemu_links', ['boot', 'guest_event_id', 'target_cpu', 'qemu_event_id', 'vector',
+    'method', 'qemu_ns', 'residual_ns', 'in_qemu_log']);
   for (let g = 0; g < guest.count; g++) {
     const s = guest.link[g];
     const residual = guest.residual[g];
-    insertLink.run(boot, guest.eventId[g], guest.target[g], s === NONE ? null : writes.eventId[sends.write[s]],
+    insertLink.add(boot, guest.eventId[g], guest.target[g], s === NONE ? null : writes.eventId[sends.write[s]],
       orNull(guest.vector[g]), s === NONE ? null : fit === null ? 'order' : 'time', s === NONE ? null : toRef(sends.t[s]),
       Number.isNaN(residual) ? null : Math.round(residual / (fit?.b ?? 1)),
       covered === null ? null : covered(guest, g) ? 1 : 0);
   }
-  const insertSend = db.prepare(`INSERT INTO qemu_sends (boot, qemu_event_id, source_id, line, host_tid, src_cpu, target_cpu,
-    shorthand, vector, reason, ts_ns, has_vcpu, linked) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`);
+  insertLink.flush();
+  const insertSend = new BatchInsert(db, 'qemu_sends', ['boot', 'qemu_event_id', 'source_id', 'line', 'host_tid', 'src_cpu',
+    'target_cpu', 'shorthand', 'vector', 'reason', 'ts_ns', 'has_vcpu', 'linked']);
   for (let s = 0; s < sends.count; s++) {
     const w = sends.write[s];
     const target = sends.target[s];
     const hasVcpu = isNonexistent(universe, target) ? 0
       : (universe.present !== null && target < universe.present) || universe.seen.has(target) ? 1 : null;
-    insertSend.run(boot, writes.eventId[w], writes.sourceId[w], writes.line[w], orNull(writes.tid[w]), orNull(sends.src[s]),
+    insertSend.add(boot, writes.eventId[w], writes.sourceId[w], writes.line[w], orNull(writes.tid[w]), orNull(sends.src[s]),
       target, writes.shorthand[w], orNull(sends.vector[s]), vectorReason(arch, sends.vector[s]), toRef(sends.t[s]), hasVcpu,
       sends.linked[s]);
   }
+  insertSend.flush();
 }
 
 /** Width of the buckets QEMU's line times are summed up in: at most COVERAGE_NS / 2 (see qemuCoverage). */
@@ -640,8 +649,26 @@ interface QemuBuckets {
 function qemuBuckets(db: Db, boot: string, base: bigint): QemuBuckets {
   const rows = db.prepare(`SELECT min(e.ts_ns - ?), max(e.ts_ns - ?) FROM events e JOIN sources s USING (source_id)
     WHERE s.boot = ? AND e.format = 'qemu' AND e.ts_ns IS NOT NULL
-    GROUP BY (e.ts_ns - ?) / ${BUCKET_NS} ORDER BY 1`).raw().all(base, base, boot, base) as [number, number][];
-  return { first: Float64Array.from(rows, (r) => r[0]), last: Float64Array.from(rows, (r) => r[1]) };
+    GROUP BY (e.ts_ns - ?) / ${BUCKET_NS} ORDER BY 1`).raw();
+  // Read into typed arrays as the rows come: a long boot has hundreds of thousands of buckets.
+  let first: Float64Array = new Float64Array(1024);
+  let last: Float64Array = new Float64Array(1024);
+  let n = 0;
+  for (const [lo, hi] of rows.iterate(base, base, boot, base) as IterableIterator<[number, number]>) {
+    if (n === first.length) {
+      first = grownFloats(first);
+      last = grownFloats(last);
+    }
+    first[n] = lo;
+    last[n++] = hi;
+  }
+  return { first: first.subarray(0, n), last: last.subarray(0, n) };
+}
+
+function grownFloats(array: Float64Array): Float64Array {
+  const bigger = new Float64Array(2 * array.length);
+  bigger.set(array);
+  return bigger;
 }
 
 /**
