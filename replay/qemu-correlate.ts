@@ -203,9 +203,10 @@ function readWrites(db: Db, boot: string, base: bigint): Writes {
   return writes;
 }
 
-function grown(array: Int32Array, least: number): Int32Array {
-  const bigger = new Int32Array(Math.max(least, 2 * array.length));
-  bigger.set(array);
+/** A copy of a typed array with room for at least `least` elements (twice as many, at least). */
+function grown<T extends Int32Array | Float64Array>(array: T, least: number): T {
+  const bigger = new (array.constructor as new (length: number) => T)(Math.max(least, 2 * array.length));
+  bigger.set(array as ArrayLike<number>);
   return bigger;
 }
 
@@ -656,19 +657,13 @@ function qemuBuckets(db: Db, boot: string, base: bigint): QemuBuckets {
   let n = 0;
   for (const [lo, hi] of rows.iterate(base, base, boot, base) as IterableIterator<[number, number]>) {
     if (n === first.length) {
-      first = grownFloats(first);
-      last = grownFloats(last);
+      first = grown(first, n + 1);
+      last = grown(last, n + 1);
     }
     first[n] = lo;
     last[n++] = hi;
   }
   return { first: first.subarray(0, n), last: last.subarray(0, n) };
-}
-
-function grownFloats(array: Float64Array): Float64Array {
-  const bigger = new Float64Array(2 * array.length);
-  bigger.set(array);
-  return bigger;
 }
 
 /**

@@ -48,7 +48,7 @@ export function computeUniverse(db: Db, boot: string, seen: Set<number>, cpusOve
 /** At most this many events on a CPU number beyond nr_cpu_ids are taken as garbled digits. */
 const GARBLED_MAX_EVENTS = 3;
 /** CONFIG_NR_CPUS is at most 8192 (x86 MAXSMP): a CPU number beyond it is garbled whatever its count. */
-export const MAX_NR_CPUS = 8192;
+const MAX_NR_CPUS = 8192;
 
 /**
  * CPU numbers that recorded events although the console says no such CPU exists (nr_cpu_ids, the

@@ -7,17 +7,14 @@
 // reads. `replayFields` says which columns each op contributes; ingest encodes them from the parsed
 // record, and replay's row-by-row fallback (replay/stream.ts) derives them from the events table with
 // the same function, so that both paths see the same stream (test/event-stream.test.ts compares them).
-import type { EventRecord } from '../schema/records.js';
+import { OPS, type EventRecord } from '../schema/records.js';
 import type { Db } from './db.js';
 
 /** Events per chunk: 4096 events are ~200 KB, so that a boot's sources each hold one chunk while merged. */
 export const CHUNK_EVENTS = 4096;
 
-/** Op codes in the stream (0: no op). */
-export const STREAM_OPS = [
-  null, 'ipi_send', 'ipi_pending', 'ipi_entry', 'ipi_exit', 'ipi_ack',
-  'csd_queue', 'csd_entry', 'csd_exit', 'hp_enter', 'hp_exit', 'marker', 'lost',
-] as const;
+/** Op codes in the stream: 0 is no op, then events.op's values (schema/records.ts). */
+const STREAM_OPS = [null, ...OPS] as const;
 const OP_CODES = new Map<string | null, number>(STREAM_OPS.map((op, code) => [op, code]));
 export const STREAM_CLOCKS = ['ftrace', 'printk'] as const;
 export type StreamClock = (typeof STREAM_CLOCKS)[number];
@@ -252,8 +249,7 @@ export class StreamWriter {
   private giveUp(): void {
     this.valid = false;
     this.db.prepare('DELETE FROM event_chunks WHERE source_id = ?').run(this.sourceId);
-    this.db.prepare('INSERT INTO event_chunks (source_id, first_event_id, last_event_id, events, data) VALUES (?, 0, -1, 0, x\'\')')
-      .run(this.sourceId);
+    this.insertChunk.run(this.sourceId, 0, -1, 0, Buffer.alloc(0));
     this.strings.clear();
   }
 }
