@@ -39,9 +39,21 @@ const MAX_SHAPES = 512;
 const TARGET_ROWS = 64;
 
 interface Shape {
-  statement: Statement;
-  /** Reused parameter array: event_id, line, then the present optional columns, then args. */
-  params: unknown[];
+  /** Runs the statement with this event's id, line, present optional columns and args. */
+  insert: ShapeInsert;
+}
+
+type ShapeInsert = (id: number, line: number, ev: EventRecord) => void;
+
+/**
+ * A function that calls `statement.run(id, line, ev.ts_ns, ..., ev.args)` with exactly the present
+ * columns as separate arguments. better-sqlite3 binds separate arguments about 20 % faster than
+ * one array of them (npm run bench: ingest ~8 % faster), and the column list differs per shape, so
+ * the call is generated once per shape. The names come from OPTIONAL_COLUMNS, never from input.
+ */
+function compileInsert(statement: Statement, present: readonly string[]): ShapeInsert {
+  const args = ['id', 'line', ...present.map((column) => `ev.${column}`), 'ev.args'].join(', ');
+  return new Function('statement', `return (id, line, ev) => { statement.run(${args}); };`)(statement) as ShapeInsert;
 }
 
 /** The statements of one (kind, format, clock, op), by mask of present optional columns. */
@@ -133,29 +145,7 @@ export class SqliteSink implements ReaderSink {
         ev.kind, ev.op, ev.target_cpu, ev.csd, ev.func, ev.callsite, ev.callback, ev.reason, ev.vector, ev.hp_state,
         ev.hp_step, ev.hp_ret, ev.text, ev.host_tid, ev.args);
     } else {
-      const p = shape.params;
-      let i = 2;
-      p[0] = id;
-      p[1] = line;
-      if (ev.ts_ns !== null) p[i++] = ev.ts_ns;
-      if (ev.cpu !== null) p[i++] = ev.cpu;
-      if (ev.task !== null) p[i++] = ev.task;
-      if (ev.pid !== null) p[i++] = ev.pid;
-      if (ev.flags !== null) p[i++] = ev.flags;
-      if (ev.target_cpu !== null) p[i++] = ev.target_cpu;
-      if (ev.csd !== null) p[i++] = ev.csd;
-      if (ev.func !== null) p[i++] = ev.func;
-      if (ev.callsite !== null) p[i++] = ev.callsite;
-      if (ev.callback !== null) p[i++] = ev.callback;
-      if (ev.reason !== null) p[i++] = ev.reason;
-      if (ev.vector !== null) p[i++] = ev.vector;
-      if (ev.hp_state !== null) p[i++] = ev.hp_state;
-      if (ev.hp_step !== null) p[i++] = ev.hp_step;
-      if (ev.hp_ret !== null) p[i++] = ev.hp_ret;
-      if (ev.text !== null) p[i++] = ev.text;
-      if (ev.host_tid !== null) p[i++] = ev.host_tid;
-      p[i] = ev.args;
-      shape.statement.run(p);
+      shape.insert(id, line, ev);
     }
     const targets = ev.targets;
     for (let t = 0; t < targets.length; t++) this.targets.add(id, targets[t]);
@@ -182,10 +172,8 @@ export class SqliteSink implements ReaderSink {
       const columns = ['event_id', 'line', ...present, 'args', 'source_id', 'format', 'clock', 'kind', 'op'];
       const values = ['?', '?', ...present.map(() => '?'), '?',
         ...[this.sourceId, ev.format, ev.clock, ev.kind, ev.op].map(sqlLiteral)];
-      shape = {
-        statement: this.db.prepare(`INSERT INTO events (${columns.join(', ')}) VALUES (${values.join(', ')})`),
-        params: new Array(present.length + 3),
-      };
+      const statement = this.db.prepare(`INSERT INTO events (${columns.join(', ')}) VALUES (${values.join(', ')})`);
+      shape = { insert: compileInsert(statement, present) };
       variant.shapes.set(mask, shape);
       this.shapeCount++;
     }
