@@ -5,7 +5,7 @@ import {
   ConsoleRecord, CpuFactRecord, EventRecord, type Format, type ParseIssue,
 } from '../schema/records.js';
 import type { StatName } from '../schema/stats.js';
-import { BatchInsert } from '../store/batch-insert.js';
+import { BatchInsert, sqlLiteral } from '../store/batch-insert.js';
 import { StreamWriter } from '../store/event-stream.js';
 import { SpikeFinder } from './timestamps.js';
 import type { ReaderSink } from '../parsers/reader.js';
@@ -71,11 +71,6 @@ interface KindEntry {
 
 type Statement = ReturnType<Db['prepare']>;
 
-function sqlLiteral(value: string | number | null): string {
-  if (value === null) return 'NULL';
-  if (typeof value === 'number') return String(value);
-  return `'${value.replaceAll("'", "''")}'`;
-}
 
 function presentMask(ev: EventRecord): number {
   let mask = 0;

@@ -612,25 +612,25 @@ function write(db: Db, model: BootModel, base: bigint, arch: Arch, writes: Write
   for (const [tid, m] of [...tidCpu].sort((x, y) => x[0] - y[0])) insertVcpu.run(boot, tid, m.cpu, m.basis, m.votes, m.total);
 
   const covered = coverage(db, boot, base, fit);
-  const insertLink = new BatchInsert(db, 'qemu_links', ['boot', 'guest_event_id', 'target_cpu', 'qemu_event_id', 'vector',
-    'method', 'qemu_ns', 'residual_ns', 'in_qemu_log']);
+  const insertLink = new BatchInsert(db, 'qemu_links', ['guest_event_id', 'target_cpu', 'qemu_event_id', 'vector',
+    'method', 'qemu_ns', 'residual_ns', 'in_qemu_log'], 8, { boot });
   for (let g = 0; g < guest.count; g++) {
     const s = guest.link[g];
     const residual = guest.residual[g];
-    insertLink.add(boot, guest.eventId[g], guest.target[g], s === NONE ? null : writes.eventId[sends.write[s]],
+    insertLink.add(guest.eventId[g], guest.target[g], s === NONE ? null : writes.eventId[sends.write[s]],
       orNull(guest.vector[g]), s === NONE ? null : fit === null ? 'order' : 'time', s === NONE ? null : toRef(sends.t[s]),
       Number.isNaN(residual) ? null : Math.round(residual / (fit?.b ?? 1)),
       covered === null ? null : covered(guest, g) ? 1 : 0);
   }
   insertLink.flush();
-  const insertSend = new BatchInsert(db, 'qemu_sends', ['boot', 'qemu_event_id', 'source_id', 'line', 'host_tid', 'src_cpu',
-    'target_cpu', 'shorthand', 'vector', 'reason', 'ts_ns', 'has_vcpu', 'linked']);
+  const insertSend = new BatchInsert(db, 'qemu_sends', ['qemu_event_id', 'source_id', 'line', 'host_tid', 'src_cpu',
+    'target_cpu', 'shorthand', 'vector', 'reason', 'ts_ns', 'has_vcpu', 'linked'], 8, { boot });
   for (let s = 0; s < sends.count; s++) {
     const w = sends.write[s];
     const target = sends.target[s];
     const hasVcpu = isNonexistent(universe, target) ? 0
       : (universe.present !== null && target < universe.present) || universe.seen.has(target) ? 1 : null;
-    insertSend.add(boot, writes.eventId[w], writes.sourceId[w], writes.line[w], orNull(writes.tid[w]), orNull(sends.src[s]),
+    insertSend.add(writes.eventId[w], writes.sourceId[w], writes.line[w], orNull(writes.tid[w]), orNull(sends.src[s]),
       target, writes.shorthand[w], orNull(sends.vector[s]), vectorReason(arch, sends.vector[s]), toRef(sends.t[s]), hasVcpu,
       sends.linked[s]);
   }

@@ -310,9 +310,9 @@ function replayQueues(db: Db, model: BootModel, plan: StreamPlan, coverage: Cove
   const tracker = new CsdTracker(1 + (db.prepare('SELECT coalesce(max(csd_use_id), 0) AS m FROM csd_lifecycle').get() as { m: number }).m);
   const queueState = new Map<number, TargetState>();
   const targetsSeen = new Set<number>();
-  const sends = new BatchInsert(db, 'ipi_sends', ['boot', 'event_id', 'source_id', 'line', 'ts_ns', 'src_cpu', 'target_cpu',
-    'kind', 'reason', 'csd_use_id', 'target_state']);
-  const uses = new BatchInsert(db, 'csd_lifecycle', LIFECYCLE_COLUMNS);
+  const sends = new BatchInsert(db, 'ipi_sends', ['event_id', 'source_id', 'line', 'ts_ns', 'src_cpu', 'target_cpu',
+    'kind', 'reason', 'csd_use_id', 'target_state'], 8, { boot: model.boot });
+  const uses = new BatchInsert(db, 'csd_lifecycle', LIFECYCLE_COLUMNS, 8, { boot: model.boot });
   const writeUse = lifecycleWriter(model, uses, queueState, coverage, graceNs);
   // With a printk reference every event with an op takes part (the time clamp runs over all of them).
   const include = (event: StreamEvent) => event.op !== null && !notReplayed(event) && (!plan.byTime || QUEUE_OPS.has(event.op));
@@ -338,7 +338,7 @@ function replayQueues(db: Db, model: BootModel, plan: StreamPlan, coverage: Cove
         const matched = tracker.onIpiSend(eventId, ts, cpu, targets, isCall);
         for (const target of targets) {
           targetsSeen.add(target);
-          sends.add(model.boot, eventId, event.sourceId, event.line, ts, cpu, target, event.kind, reason,
+          sends.add(eventId, event.sourceId, event.line, ts, cpu, target, event.kind, reason,
             matched.get(target)?.id ?? null, targetState(model, target, ts));
         }
         break;
@@ -369,7 +369,7 @@ function isCallFunctionEntry(reason: string | null): boolean {
 }
 
 /** Writes one csd use (its final state) to csd_lifecycle. */
-const LIFECYCLE_COLUMNS = ['csd_use_id', 'boot', 'csd', 'func', 'callsite', 'src_cpu', 'target_cpu', 'queue_event_id',
+const LIFECYCLE_COLUMNS = ['csd_use_id', 'csd', 'func', 'callsite', 'src_cpu', 'target_cpu', 'queue_event_id',
   'queued_ns', 'ipi_event_id', 'ipi_ns', 'entry_event_id', 'entry_ns', 'exit_event_id', 'exit_ns', 'flush_event_id', 'flush_ns',
   'released_ns', 'release_how', 'target_state', 'release_state', 'reused_use_id', 'outcome', 'note'];
 
@@ -380,7 +380,7 @@ function lifecycleWriter(model: BootModel, insert: BatchInsert, queueState: Map<
     queueState.delete(use.id);
     const released = releasedAt(use);
     const { outcome, note } = classify(model, use, state, released, coverage, graceNs);
-    insert.add(use.id, model.boot, use.csd, use.func, use.callsite, use.src, use.target, use.queueEventId, use.queuedNs,
+    insert.add(use.id, use.csd, use.func, use.callsite, use.src, use.target, use.queueEventId, use.queuedNs,
       use.ipiEventId, use.ipiNs, use.entryEventId, use.entryNs, use.exitEventId, use.exitNs, use.flushEventId, use.flushNs,
       released, releaseHow(use), state, released === null ? null : targetState(model, use.target, released),
       use.reusedUseId, outcome, note);

@@ -3,16 +3,29 @@
 // statement measured ~35 % faster than 1 on 24-column csd_lifecycle rows). Rows keep their order.
 import type { Db } from './db.js';
 
+/** A value as an SQL literal (quotes doubled), for values fixed when a statement is prepared. */
+export function sqlLiteral(value: string | number | null): string {
+  if (value === null) return 'NULL';
+  if (typeof value === 'number') return String(value);
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
 export class BatchInsert {
   private readonly many;
   private readonly one;
   private readonly pending: unknown[] = [];
   private readonly batchLength: number;
 
-  /** `rowsPerStatement`: more for narrow rows (the statement's fixed cost is then a bigger share). */
-  constructor(db: Db, table: string, private readonly columns: readonly string[], rowsPerStatement = 8) {
-    const row = `(${columns.map(() => '?').join(', ')})`;
-    const into = `INSERT INTO ${table} (${columns.join(', ')}) VALUES `;
+  /**
+   * `rowsPerStatement`: more for narrow rows (the statement's fixed cost is then a bigger share).
+   * `constants`: columns with the same value in every row (the boot), written into the statement
+   * as literals instead of bound per row (a bound string costs ~50 ns, a tenth of a row).
+   */
+  constructor(db: Db, table: string, private readonly columns: readonly string[], rowsPerStatement = 8,
+    constants: Record<string, string | number> = {}) {
+    const fixed = Object.entries(constants);
+    const row = `(${[...columns.map(() => '?'), ...fixed.map(([, value]) => sqlLiteral(value))].join(', ')})`;
+    const into = `INSERT INTO ${table} (${[...columns, ...fixed.map(([column]) => column)].join(', ')}) VALUES `;
     this.many = db.prepare(into + Array(rowsPerStatement).fill(row).join(', '));
     this.one = db.prepare(into + row);
     this.batchLength = rowsPerStatement * columns.length;
@@ -22,15 +35,16 @@ export class BatchInsert {
   add(...values: unknown[]): void {
     if (values.length !== this.columns.length) throw new Error(`${values.length} values for ${this.columns.length} columns`);
     for (const value of values) this.pending.push(value);
+    // Separate arguments, not the array: better-sqlite3 binds them ~10 % faster (npm run bench, detect).
     if (this.pending.length === this.batchLength) {
-      this.many.run(this.pending);
+      this.many.run(...this.pending);
       this.pending.length = 0;
     }
   }
 
   flush(): void {
     const width = this.columns.length;
-    for (let at = 0; at < this.pending.length; at += width) this.one.run(this.pending.slice(at, at + width));
+    for (let at = 0; at < this.pending.length; at += width) this.one.run(...this.pending.slice(at, at + width));
     this.pending.length = 0;
   }
 }
