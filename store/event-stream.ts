@@ -261,13 +261,25 @@ export function hasStream(db: Db, sourceIds: number[]): boolean {
 }
 
 /**
- * Reads a source's stream in event_id order, one chunk in memory at a time. The reader is itself the
+ * Chunks fetched per query: one query per chunk cost as much again as reading the chunk (its blob),
+ * and the reader cannot keep a cursor open while replay writes its tables on the same connection.
+ * 8 chunks are ~2 MB.
+ */
+export const CHUNKS_PER_READ = 8;
+
+/** first_event_id, events, data. */
+type ChunkRow = [number, number, Buffer];
+
+/**
+ * Reads a source's stream in event_id order, a few chunks in memory at a time. The reader is itself the
  * current event (fields read from the chunk's columns on access, no object per event): whoever gets it
  * uses it before calling next(), and copies it (copyEvent) to keep it.
  */
 export class ChunkReader implements StreamEvent {
   private readonly strings: (string | null)[] = [];
-  private readonly nextChunk;
+  private readonly nextChunks;
+  /** Chunks read but not reached yet, in order. */
+  private ahead: ChunkRow[] = [];
   private readonly wanted: number;
   private after = -Infinity;
   private c: ChunkColumns | null = null;
@@ -278,8 +290,8 @@ export class ChunkReader implements StreamEvent {
   constructor(db: Db, readonly sourceId: number, readonly clock: StreamClock) {
     for (const [id, text] of db.prepare('SELECT string_id, text FROM event_strings WHERE source_id = ?').raw()
       .iterate(sourceId) as IterableIterator<[number, string]>) this.strings[id] = text;
-    this.nextChunk = db.prepare(`SELECT first_event_id, events, data FROM event_chunks
-      WHERE source_id = ? AND first_event_id > ? ORDER BY first_event_id LIMIT 1`).raw();
+    this.nextChunks = db.prepare(`SELECT first_event_id, events, data FROM event_chunks
+      WHERE source_id = ? AND first_event_id > ? ORDER BY first_event_id LIMIT ${CHUNKS_PER_READ}`).raw();
     this.wanted = STREAM_CLOCKS.indexOf(clock);
   }
 
@@ -292,13 +304,17 @@ export class ChunkReader implements StreamEvent {
   }
 
   private load(): boolean {
-    const row = this.nextChunk.get(this.sourceId, this.after) as [number, number, Buffer] | undefined;
+    if (this.ahead.length === 0) {
+      this.ahead = (this.nextChunks.all(this.sourceId, this.after) as ChunkRow[]).reverse();
+      if (this.ahead.length > 0) this.after = this.ahead[0][0];
+    }
+    const row = this.ahead.pop();
     if (row === undefined) {
       this.n = 0;
       return false;
     }
     const [first, n, data] = row;
-    this.after = this.first = first;
+    this.first = first;
     // Float64Array needs 8-byte alignment: a Buffer that does not start at one is copied.
     this.c = data.byteOffset % 8 === 0 ? columnsOf(data.buffer, data.byteOffset, n) : columnsOf(new Uint8Array(data).slice().buffer, 0, n);
     this.n = n;

@@ -8,7 +8,7 @@ import { ingestFiles } from '../ingest/ingest.js';
 import { bootSources, ChunkCursor, RowCursor, type EventCursor } from '../replay/stream.js';
 import { replayBoot } from '../replay/replay.js';
 import { openWritable, type Db } from '../store/db.js';
-import { CHUNK_EVENTS, copyEvent, hasStream, STREAM_CLOCKS, type StreamEvent } from '../store/event-stream.js';
+import { CHUNK_EVENTS, CHUNKS_PER_READ, copyEvent, hasStream, STREAM_CLOCKS, type StreamEvent } from '../store/event-stream.js';
 import { ingestTexts } from './helpers/ingest.js';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
@@ -48,17 +48,19 @@ describe('replay stream', () => {
     });
   }
 
-  it('spans several chunks, and a repaired time is repaired in its chunk too', async () => {
-    // CHUNK_EVENTS + 10 events one us apart, then a corrupt time (a doubled digit) on an early line.
+  it('spans more chunks than one read fetches, and a repaired time is repaired in its chunk too', async () => {
+    // Events one us apart filling CHUNKS_PER_READ + 1 chunks and 10 more, then a corrupt time (a
+    // doubled digit) on an early line.
+    const events = CHUNK_EVENTS * (CHUNKS_PER_READ + 1) + 10;
     const lines = ['# tracer: nop'];
-    for (let i = 0; i < CHUNK_EVENTS + 10; i++) {
+    for (let i = 0; i < events; i++) {
       lines.push(`  <idle>-0  [001] d.h1.  ${(1 + i / 1e6).toFixed(6)}: call_function_single_entry: vector=251`);
     }
     lines[101] = lines[101].replace('1.000100:', '11.000100:');
     const db = await ingestTexts({ 'trace.txt': lines.join('\n') + '\n' });
-    expect(db.prepare('SELECT count(*) FROM event_chunks').pluck().get()).toBe(2);
+    expect(db.prepare('SELECT count(*) FROM event_chunks').pluck().get()).toBe(CHUNKS_PER_READ + 2);
     expect(db.prepare("SELECT count(*) FROM stats WHERE name = 'timestamp_spikes'").pluck().get()).toBe(1);
-    expect(compareStreams(db, 'unit')).toBe(CHUNK_EVENTS + 10);
+    expect(compareStreams(db, 'unit')).toBe(events);
   });
 
   it('a source whose values do not fit is replayed from its rows', async () => {
