@@ -15,7 +15,9 @@ export interface ClockMap {
 }
 
 export function mapClocks(db: Db, boot: string): ClockMap {
-  const hasFtrace = db.prepare(`SELECT 1 FROM events JOIN sources USING (source_id)
+  // Events on the ftrace clock come only from ftrace lines: without any, no walk of the events
+  // (which finds nothing only after reading every row).
+  const hasFtrace = ftraceViews(db, boot) > 0 && db.prepare(`SELECT 1 FROM events JOIN sources USING (source_id)
     WHERE boot = ? AND clock = 'ftrace' LIMIT 1`).get(boot) !== undefined;
   if (!hasFtrace) return { ref: 'printk', printkOffset: 0, method: 'identity', samples: 0, spread: null };
   for (const [method, differences] of [['markers', markerDifferences(db, boot)], ['hotplug', hotplugDifferences(db, boot)]] as const) {
@@ -30,6 +32,21 @@ export function mapClocks(db: Db, boot: string): ClockMap {
   const reset = dumpBufferReset(db, boot);
   if (reset !== null) return { ref: 'ftrace', printkOffset: -reset, method: 'buffer reset', samples: 1, spread: null };
   return { ref: 'ftrace', printkOffset: 0, method: 'assumed', samples: 0, spread: null };
+}
+
+/**
+ * Views of one ring buffer that a boot holds more than once: the trace file and an oops-time dump
+ * (a CI script that cats the trace and then crashes prints both on one console), or several files.
+ * Counted from the lines each source has per ftrace format (sources.format_counts).
+ */
+export function ftraceViews(db: Db, boot: string): number {
+  const counts = db.prepare('SELECT format_counts FROM sources WHERE boot = ?').pluck().all(boot) as string[];
+  let views = 0;
+  for (const json of counts) {
+    const formats = JSON.parse(json) as Record<string, number>;
+    for (const format of ['ftrace', 'trace-cmd', 'ftrace-dump']) if ((formats[format] ?? 0) > 0) views++;
+  }
+  return views;
 }
 
 /**

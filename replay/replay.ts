@@ -4,7 +4,7 @@
 import { parseCpuList, squeezeRepeats } from '../parsers/patterns.js';
 import { BatchInsert } from '../store/batch-insert.js';
 import { ensureIndexes, type Db } from '../store/db.js';
-import { mapClocks, type ClockMap } from './clocks.js';
+import { ftraceViews, mapClocks, type ClockMap } from './clocks.js';
 import { buildCoverage, coveringWindow, type Coverage, type CoverageRow } from './coverage.js';
 import { CsdTracker, releaseHow, releasedAt, type CsdUse } from './csd.js';
 import { writeEpisodes } from './episodes.js';
@@ -93,21 +93,6 @@ interface StreamPlan {
   sorted: boolean;
   /** Every source has a replay stream (store/event-stream.ts) and the raw arguments are not needed. */
   fromStream: boolean;
-}
-
-/**
- * Views of one ring buffer that a boot holds more than once: the trace file and an oops-time dump
- * (a CI script that cats the trace and then crashes prints both on one console), or several files.
- * Counted from the lines each source has per ftrace format (sources.format_counts).
- */
-function ftraceViews(db: Db, boot: string): number {
-  const counts = db.prepare('SELECT format_counts FROM sources WHERE boot = ?').pluck().all(boot) as string[];
-  let views = 0;
-  for (const json of counts) {
-    const formats = JSON.parse(json) as Record<string, number>;
-    for (const format of ['ftrace', 'trace-cmd', 'ftrace-dump']) if ((formats[format] ?? 0) > 0) views++;
-  }
-  return views;
 }
 
 function planStream(db: Db, boot: string, clocks: ClockMap): StreamPlan {
