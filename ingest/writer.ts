@@ -7,6 +7,7 @@ import {
 import type { StatName } from '../schema/stats.js';
 import { BatchInsert, sqlLiteral } from '../store/batch-insert.js';
 import { StreamWriter } from '../store/event-stream.js';
+import { QemuBucketWriter } from '../store/qemu-log-buckets.js';
 import { SpikeFinder } from './timestamps.js';
 import type { ReaderSink } from '../parsers/reader.js';
 import type { Db } from '../store/db.js';
@@ -109,6 +110,7 @@ export class SqliteSink implements ReaderSink {
   private readonly insertFact;
   private readonly insertUnparsed;
   private readonly stream: StreamWriter;
+  private readonly qemuBuckets: QemuBucketWriter;
 
   constructor(private readonly db: Db, private readonly sourceId: number, private readonly validate: boolean) {
     this.nextEventId = ((db.prepare('SELECT max(event_id) AS m FROM events').get() as { m: number | null }).m ?? 0) + 1;
@@ -121,12 +123,17 @@ export class SqliteSink implements ReaderSink {
     this.insertFact = db.prepare('INSERT INTO cpu_facts (source_id, line, fact, count, cpus, text) VALUES (?,?,?,?,?,?)');
     this.insertUnparsed = db.prepare('INSERT INTO unparsed (source_id, line, format, reason, sample) VALUES (?,?,?,?,?)');
     this.stream = new StreamWriter(db, sourceId);
+    this.qemuBuckets = new QemuBucketWriter(db, sourceId);
   }
 
   event(ev: EventRecord, line: number): void {
     if (this.validate) EventRecord.parse(ev);
     const id = this.nextEventId++;
-    if (typeof ev.ts_ns === 'number' && (ev.clock === 'printk' || ev.clock === 'ftrace')) this.spikeFinder(ev.format).push(id, line, ev.ts_ns);
+    if (ev.format === 'qemu') {
+      if (ev.ts_ns !== null) this.qemuBuckets.push(BigInt(ev.ts_ns));
+    } else if (typeof ev.ts_ns === 'number' && (ev.clock === 'printk' || ev.clock === 'ftrace')) {
+      this.spikeFinder(ev.format).push(id, line, ev.ts_ns);
+    }
     let entry = this.kinds.get(ev.kind);
     if (entry === undefined) {
       entry = { count: 0, variants: [] };
@@ -232,6 +239,7 @@ export class SqliteSink implements ReaderSink {
   finish(): void {
     this.repairSpikes();
     this.stream.finish();
+    this.qemuBuckets.flush();
     this.targets.flush();
     // In order of first appearance, as the summary's tie order depends on it.
     for (const [kind, entry] of this.kinds) this.counts.events.set(kind, entry.count);

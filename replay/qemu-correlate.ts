@@ -15,6 +15,7 @@
 import { ARM_IPI_NAMES } from '../parsers/ftrace-events.js';
 import { BatchInsert } from '../store/batch-insert.js';
 import type { Db } from '../store/db.js';
+import { readQemuBuckets, type QemuBuckets } from '../store/qemu-log-buckets.js';
 import type { BootModel } from './replay.js';
 import { isNonexistent } from './universe.js';
 
@@ -637,48 +638,19 @@ function write(db: Db, model: BootModel, base: bigint, arch: Arch, writes: Write
   insertSend.flush();
 }
 
-/** Width of the buckets QEMU's line times are summed up in: at most COVERAGE_NS / 2 (see qemuCoverage). */
-const BUCKET_NS = 5_000_000;
-
-/** When QEMU logged: per bucket of BUCKET_NS that has lines, its first and last line time (ns since `base`), in time order. */
-interface QemuBuckets {
-  first: Float64Array;
-  last: Float64Array;
-}
-
-/** SQLite sums the lines up per bucket: a boot can have millions of QEMU lines and only thousands of buckets. */
-function qemuBuckets(db: Db, boot: string, base: bigint): QemuBuckets {
-  const rows = db.prepare(`SELECT min(e.ts_ns - ?), max(e.ts_ns - ?) FROM events e JOIN sources s USING (source_id)
-    WHERE s.boot = ? AND e.format = 'qemu' AND e.ts_ns IS NOT NULL
-    GROUP BY (e.ts_ns - ?) / ${BUCKET_NS} ORDER BY 1`).raw();
-  // Read into typed arrays as the rows come: a long boot has hundreds of thousands of buckets.
-  let first: Float64Array = new Float64Array(1024);
-  let last: Float64Array = new Float64Array(1024);
-  let n = 0;
-  for (const [lo, hi] of rows.iterate(base, base, boot, base) as IterableIterator<[number, number]>) {
-    if (n === first.length) {
-      first = grown(first, n + 1);
-      last = grown(last, n + 1);
-    }
-    first[n] = lo;
-    last[n++] = hi;
-  }
-  return { first: first.subarray(0, n), last: last.subarray(0, n) };
-}
-
 /**
  * Whether QEMU was logging around a guest send: some QEMU line within COVERAGE_NS before and after its
  * time on QEMU's clock (QEMU tracing can be switched off, e.g. while the guest dumps its trace).
- * From the buckets exactly: a bucket spans less than COVERAGE_NS (twice BUCKET_NS around `base`, where
- * integer division meets 0), so a line in t's own bucket is near enough; else the nearest line before
- * t is the last of an earlier bucket, and the nearest at or after t the first of a later one.
+ * From the buckets of the QEMU log (store/qemu-log-buckets.ts) exactly: a bucket spans less than
+ * COVERAGE_NS, so a line in t's own bucket is near enough; else the nearest line before t is the last
+ * of an earlier bucket, and the nearest at or after t the first of a later one.
  */
 function coverage(db: Db, boot: string, base: bigint, fit: Fit | null): ((guest: Guests, g: number) => boolean) | null {
   if (fit === null) return null;
   let buckets: QemuBuckets | null = null; // read only when some guest send is not linked
   return (guest, g) => {
     if (guest.link[g] !== NONE) return true;
-    buckets ??= qemuBuckets(db, boot, base);
+    buckets ??= readQemuBuckets(db, boot, base);
     const { first, last } = buckets;
     const t = fit.a + fit.b * guest.ts[g] + guest.shift[g];
     // Buckets are disjoint and in order: k is the first bucket whose last line is at or after t.

@@ -43,7 +43,9 @@ function traceText(lines: string[]): string {
 const trace = (sends: Send[]) => traceText(sends.map(guestLine));
 
 /** A QEMU `-trace apic_*` log: vCPU n runs on host thread 5000 + n; QEMU time = offset + guest * (1 + drift) + 3 us. */
-function qemuLog(sends: Send[], opts: { offsetUs?: number; driftPpm?: number; extra?: Send[]; stamps?: boolean } = {}): string {
+function qemuLog(sends: Send[], opts: { offsetUs?: number; driftPpm?: number; extra?: Send[]; stamps?: boolean;
+  /** Guest-time span [from, to) in us when QEMU's tracing was off: no line at all. */
+  off?: [number, number]; } = {}): string {
   const lines: [number, string][] = [];
   const at = (us: number) => EPOCH_US + (opts.offsetUs ?? 0) + Math.round(us * (1 + (opts.driftPpm ?? 0) / 1e6)) + 3;
   const push = (us: number, tid: number, event: string) =>
@@ -61,7 +63,8 @@ function qemuLog(sends: Send[], opts: { offsetUs?: number; driftPpm?: number; ex
   // The IO thread's timer interrupt every 5 ms: QEMU is logging all along.
   const end = Math.max(...sends.map((s) => s.us)) + 50_000;
   for (let us = 0; us < end; us += 5_000) push(at(us), 4999, 'apic_local_deliver vector 0 delivery mode 0');
-  return lines.sort((x, y) => x[0] - y[0]).map(([, line]) => line).join('\n') + '\n';
+  const off = opts.off ? opts.off.map(at) : [0, 0];
+  return lines.filter(([us]) => us < off[0] || us >= off[1]).sort((x, y) => x[0] - y[0]).map(([, line]) => line).join('\n') + '\n';
 }
 
 /** `n` sends of every type between random CPUs (a fixed Park-Miller sequence), 50 ms apart. */
@@ -111,6 +114,21 @@ describe('guest <-> QEMU correlation on hand-made sequences', () => {
     expect(f.map((x) => [x.detector, x.severity, x.cpu, x.target_cpu])).toEqual([['ipi-not-delivered', 'warning', sends[lost].cpu, sends[lost].targets[0]]]);
     expect(f[0].evidence.map((e) => e.line)).toEqual([5 + lost + 1]); // 5 header lines
     expect(db.prepare('SELECT count(*) AS n FROM qemu_links WHERE qemu_event_id IS NULL').get()).toEqual({ n: 1 });
+  });
+
+  it('a send QEMU never received while its tracing was off is not reported, and is marked outside the QEMU log', async () => {
+    const sends = workload(100);
+    const lost = sends.findIndex((s, i) => i > 50 && s.type === 'single');
+    sends[lost].qemu = 'lost';
+    // Tracing off for 200 ms around the lost send (no line within 20 ms of it on either side).
+    const off: [number, number] = [sends[lost].us - 100_000, sends[lost].us + 100_000];
+    const db = await ingest({ 'trace.txt': trace(sends), 'qemu-trace.log': qemuLog(sends, { offsetUs: 300_000, off }) });
+    expect(ours(detect(db))).toEqual([]);
+    const inLog = db.prepare(`SELECT l.in_qemu_log FROM qemu_links l JOIN events e ON e.event_id = l.guest_event_id
+      WHERE e.line = ?`).pluck().get(5 + lost + 1);
+    expect(inLog).toBe(0);
+    expect(db.prepare('SELECT count(*) FROM qemu_links WHERE in_qemu_log = 1').pluck().get())
+      .toBe(db.prepare('SELECT count(*) FROM qemu_links WHERE qemu_event_id IS NOT NULL').pluck().get());
   });
 
   it('a QEMU reschedule IPI no guest send accounts for, between traced sends of its sender, is spurious-delivery (info)', async () => {
