@@ -170,12 +170,8 @@ const WRITES_WHERE = `FROM events e JOIN sources s USING (source_id)
   WHERE s.boot = ? AND e.format = 'qemu' AND e.op = 'ipi_send' AND (substr(e.kind, 1, 5) != 'apic_' OR e.text LIKE 'fixed%')`;
 
 function readWrites(db: Db, boot: string, base: bigint): Writes {
-  const count = db.prepare(`SELECT count(*) ${WRITES_WHERE}`).pluck().get(boot) as number;
-  const writes: Writes = {
-    count, eventId: new Float64Array(count), sourceId: new Int32Array(count), line: new Int32Array(count),
-    tid: new Int32Array(count), cpu: new Int32Array(count), vector: new Int32Array(count), t: new Float64Array(count),
-    shorthand: new Array<string | null>(count), firstTarget: new Int32Array(count + 1), targets: new Int32Array(count), x86: false,
-  };
+  // Sized as the rows come (a count first would read every candidate row twice).
+  let writes = newWrites(1024);
   const rows = db.prepare(`SELECT e.event_id, e.source_id, e.line, e.host_tid, e.cpu, e.vector, e.text, e.ts_ns - ?,
       CASE WHEN e.target_cpu IS NOT NULL THEN e.target_cpu
         ELSE (SELECT group_concat(t.cpu) FROM event_targets t WHERE t.event_id = e.event_id) END
@@ -183,7 +179,7 @@ function readWrites(db: Db, boot: string, base: bigint): Writes {
   let w = 0;
   let nTargets = 0;
   for (const row of rows.iterate(base, boot) as IterableIterator<unknown[]>) {
-    if (w === count) break;
+    if (w === writes.count) writes = withRoom(writes, w);
     const [eventId, sourceId, line, tid, cpu, vector, text, t, targets] = row as
       [number, number, number, number | null, number | null, number | null, string | null, number | null, number | string | null];
     writes.eventId[w] = eventId;
@@ -200,8 +196,38 @@ function readWrites(db: Db, boot: string, base: bigint): Writes {
     for (const target of list) writes.targets[nTargets++] = target;
     writes.firstTarget[++w] = nTargets;
   }
-  writes.count = w;
-  return writes;
+  return trimmed(writes, w);
+}
+
+function newWrites(count: number): Writes {
+  return {
+    count, eventId: new Float64Array(count), sourceId: new Int32Array(count), line: new Int32Array(count),
+    tid: new Int32Array(count), cpu: new Int32Array(count), vector: new Int32Array(count), t: new Float64Array(count),
+    shorthand: new Array<string | null>(count), firstTarget: new Int32Array(count + 1), targets: new Int32Array(count), x86: false,
+  };
+}
+
+/** The first `n` writes, in arrays twice as long. */
+function withRoom(writes: Writes, n: number): Writes {
+  const bigger = newWrites(2 * n);
+  for (const column of ['eventId', 'sourceId', 'line', 'tid', 'cpu', 'vector', 't'] as const) {
+    (bigger[column] as Float64Array | Int32Array).set(writes[column].subarray(0, n));
+  }
+  for (let i = 0; i < n; i++) bigger.shorthand[i] = writes.shorthand[i];
+  bigger.firstTarget.set(writes.firstTarget.subarray(0, n + 1));
+  bigger.targets = writes.targets;
+  bigger.x86 = writes.x86;
+  return bigger;
+}
+
+/** The first `n` writes (views, no copy). */
+function trimmed(writes: Writes, n: number): Writes {
+  return {
+    ...writes, count: n, eventId: writes.eventId.subarray(0, n), sourceId: writes.sourceId.subarray(0, n),
+    line: writes.line.subarray(0, n), tid: writes.tid.subarray(0, n), cpu: writes.cpu.subarray(0, n),
+    vector: writes.vector.subarray(0, n), t: writes.t.subarray(0, n), shorthand: writes.shorthand.slice(0, n),
+    firstTarget: writes.firstTarget.subarray(0, n + 1),
+  };
 }
 
 /** A copy of a typed array with room for at least `least` elements (twice as many, at least). */
@@ -641,7 +667,7 @@ function write(db: Db, model: BootModel, base: bigint, arch: Arch, writes: Write
 /**
  * Whether QEMU was logging around a guest send: some QEMU line within COVERAGE_NS before and after its
  * time on QEMU's clock (QEMU tracing can be switched off, e.g. while the guest dumps its trace).
- * From the buckets of the QEMU log (store/qemu-log-buckets.ts) exactly: a bucket spans less than
+ * From the buckets of the QEMU log (store/qemu-log-buckets.ts) exactly: a bucket spans no more than
  * COVERAGE_NS, so a line in t's own bucket is near enough; else the nearest line before t is the last
  * of an earlier bucket, and the nearest at or after t the first of a later one.
  */
