@@ -201,12 +201,12 @@ CREATE TABLE IF NOT EXISTS event_strings (
   PRIMARY KEY (source_id, string_id)
 ) WITHOUT ROWID;
 
--- When QEMU was logging (store/qemu-log-buckets.ts): per source and 5 ms bucket of QEMU's host
+-- When QEMU was logging (store/qemu-log-buckets.ts): per source and 20 ms bucket of QEMU's host
 -- clock that has QEMU trace lines, the first and last line time in it (epoch ns). A bucket can have
 -- several rows when lines of host threads came out of order. Replay's QEMU coverage reads it.
 CREATE TABLE IF NOT EXISTS qemu_log_buckets (
   source_id INTEGER NOT NULL REFERENCES sources(source_id),
-  -- Start of the bucket (a multiple of 5 ms), and the first and last line time in it.
+  -- Start of the bucket (a multiple of 20 ms), and the first and last line time in it.
   bucket_ns INTEGER NOT NULL,
   first_ns  INTEGER NOT NULL,
   last_ns   INTEGER NOT NULL

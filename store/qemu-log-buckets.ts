@@ -1,11 +1,14 @@
-// When QEMU was logging (table qemu_log_buckets): per source and 5 ms bucket of host time that has
+// When QEMU was logging (table qemu_log_buckets): per source and 20 ms bucket of host time that has
 // QEMU lines, the first and last line time in it. Written at ingest as the lines go by, so that replay
 // can tell whether QEMU was logging around a guest send without reading every QEMU row of the boot
 // (a GROUP BY over millions of rows took ~0.3 s per M events at detect).
 import type { Db } from './db.js';
 
-/** Bucket width. Coverage (replay/qemu-correlate.ts) needs it no wider than its window (20 ms). */
-export const QEMU_BUCKET_NS = 5_000_000n;
+/**
+ * Bucket width: as wide as coverage's window (replay/qemu-correlate.ts, 20 ms) and no wider, which
+ * keeps coverage exact with the fewest buckets (a long boot has ~50 per second of QEMU log).
+ */
+export const QEMU_BUCKET_NS = 20_000_000n;
 
 /** Collects one source's QEMU line times; a row per run of lines in one bucket. */
 export class QemuBucketWriter {

@@ -115,19 +115,19 @@ describe('one console that holds the ring buffer twice', () => {
 });
 
 describe('when QEMU was logging (qemu_log_buckets)', () => {
-  it('each 5 ms bucket of QEMU line times keeps its first and last time; a line out of order adds a row to its bucket', async () => {
-    // Host times in us after 1795308000 s: two lines in the bucket at 0, one at 7 ms, one at 7.5 ms,
-    // then a thread's line from 4.9 ms (bucket 0 again) after them, and one at 30 ms.
-    const us = [1000, 4000, 7000, 7500, 4900, 30_000];
+  it('each 20 ms bucket of QEMU line times keeps its first and last time; a line out of order adds a row to its bucket', async () => {
+    // Host times in us after 1795308000 s: two lines in the bucket at 0, two in the one at 20 ms, then
+    // a thread's line from 19.9 ms (bucket 0 again) after them, and one at 45 ms.
+    const us = [1000, 4000, 21_000, 22_500, 19_900, 45_000];
     const log = us.map((t) => `5000@1795308000.${String(t).padStart(6, '0')}:apic_local_deliver vector 0 delivery mode 0`);
     const db = await ingestTexts({ 'qemu-trace.log': log.join('\n') + '\n' });
     const rows = db.prepare('SELECT bucket_ns, first_ns, last_ns FROM qemu_log_buckets ORDER BY rowid').safeIntegers(true).raw().all();
     const ns = (t: number) => 1_795_308_000_000_000_000n + BigInt(t) * 1000n;
     expect(rows).toEqual([
       [ns(0), ns(1000), ns(4000)],
-      [ns(5000), ns(7000), ns(7500)],
-      [ns(0), ns(4900), ns(4900)],
-      [ns(30_000), ns(30_000), ns(30_000)],
+      [ns(20_000), ns(21_000), ns(22_500)],
+      [ns(0), ns(19_900), ns(19_900)],
+      [ns(40_000), ns(45_000), ns(45_000)],
     ]);
   });
 });
