@@ -15,7 +15,7 @@
 import { ARM_IPI_NAMES } from '../parsers/ftrace-events.js';
 import { BatchInsert } from '../store/batch-insert.js';
 import type { Db } from '../store/db.js';
-import { readQemuBuckets, type QemuBuckets } from '../store/qemu-log-buckets.js';
+
 import type { BootModel } from './replay.js';
 import { isNonexistent } from './universe.js';
 
@@ -171,7 +171,7 @@ const WRITES_WHERE = `FROM events e JOIN sources s USING (source_id)
 
 function readWrites(db: Db, boot: string, base: bigint): Writes {
   // Sized as the rows come (a count first would read every candidate row twice).
-  let writes = newWrites(1024);
+  const writes = newWrites(1024);
   const rows = db.prepare(`SELECT e.event_id, e.source_id, e.line, e.host_tid, e.cpu, e.vector, e.text, e.ts_ns - ?,
       CASE WHEN e.target_cpu IS NOT NULL THEN e.target_cpu
         ELSE (SELECT group_concat(t.cpu) FROM event_targets t WHERE t.event_id = e.event_id) END
@@ -179,7 +179,7 @@ function readWrites(db: Db, boot: string, base: bigint): Writes {
   let w = 0;
   let nTargets = 0;
   for (const row of rows.iterate(base, boot) as IterableIterator<unknown[]>) {
-    if (w === writes.count) writes = withRoom(writes, w);
+    if (w === writes.eventId.length) growWrites(writes, w + 1);
     const [eventId, sourceId, line, tid, cpu, vector, text, t, targets] = row as
       [number, number, number, number | null, number | null, number | null, string | null, number | null, number | string | null];
     writes.eventId[w] = eventId;
@@ -199,25 +199,26 @@ function readWrites(db: Db, boot: string, base: bigint): Writes {
   return trimmed(writes, w);
 }
 
-function newWrites(count: number): Writes {
+/** Empty writes with room for `capacity` rows. */
+function newWrites(capacity: number): Writes {
   return {
-    count, eventId: new Float64Array(count), sourceId: new Int32Array(count), line: new Int32Array(count),
-    tid: new Int32Array(count), cpu: new Int32Array(count), vector: new Int32Array(count), t: new Float64Array(count),
-    shorthand: new Array<string | null>(count), firstTarget: new Int32Array(count + 1), targets: new Int32Array(count), x86: false,
+    count: 0, eventId: new Float64Array(capacity), sourceId: new Int32Array(capacity), line: new Int32Array(capacity),
+    tid: new Int32Array(capacity), cpu: new Int32Array(capacity), vector: new Int32Array(capacity), t: new Float64Array(capacity),
+    shorthand: new Array<string | null>(capacity), firstTarget: new Int32Array(capacity + 1), targets: new Int32Array(capacity),
+    x86: false,
   };
 }
 
-/** The first `n` writes, in arrays twice as long. */
-function withRoom(writes: Writes, n: number): Writes {
-  const bigger = newWrites(2 * n);
-  for (const column of ['eventId', 'sourceId', 'line', 'tid', 'cpu', 'vector', 't'] as const) {
-    (bigger[column] as Float64Array | Int32Array).set(writes[column].subarray(0, n));
-  }
-  for (let i = 0; i < n; i++) bigger.shorthand[i] = writes.shorthand[i];
-  bigger.firstTarget.set(writes.firstTarget.subarray(0, n + 1));
-  bigger.targets = writes.targets;
-  bigger.x86 = writes.x86;
-  return bigger;
+/** Room for at least `least` rows in every per-write column (shorthand, a plain array, grows by itself). */
+function growWrites(writes: Writes, least: number): void {
+  writes.eventId = grown(writes.eventId, least);
+  writes.sourceId = grown(writes.sourceId, least);
+  writes.line = grown(writes.line, least);
+  writes.tid = grown(writes.tid, least);
+  writes.cpu = grown(writes.cpu, least);
+  writes.vector = grown(writes.vector, least);
+  writes.t = grown(writes.t, least);
+  writes.firstTarget = grown(writes.firstTarget, least + 1);
 }
 
 /** The first `n` writes (views, no copy). */
@@ -662,6 +663,30 @@ function write(db: Db, model: BootModel, base: bigint, arch: Arch, writes: Write
       sends.linked[s]);
   }
   insertSend.flush();
+}
+
+/** When QEMU logged in a boot: per bucket with lines, its first and last line time (ns since `base`), in time order. */
+interface QemuBuckets {
+  first: Float64Array;
+  last: Float64Array;
+}
+
+/** The boot's buckets (store/qemu-log-buckets.ts), merged over its sources and a bucket's rows (lines out of order). */
+function readQemuBuckets(db: Db, boot: string, base: bigint): QemuBuckets {
+  const rows = db.prepare(`SELECT min(b.first_ns - ?), max(b.last_ns - ?) FROM qemu_log_buckets b JOIN sources s USING (source_id)
+    WHERE s.boot = ? GROUP BY b.bucket_ns ORDER BY b.bucket_ns`).raw();
+  let first = new Float64Array(1024);
+  let last = new Float64Array(1024);
+  let n = 0;
+  for (const [lo, hi] of rows.iterate(base, base, boot) as IterableIterator<[number, number]>) {
+    if (n === first.length) {
+      first = grown(first, n + 1);
+      last = grown(last, n + 1);
+    }
+    first[n] = lo;
+    last[n++] = hi;
+  }
+  return { first: first.subarray(0, n), last: last.subarray(0, n) };
 }
 
 /**

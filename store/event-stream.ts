@@ -203,7 +203,7 @@ export class StreamWriter {
     }
     const row = this.db.prepare(`SELECT first_event_id, events, data FROM event_chunks
       WHERE source_id = ? AND first_event_id <= ? ORDER BY first_event_id DESC LIMIT 1`).raw()
-      .get(this.sourceId, eventId) as [number, number, Buffer] | undefined;
+      .get(this.sourceId, eventId) as ChunkRow | undefined;
     if (row === undefined) return;
     const [first, n, data] = row;
     const copy = new Uint8Array(data).slice();
@@ -278,7 +278,7 @@ type ChunkRow = [number, number, Buffer];
 export class ChunkReader implements StreamEvent {
   private readonly strings: (string | null)[] = [];
   private readonly nextChunks;
-  /** Chunks read but not reached yet, in order. */
+  /** Chunks read but not reached yet, the next one last (for pop()). */
   private ahead: ChunkRow[] = [];
   private readonly wanted: number;
   private after = -Infinity;

@@ -42,25 +42,3 @@ export class QemuBucketWriter {
     this.start = null;
   }
 }
-
-/** When QEMU logged in a boot: per bucket with lines, its first and last line time (ns since `base`), in time order. */
-export interface QemuBuckets {
-  first: Float64Array;
-  last: Float64Array;
-}
-
-/** The boot's buckets, merged over its sources and over a bucket's rows (lines out of order). */
-export function readQemuBuckets(db: Db, boot: string, base: bigint): QemuBuckets {
-  const n = db.prepare(`SELECT count(DISTINCT b.bucket_ns) FROM qemu_log_buckets b JOIN sources s USING (source_id)
-    WHERE s.boot = ?`).pluck().get(boot) as number;
-  const rows = db.prepare(`SELECT min(b.first_ns - ?), max(b.last_ns - ?) FROM qemu_log_buckets b JOIN sources s USING (source_id)
-    WHERE s.boot = ? GROUP BY b.bucket_ns ORDER BY b.bucket_ns`).raw();
-  const first = new Float64Array(n);
-  const last = new Float64Array(n);
-  let i = 0;
-  for (const [lo, hi] of rows.iterate(base, base, boot) as IterableIterator<[number, number]>) {
-    first[i] = lo;
-    last[i++] = hi;
-  }
-  return { first, last };
-}
