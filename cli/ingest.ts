@@ -11,6 +11,7 @@ const IngestArgs = z.object({
   boot: z.string().min(1).optional(),
   replace: z.boolean(),
   validate: z.boolean(),
+  parseThread: z.enum(['auto', 'main', 'worker']),
   files: z.array(z.string()).min(1),
 });
 
@@ -24,13 +25,17 @@ export const ingestCommand: CommandModule = {
       boot: { type: 'string', describe: 'boot name for all files (default: from the folder or file name)' },
       replace: { type: 'boolean', default: false, describe: 'ingest again files already in the database' },
       validate: { type: 'boolean', default: false, describe: 'check every record against its schema (slower)' },
+      'parse-thread': {
+        choices: ['auto', 'main', 'worker'], default: 'auto',
+        describe: 'where lines are parsed: auto = a worker thread for files of 4 MiB and more on a multi-core machine',
+      },
     })
     .example('$0 ingest --db run.db console.log trace.txt qemu-trace.log.gz', 'one boot: console, ftrace and QEMU log'),
   handler: async (argv) => {
     const args = validateOptions(IngestArgs, argv);
     const db = openWritable(args.db);
     const progress = process.stderr.isTTY ? progressPrinter() : undefined;
-    const outcomes = await ingestFiles(db, inputPaths(args.files), { boot: args.boot, replace: args.replace, validate: args.validate, onProgress: progress });
+    const outcomes = await ingestFiles(db, inputPaths(args.files), { boot: args.boot, replace: args.replace, validate: args.validate, parseThread: args.parseThread, onProgress: progress });
     if (progress) process.stderr.write('\r\x1b[K');
     db.close();
     printSummary(outcomes);

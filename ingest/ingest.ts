@@ -1,11 +1,12 @@
 // `ipitrace ingest` as a library function: every file in its own transaction, so a file that fails
 // half-way (unreadable, corrupt gzip) leaves the database exactly as it was, and the files ingested
 // before it stay. A bad line never stops a file: it becomes an `unparsed` row.
+import { availableParallelism } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
-import { SourceReader } from '../parsers/reader.js';
 import { bulkWriteMode, ensureIndexes, type Db } from '../store/db.js';
 import { IpitraceError, isIpitraceError } from '../store/errors.js';
-import { openInput } from './input.js';
+import { inputSize } from './input.js';
+import { readInThread, readInWorker } from './read-file.js';
 import { SqliteSink, type SourceCounts } from './writer.js';
 
 export interface IngestOptions {
@@ -17,7 +18,11 @@ export interface IngestOptions {
   validate?: boolean;
   /** Called now and then with bytes read, for a progress display. */
   onProgress?: (path: string, bytesRead: number, size: number | null) => void;
+  /** Where files are parsed: 'auto' (default) uses a worker thread for large files. */
+  parseThread?: ParseThread;
 }
+
+export type ParseThread = 'auto' | 'main' | 'worker';
 
 export type FileOutcome =
   | { path: string; boot: string; status: 'ingested'; sourceId: number; lines: number; counts: SourceCounts }
@@ -52,9 +57,9 @@ export async function ingestFiles(db: Db, paths: string[], options: IngestOption
 
 async function ingestOne(db: Db, path: string, options: IngestOptions): Promise<FileOutcome> {
   const boot = options.boot ?? bootNameFor(path);
-  let input;
+  let size: number | null = null;
   try {
-    input = openInput(path);
+    if (path !== '-') size = inputSize(path);
   } catch (error) {
     if (isIpitraceError(error)) return { path, boot, status: 'failed', error };
     throw error;
@@ -62,28 +67,25 @@ async function ingestOne(db: Db, path: string, options: IngestOptions): Promise<
   db.exec('BEGIN');
   const sourceId = insertSource(db, boot, path);
   const sink = new SqliteSink(db, sourceId, options.validate ?? false);
-  const reader = new SourceReader(sink);
-  try {
-    let sinceProgress = 0;
-    for await (const batch of input.batches) {
-      for (let i = 0; i < batch.length; i++) reader.pushLine(batch[i]);
-      sinceProgress += batch.length;
-      if (options.onProgress && sinceProgress >= 65536) {
-        sinceProgress = 0;
-        options.onProgress(path, input.bytesRead(), input.size);
-      }
+  const progress = options.onProgress && ((bytes: number, total: number | null) => options.onProgress!(path, bytes, total));
+  const read = size !== null && useWorker(size, options.parseThread ?? 'auto')
+    ? await readInWorker(path, sink, size, progress)
+    : await readInThread(path, sink, progress);
+  let error = read.ok ? null : read.error;
+  if (read.ok) {
+    try {
+      sink.finish();
+    } catch (finishError) {
+      error = finishError;
     }
-    reader.end();
-    sink.finish();
-  } catch (error) {
+  }
+  if (!read.ok || error !== null) {
     db.exec('ROLLBACK');
-    if (isIpitraceError(error)) {
-      return { path, boot, status: 'failed', error: withLine(error, reader.lines) };
-    }
-    const message = `${path}: read failed after line ${reader.lines}: ${(error as Error).message}`;
+    if (isIpitraceError(error)) return { path, boot, status: 'failed', error: withLine(error, read.lines) };
+    const message = `${path}: read failed after line ${read.lines}: ${(error as Error).message}`;
     return { path, boot, status: 'failed', error: new IpitraceError('E_INPUT_UNREADABLE', message) };
   }
-  const sha256 = input.digest();
+  const { sha256, bytes, lines } = read;
   const existing = db.prepare('SELECT source_id FROM sources WHERE boot = ? AND sha256 = ? AND source_id != ?')
     .get(boot, sha256, sourceId) as { source_id: number } | undefined;
   if (existing && !options.replace) {
@@ -92,9 +94,20 @@ async function ingestOne(db: Db, path: string, options: IngestOptions): Promise<
   }
   if (existing) deleteSource(db, existing.source_id);
   sink.flushStats();
-  finishSource(db, sourceId, sha256, input.bytesRead(), reader.lines, sink.counts);
+  finishSource(db, sourceId, sha256, bytes, lines, sink.counts);
   db.exec('COMMIT');
-  return { path, boot, status: 'ingested', sourceId, lines: reader.lines, counts: sink.counts };
+  return { path, boot, status: 'ingested', sourceId, lines, counts: sink.counts };
+}
+
+/**
+ * Files this big are parsed in a worker thread ('auto'): below it, starting the thread costs more
+ * than it saves. A single-core machine gains nothing from the thread.
+ */
+const WORKER_MIN_BYTES = 4 << 20;
+
+function useWorker(size: number, mode: ParseThread): boolean {
+  if (mode !== 'auto') return mode === 'worker';
+  return size >= WORKER_MIN_BYTES && availableParallelism() > 1;
 }
 
 /** Adds "after line N" to errors raised mid-file (a corrupt gzip tail, a read error). */

@@ -28,18 +28,21 @@ export interface OpenedInput {
 /** Checks the path and opens it. Throws IpitraceError with a one-line message naming the path. */
 export function openInput(path: string): OpenedInput {
   if (path === '-') return decode(process.stdin, null, 'stdin');
-  let size: number;
+  return decode(createReadStream(path, { highWaterMark: READ_CHUNK }), inputSize(path), path);
+}
+
+/** The size of a file to read. Throws IpitraceError naming the path when it cannot be read. */
+export function inputSize(path: string): number {
   try {
     const st = statSync(path);
     if (st.isDirectory()) throw new IpitraceError('E_INPUT_DIRECTORY', `${path}: is a directory (give the files in it)`);
-    size = st.size;
+    return st.size;
   } catch (error) {
     if (error instanceof IpitraceError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new IpitraceError('E_INPUT_MISSING', `${path}: no such file`);
     throw new IpitraceError('E_INPUT_UNREADABLE', `${path}: cannot read: ${(error as Error).message}`);
   }
-  return decode(createReadStream(path, { highWaterMark: READ_CHUNK }), size, path);
 }
 
 /**

@@ -1,0 +1,96 @@
+// Reading one input into a sink, in this thread or in a worker thread. Parsing costs about as much
+// as storing the rows; on a machine with a second core a worker parses the next lines while this
+// thread stores the last ones. Both ways make the same sink calls in the same order, so the
+// database is the same (test/ingest.test.ts compares them table by table).
+import { Worker } from 'node:worker_threads';
+import { SourceReader, type ReaderSink } from '../parsers/reader.js';
+import { IpitraceError, type ErrorCode } from '../store/errors.js';
+import { openInput } from './input.js';
+import { replayBatch, type PackedBatch } from './packed-batch.js';
+
+export type ReadResult =
+  | { ok: true; lines: number; sha256: string; bytes: number }
+  | { ok: false; error: unknown; lines: number };
+
+export type Progress = (bytesRead: number, size: number | null) => void;
+
+export type WorkerMessage =
+  | { type: 'batch'; batch: PackedBatch; bytes: number }
+  | { type: 'end'; lines: number; sha256: string; bytes: number }
+  | { type: 'error'; code: ErrorCode | null; message: string; lines: number };
+
+/** Reads and parses `path` ('-': stdin) in this thread. */
+export async function readInThread(path: string, sink: ReaderSink, progress?: Progress): Promise<ReadResult> {
+  const reader = new SourceReader(sink);
+  try {
+    const input = openInput(path);
+    let sinceProgress = 0;
+    for await (const batch of input.batches) {
+      for (let i = 0; i < batch.length; i++) reader.pushLine(batch[i]);
+      sinceProgress += batch.length;
+      if (progress && sinceProgress >= 65536) {
+        sinceProgress = 0;
+        progress(input.bytesRead(), input.size);
+      }
+    }
+    reader.end();
+    return { ok: true, lines: reader.lines, sha256: input.digest(), bytes: input.bytesRead() };
+  } catch (error) {
+    return { ok: false, error, lines: reader.lines };
+  }
+}
+
+/**
+ * The compiled worker. Under vitest this module is the TypeScript source, which a worker thread
+ * cannot load; the tests' global setup builds dist/, whose copy is used then.
+ */
+function workerUrl(): URL {
+  const here = import.meta.url;
+  return here.endsWith('.ts') ? new URL('../dist/ingest/parse-worker.js', here) : new URL('./parse-worker.js', here);
+}
+
+/** Reads and parses the file `path` in a worker thread; the sink calls are made in this one. */
+export async function readInWorker(path: string, sink: ReaderSink, size: number, progress?: Progress): Promise<ReadResult> {
+  const worker = new Worker(workerUrl(), { workerData: { path } });
+  const messages = messageQueue(worker);
+  let lines = 0;
+  try {
+    for (;;) {
+      const message = await messages.next();
+      if (message.type === 'batch') {
+        worker.postMessage('ack');
+        replayBatch(message.batch, sink);
+        progress?.(message.bytes, size);
+      } else if (message.type === 'end') {
+        return { ok: true, lines: message.lines, sha256: message.sha256, bytes: message.bytes };
+      } else {
+        lines = message.lines;
+        const error = message.code ? new IpitraceError(message.code, message.message) : new Error(message.message);
+        return { ok: false, error, lines };
+      }
+    }
+  } catch (error) {
+    return { ok: false, error, lines };
+  } finally {
+    await worker.terminate();
+  }
+}
+
+/** The worker's messages in order; a worker that dies without a word becomes an error message. */
+function messageQueue(worker: Worker): { next(): Promise<WorkerMessage> } {
+  const queue: WorkerMessage[] = [];
+  let waiting: ((message: WorkerMessage) => void) | null = null;
+  const push = (message: WorkerMessage) => {
+    if (waiting) {
+      const resolve = waiting;
+      waiting = null;
+      resolve(message);
+    } else queue.push(message);
+  };
+  worker.on('message', push);
+  worker.on('error', (error: Error) => push({ type: 'error', code: null, message: `parser thread failed: ${error.message}`, lines: 0 }));
+  worker.on('exit', (code) => push({ type: 'error', code: null, message: `parser thread exited (${code})`, lines: 0 }));
+  return {
+    next: () => (queue.length > 0 ? Promise.resolve(queue.shift()!) : new Promise((resolve) => (waiting = resolve))),
+  };
+}
