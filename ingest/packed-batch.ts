@@ -55,6 +55,8 @@ export class BatchPacker implements ReaderSink {
   private capacity = 0;
   private targetCount = 0;
   private textIndex = new Map<string, number>();
+  private lastText: (string | null)[] = [];
+  private lastIndex = new Int32Array(STRING_SLOTS);
   private statSums = new Map<string, [StatName, string, number]>();
   private formatCounts = new Map<Format, number>();
 
@@ -84,19 +86,19 @@ export class BatchPacker implements ReaderSink {
     nums[n + 8] = ev.host_tid ?? NaN;
     const s = i * STRING_SLOTS;
     const strs = b.strings;
-    strs[s] = this.intern(ev.format);
-    strs[s + 1] = this.intern(ev.clock);
-    strs[s + 2] = this.intern(ev.kind);
-    strs[s + 3] = this.intern(ev.op);
-    strs[s + 4] = this.intern(ev.task);
-    strs[s + 5] = this.intern(ev.flags);
-    strs[s + 6] = this.intern(ev.csd);
-    strs[s + 7] = this.intern(ev.func);
-    strs[s + 8] = this.intern(ev.callsite);
-    strs[s + 9] = this.intern(ev.callback);
-    strs[s + 10] = this.intern(ev.reason);
-    strs[s + 11] = this.intern(ev.text);
-    strs[s + 12] = this.intern(ev.args);
+    strs[s] = this.intern(0, ev.format);
+    strs[s + 1] = this.intern(1, ev.clock);
+    strs[s + 2] = this.intern(2, ev.kind);
+    strs[s + 3] = this.intern(3, ev.op);
+    strs[s + 4] = this.intern(4, ev.task);
+    strs[s + 5] = this.intern(5, ev.flags);
+    strs[s + 6] = this.intern(6, ev.csd);
+    strs[s + 7] = this.intern(7, ev.func);
+    strs[s + 8] = this.intern(8, ev.callsite);
+    strs[s + 9] = this.intern(9, ev.callback);
+    strs[s + 10] = this.intern(10, ev.reason);
+    strs[s + 11] = this.intern(11, ev.text);
+    strs[s + 12] = this.intern(12, ev.args);
     const ts = ev.ts_ns;
     if (ts === null) b.tsKind[i] = TS_NULL;
     else if (typeof ts === 'bigint') {
@@ -146,14 +148,22 @@ export class BatchPacker implements ReaderSink {
     return batch;
   }
 
-  private intern(text: string | null): number {
+  /**
+   * The index of `text` in the batch's strings, each string stored once per batch (cloning them
+   * costs the main thread). A field often repeats its previous value (format, clock, kind, task):
+   * checking that first spares most Map lookups.
+   */
+  private intern(slot: number, text: string | null): number {
     if (text === null) return -1;
+    if (this.lastText[slot] === text) return this.lastIndex[slot];
     let index = this.textIndex.get(text);
     if (index === undefined) {
       index = this.batch.text.length;
       this.batch.text.push(text);
       this.textIndex.set(text, index);
     }
+    this.lastText[slot] = text;
+    this.lastIndex[slot] = index;
     return index;
   }
 
@@ -161,6 +171,7 @@ export class BatchPacker implements ReaderSink {
     this.capacity = this.initialCapacity;
     this.targetCount = 0;
     this.textIndex = new Map();
+    this.lastText = new Array<string | null>(STRING_SLOTS).fill(null);
     this.statSums = new Map();
     this.formatCounts = new Map();
     this.batch = {
