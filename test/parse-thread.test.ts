@@ -65,7 +65,7 @@ describe('parsing in a worker thread stores what parsing in the main thread stor
     expect((await ingestWith('worker', [path])).rows).toEqual(main.rows);
   });
 
-  it('a corrupt gzip tail and a binary file fail with the same one-line message, nothing stored', async () => {
+  it('a corrupt gzip tail and a binary file fail with the same one-line message (but for the line count), nothing stored', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ipitrace-thread-'));
     const text = Array.from({ length: 20000 }, (_, i) => `[${(i / 1000).toFixed(6).padStart(12)}] line ${i}`).join('\n');
     const gz = gzipSync(text);
@@ -77,7 +77,9 @@ describe('parsing in a worker thread stores what parsing in the main thread stor
       const main = await ingestWith('main', [path]);
       const worker = await ingestWith('worker', [path]);
       expect(main.summary[0]).toHaveProperty('failed');
-      expect(worker.summary).toEqual(main.summary);
+      // How many lines were read before a stream error surfaces depends on timing, in either thread.
+      const withoutLine = (summary: unknown[]) => JSON.stringify(summary).replace(/after line \d+/, 'after line N');
+      expect(withoutLine(worker.summary)).toEqual(withoutLine(main.summary));
       expect(worker.rows.events).toEqual([]);
       expect(worker.rows.sources).toEqual([]);
     }
