@@ -13,7 +13,7 @@
 // On ARM a send shows twice in the guest (ipi_send_cpu/_cpumask, then the arch's ipi_raise): the two
 // levels are linked independently, each one-to-one, so both can point at the same QEMU write.
 import { ARM_IPI_NAMES } from '../parsers/ftrace-events.js';
-import { BatchInsert } from '../store/batch-insert.js';
+import { BatchInsert, ROWS_PER_STATEMENT } from '../store/batch-insert.js';
 import type { Db } from '../store/db.js';
 
 import type { BootModel } from './replay.js';
@@ -641,7 +641,7 @@ function write(db: Db, model: BootModel, base: bigint, arch: Arch, writes: Write
 
   const covered = coverage(db, boot, base, fit);
   const insertLink = new BatchInsert(db, 'qemu_links', ['guest_event_id', 'target_cpu', 'qemu_event_id', 'vector',
-    'method', 'qemu_ns', 'residual_ns', 'in_qemu_log'], 8, { boot });
+    'method', 'qemu_ns', 'residual_ns', 'in_qemu_log'], ROWS_PER_STATEMENT, { boot });
   for (let g = 0; g < guest.count; g++) {
     const s = guest.link[g];
     const residual = guest.residual[g];
@@ -652,7 +652,7 @@ function write(db: Db, model: BootModel, base: bigint, arch: Arch, writes: Write
   }
   insertLink.flush();
   const insertSend = new BatchInsert(db, 'qemu_sends', ['qemu_event_id', 'source_id', 'line', 'host_tid', 'src_cpu',
-    'target_cpu', 'shorthand', 'vector', 'reason', 'ts_ns', 'has_vcpu', 'linked'], 8, { boot });
+    'target_cpu', 'shorthand', 'vector', 'reason', 'ts_ns', 'has_vcpu', 'linked'], ROWS_PER_STATEMENT, { boot });
   for (let s = 0; s < sends.count; s++) {
     const w = sends.write[s];
     const target = sends.target[s];

@@ -2,7 +2,7 @@
 // derived tables (schema/replay.sql). Two passes over the events: the first builds hotplug state and
 // what each CPU's trace covers, the second replays queues and locks against that state.
 import { parseCpuList, squeezeRepeats } from '../parsers/patterns.js';
-import { BatchInsert } from '../store/batch-insert.js';
+import { BatchInsert, ROWS_PER_STATEMENT } from '../store/batch-insert.js';
 import { ensureIndexes, type Db } from '../store/db.js';
 import { ftraceViews, mapClocks, type ClockMap } from './clocks.js';
 import { buildCoverage, coveringWindow, type Coverage, type CoverageRow } from './coverage.js';
@@ -296,8 +296,8 @@ function replayQueues(db: Db, model: BootModel, plan: StreamPlan, coverage: Cove
   const queueState = new Map<number, TargetState>();
   const targetsSeen = new Set<number>();
   const sends = new BatchInsert(db, 'ipi_sends', ['event_id', 'source_id', 'line', 'ts_ns', 'src_cpu', 'target_cpu',
-    'kind', 'reason', 'csd_use_id', 'target_state'], 8, { boot: model.boot });
-  const uses = new BatchInsert(db, 'csd_lifecycle', LIFECYCLE_COLUMNS, 8, { boot: model.boot });
+    'kind', 'reason', 'csd_use_id', 'target_state'], ROWS_PER_STATEMENT, { boot: model.boot });
+  const uses = new BatchInsert(db, 'csd_lifecycle', LIFECYCLE_COLUMNS, ROWS_PER_STATEMENT, { boot: model.boot });
   const writeUse = lifecycleWriter(model, uses, queueState, coverage, graceNs);
   // With a printk reference every event with an op takes part (the time clamp runs over all of them).
   const include = (event: StreamEvent) => event.op !== null && !notReplayed(event) && (!plan.byTime || QUEUE_OPS.has(event.op));
