@@ -1,24 +1,24 @@
 // What the reader sends to its sink, packed into typed arrays so that a worker thread can parse a
 // file while the main thread stores the rows (ingest/parse-worker.ts). Structured cloning the
-// records themselves cost the main thread more than parsing them (measured: ~3 s to deserialize
-// 1 M events that took 2.7 s to parse); typed arrays are transferred, not copied, and each batch
-// carries its strings once. A batch replayed into a sink makes exactly the calls the reader made.
+// parsed values (measured as flat arrays, v8.serialize) cost the main thread more than parsing
+// them: ~3 s to deserialize 1 M events that took 2.7 s to parse. Typed arrays are transferred, not
+// copied, and each batch carries its strings once. A batch replayed into a sink makes exactly the calls the reader made.
 import type { ReaderSink } from '../parsers/reader.js';
 import type { ConsoleRecord, CpuFactRecord, EventRecord, Format, ParseIssue } from '../schema/records.js';
 import type { StatName } from '../schema/stats.js';
 
-/** Numeric event fields, one float64 slot each (NaN: null), after the line number. */
+/** Numeric event fields, one float64 slot each (NaN: null), after the line number; event() and replayEvent() use them by position. */
 const NUMBER_FIELDS = ['cpu', 'pid', 'target_cpu', 'vector', 'hp_state', 'hp_step', 'hp_ret', 'host_tid'] as const;
-/** String event fields, one index into the batch's strings each (-1: null). */
+/** String event fields, one index into the batch's strings each (-1: null), by position likewise. */
 const STRING_FIELDS = [
   'format', 'clock', 'kind', 'op', 'task', 'flags', 'csd', 'func', 'callsite', 'callback', 'reason', 'text', 'args',
 ] as const;
 const NUMBER_SLOTS = 1 + NUMBER_FIELDS.length;
 const STRING_SLOTS = STRING_FIELDS.length;
-/** ts_ns kinds: QEMU host times in ns do not fit a float64 and come as bigint. */
+/** ts_ns kinds: QEMU host times in ns are beyond a float64's exact integers and come as bigint. */
 const TS_NULL = 0, TS_NUMBER = 1, TS_BIGINT = 2;
 
-/** A console message, CPU fact or parse issue, with the number of events the reader had sent before it. */
+/** A console message, CPU fact, parse issue or an event the typed columns cannot hold, with the number of packed events before it. */
 type OtherCall =
   | { at: number; call: 'event'; record: EventRecord; line: number }
   | { at: number; call: 'console'; record: ConsoleRecord; line: number }

@@ -33,11 +33,11 @@ async function run(): Promise<void> {
     for await (const lines of input.batches) {
       for (let i = 0; i < lines.length; i++) reader.pushLine(lines[i]);
       inFlight++;
-      post({ type: 'batch', batch: packer.take(), bytes: input.bytesRead() });
+      post({ type: 'batch', batch: packer.take(), bytes: input.bytesRead(), lines: reader.lines });
       while (inFlight >= MAX_IN_FLIGHT) await new Promise<void>((resolve) => (wake = resolve));
     }
     reader.end();
-    post({ type: 'batch', batch: packer.take(), bytes: input.bytesRead() });
+    post({ type: 'batch', batch: packer.take(), bytes: input.bytesRead(), lines: reader.lines });
     post({ type: 'end', lines: reader.lines, sha256: input.digest(), bytes: input.bytesRead() });
   } catch (error) {
     const code = isIpitraceError(error) ? error.code : null;

@@ -1,7 +1,7 @@
 // Reading one input into a sink, in this thread or in a worker thread. Parsing costs about as much
 // as storing the rows; on a machine with a second core a worker parses the next lines while this
 // thread stores the last ones. Both ways make the same sink calls in the same order, so the
-// database is the same (test/ingest.test.ts compares them table by table).
+// database is the same (test/parse-thread.test.ts compares them table by table).
 import { Worker } from 'node:worker_threads';
 import { SourceReader, type ReaderSink } from '../parsers/reader.js';
 import { IpitraceError, type ErrorCode } from '../store/errors.js';
@@ -15,7 +15,7 @@ export type ReadResult =
 export type Progress = (bytesRead: number, size: number | null) => void;
 
 export type WorkerMessage =
-  | { type: 'batch'; batch: PackedBatch; bytes: number }
+  | { type: 'batch'; batch: PackedBatch; bytes: number; lines: number }
   | { type: 'end'; lines: number; sha256: string; bytes: number }
   | { type: 'error'; code: ErrorCode | null; message: string; lines: number };
 
@@ -66,12 +66,14 @@ export async function readInWorker(path: string, sink: ReaderSink, size: number,
       const message = await messages.next();
       if (message.type === 'batch') {
         worker.postMessage('ack');
+        lines = message.lines;
         replayBatch(message.batch, sink);
         progress?.(message.bytes, size);
       } else if (message.type === 'end') {
         return { ok: true, lines: message.lines, sha256: message.sha256, bytes: message.bytes };
       } else {
-        lines = message.lines;
+        // A worker that died says nothing of its lines: the last batch's count stands.
+        lines = Math.max(lines, message.lines);
         const error = message.code ? new IpitraceError(message.code, message.message) : new Error(message.message);
         return { ok: false, error, lines };
       }

@@ -51,6 +51,8 @@ type ShapeInsert = (id: number, line: number, ev: EventRecord) => void;
  * columns as separate arguments. better-sqlite3 binds separate arguments about 20 % faster than
  * one array of them (ftrace-1M ingest ~9 % faster), and the column list differs per shape, so
  * the call is generated once per shape. The names come from OPTIONAL_COLUMNS, never from input.
+ * One row per statement: buffering 32 rows per shape into one statement (as derived tables do,
+ * store/batch-insert.ts) measured slower here (ftrace-1M 6.4 -> 6.7-7.5 s in the main thread).
  */
 function compileInsert(statement: Statement, present: readonly string[]): ShapeInsert {
   const args = ['id', 'line', ...present.map((column) => `ev.${column}`), 'ev.args'].join(', ');

@@ -1,6 +1,5 @@
-// Inserting many rows into one table, several rows per statement: each statement run costs several
-// microseconds on top of its parameters in better-sqlite3, and derived tables get ~100-250 k rows per
-// M events. Rows keep their order.
+// Inserting many rows into one table, several rows per statement: derived tables get ~100-250 k rows
+// per M events, and fewer, wider statements wrote them faster (measured below). Rows keep their order.
 import type { Db } from './db.js';
 
 /**
