@@ -2,10 +2,12 @@
 // file while the main thread stores the rows (ingest/parse-worker.ts). Structured cloning the
 // parsed values (measured as flat arrays, v8.serialize) cost the main thread more than parsing
 // them: ~3 s to deserialize 1 M events that took 2.7 s to parse. Typed arrays are transferred, not
-// copied, and each batch carries its strings once. A batch replayed into a sink makes exactly the calls the reader made.
+// copied, and each batch carries its strings once. A batch replayed into a sink makes exactly the
+// calls the reader made.
 import type { ReaderSink } from '../parsers/reader.js';
 import type { ConsoleRecord, CpuFactRecord, EventRecord, Format, ParseIssue } from '../schema/records.js';
 import type { StatName } from '../schema/stats.js';
+import { grown } from '../store/typed-arrays.js';
 
 /** Numeric event fields, one float64 slot each (NaN: null), after the line number; event() and replayEvent() use them by position. */
 const NUMBER_FIELDS = ['cpu', 'pid', 'target_cpu', 'vector', 'hp_state', 'hp_step', 'hp_ret', 'host_tid'] as const;
@@ -111,7 +113,7 @@ export class BatchPacker implements ReaderSink {
     const targets = ev.targets;
     b.targetCounts[i] = targets.length;
     if (this.targetCount + targets.length > b.targetValues.length) {
-      b.targetValues = grownInt32(b.targetValues, this.targetCount + targets.length);
+      b.targetValues = grown(b.targetValues, this.targetCount + targets.length);
     }
     for (let t = 0; t < targets.length; t++) b.targetValues[this.targetCount++] = targets[t];
   }
@@ -190,12 +192,12 @@ export class BatchPacker implements ReaderSink {
   private grow(): void {
     const b = this.batch;
     this.capacity *= 2;
-    b.numbers = grownCopy(b.numbers, new Float64Array(this.capacity * NUMBER_SLOTS));
-    b.strings = grownCopy(b.strings, new Int32Array(this.capacity * STRING_SLOTS));
-    b.tsKind = grownCopy(b.tsKind, new Uint8Array(this.capacity));
-    b.tsNumber = grownCopy(b.tsNumber, new Float64Array(this.capacity));
-    b.tsBigint = grownCopy(b.tsBigint, new BigInt64Array(this.capacity));
-    b.targetCounts = grownCopy(b.targetCounts, new Int32Array(this.capacity));
+    b.numbers = grown(b.numbers, this.capacity * NUMBER_SLOTS);
+    b.strings = grown(b.strings, this.capacity * STRING_SLOTS);
+    b.tsKind = grown(b.tsKind, this.capacity);
+    b.tsNumber = grown(b.tsNumber, this.capacity);
+    b.tsBigint = grown(b.tsBigint, this.capacity);
+    b.targetCounts = grown(b.targetCounts, this.capacity);
   }
 }
 
@@ -204,15 +206,6 @@ function packable(ev: EventRecord): boolean {
   if (typeof ev.ts_ns === 'bigint' && BigInt.asIntN(64, ev.ts_ns) !== ev.ts_ns) return false;
   for (const target of ev.targets) if ((target | 0) !== target) return false;
   return true;
-}
-
-function grownCopy<T extends Float64Array | Int32Array | Uint8Array | BigInt64Array>(from: T, to: T): T {
-  (to as Int32Array).set(from as Int32Array);
-  return to;
-}
-
-function grownInt32(from: Int32Array, atLeast: number): Int32Array {
-  return grownCopy(from, new Int32Array(Math.max(atLeast, from.length * 2)));
 }
 
 /** Makes on `sink` the calls that were packed into `batch`, in the order the reader made them. */

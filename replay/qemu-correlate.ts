@@ -15,7 +15,7 @@
 import { ARM_IPI_NAMES } from '../parsers/ftrace-events.js';
 import { BatchInsert, ROWS_PER_STATEMENT } from '../store/batch-insert.js';
 import type { Db } from '../store/db.js';
-
+import { grown } from '../store/typed-arrays.js';
 import type { BootModel } from './replay.js';
 import { isNonexistent } from './universe.js';
 
@@ -229,13 +229,6 @@ function trimmed(writes: Writes, n: number): Writes {
     vector: writes.vector.subarray(0, n), t: writes.t.subarray(0, n), shorthand: writes.shorthand.slice(0, n),
     firstTarget: writes.firstTarget.subarray(0, n + 1),
   };
-}
-
-/** A copy of a typed array with room for at least `least` elements (twice as many, at least). */
-function grown<T extends Int32Array | Float64Array>(array: T, least: number): T {
-  const bigger = new (array.constructor as new (length: number) => T)(Math.max(least, 2 * array.length));
-  bigger.set(array as ArrayLike<number>);
-  return bigger;
 }
 
 function readGuests(db: Db, boot: string): Guests {
