@@ -6,7 +6,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { bulkWriteMode, ensureIndexes, type Db } from '../store/db.js';
 import { IpitraceError, isIpitraceError } from '../store/errors.js';
 import { inputSize } from './input.js';
-import { readInThread, readInWorker } from './read-file.js';
+import { progressEvery, readInThread, readInWorker } from './read-file.js';
 import { SqliteSink, type SourceCounts } from './writer.js';
 
 export interface IngestOptions {
@@ -70,7 +70,7 @@ async function ingestOne(db: Db, path: string, options: IngestOptions): Promise<
   const progress = options.onProgress && ((bytes: number, total: number | null) => options.onProgress!(path, bytes, total));
   const read = size !== null && useWorker(size, options.parseThread ?? 'auto')
     ? await readInWorker(path, sink, size, progress)
-    : await readInThread(path, sink, progress);
+    : await readInThread(path, sink, progress && progressEvery(progress));
   let error = read.ok ? null : read.error;
   if (read.ok) {
     try {

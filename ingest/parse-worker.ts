@@ -3,11 +3,9 @@
 // previous ones. At most MAX_IN_FLIGHT batches wait unacknowledged, so memory stays flat when
 // storing is slower than parsing.
 import { parentPort, workerData } from 'node:worker_threads';
-import { SourceReader } from '../parsers/reader.js';
 import { isIpitraceError } from '../store/errors.js';
-import { openInput } from './input.js';
 import { BatchPacker, transferList } from './packed-batch.js';
-import type { WorkerMessage } from './read-file.js';
+import { readInThread, type WorkerMessage } from './read-file.js';
 
 const MAX_IN_FLIGHT = 4;
 
@@ -27,21 +25,18 @@ function post(message: WorkerMessage): void {
 
 async function run(): Promise<void> {
   const packer = new BatchPacker();
-  const reader = new SourceReader(packer);
-  try {
-    const input = openInput(path);
-    for await (const lines of input.batches) {
-      for (let i = 0; i < lines.length; i++) reader.pushLine(lines[i]);
-      inFlight++;
-      post({ type: 'batch', batch: packer.take(), bytes: input.bytesRead(), lines: reader.lines });
-      while (inFlight >= MAX_IN_FLIGHT) await new Promise<void>((resolve) => (wake = resolve));
-    }
-    reader.end();
+  const read = await readInThread(path, packer, async (input, reader) => {
+    inFlight++;
     post({ type: 'batch', batch: packer.take(), bytes: input.bytesRead(), lines: reader.lines });
-    post({ type: 'end', lines: reader.lines, sha256: input.digest(), bytes: input.bytesRead() });
-  } catch (error) {
-    const code = isIpitraceError(error) ? error.code : null;
-    post({ type: 'error', code, message: (error as Error).message, lines: reader.lines });
+    while (inFlight >= MAX_IN_FLIGHT) await new Promise<void>((resolve) => (wake = resolve));
+  });
+  if (read.ok) {
+    // What the reader's end() flushed.
+    post({ type: 'batch', batch: packer.take(), bytes: read.bytes, lines: read.lines });
+    post({ type: 'end', lines: read.lines, sha256: read.sha256, bytes: read.bytes });
+  } else {
+    const code = isIpitraceError(read.error) ? read.error.code : null;
+    post({ type: 'error', code, message: (read.error as Error).message, lines: read.lines });
   }
   // The main thread terminates this worker once it has the end or the error.
 }

@@ -5,7 +5,7 @@
 import { Worker } from 'node:worker_threads';
 import { SourceReader, type ReaderSink } from '../parsers/reader.js';
 import { IpitraceError, type ErrorCode } from '../store/errors.js';
-import { openInput } from './input.js';
+import { openInput, type OpenedInput } from './input.js';
 import { replayBatch, type PackedBatch } from './packed-batch.js';
 
 export type ReadResult =
@@ -19,25 +19,34 @@ export type WorkerMessage =
   | { type: 'end'; lines: number; sha256: string; bytes: number }
   | { type: 'error'; code: ErrorCode | null; message: string; lines: number };
 
-/** Reads and parses `path` ('-': stdin) in this thread. */
-export async function readInThread(path: string, sink: ReaderSink, progress?: Progress): Promise<ReadResult> {
+/** Called after each batch of lines is parsed; a promise returned is awaited (the worker's flow control). */
+export type AfterBatch = (input: OpenedInput, reader: SourceReader) => void | Promise<void>;
+
+/** Reads and parses `path` ('-': stdin) in this thread into `sink`. */
+export async function readInThread(path: string, sink: ReaderSink, afterBatch?: AfterBatch): Promise<ReadResult> {
   const reader = new SourceReader(sink);
   try {
     const input = openInput(path);
-    let sinceProgress = 0;
     for await (const batch of input.batches) {
       for (let i = 0; i < batch.length; i++) reader.pushLine(batch[i]);
-      sinceProgress += batch.length;
-      if (progress && sinceProgress >= 65536) {
-        sinceProgress = 0;
-        progress(input.bytesRead(), input.size);
-      }
+      const wait = afterBatch?.(input, reader);
+      if (wait) await wait;
     }
     reader.end();
     return { ok: true, lines: reader.lines, sha256: input.digest(), bytes: input.bytesRead() };
   } catch (error) {
     return { ok: false, error, lines: reader.lines };
   }
+}
+
+/** An AfterBatch that reports progress every 65536 lines. */
+export function progressEvery(progress: Progress): AfterBatch {
+  let reported = 0;
+  return (input, reader) => {
+    if (reader.lines - reported < 65536) return;
+    reported = reader.lines;
+    progress(input.bytesRead(), input.size);
+  };
 }
 
 /**
