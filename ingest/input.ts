@@ -8,8 +8,12 @@ import { createGunzip, type Gunzip } from 'node:zlib';
 import split2 from 'split2';
 import { IpitraceError } from '../store/errors.js';
 
-/** Bytes per read from a file: big enough that per-chunk costs vanish, small enough to stay flat. */
-const READ_CHUNK = 1 << 20;
+/**
+ * Bytes per read from a file (and per gunzip output chunk). Not larger: decoding a chunk of more
+ * than 64 KiB to a string costs ~12 times as much per byte in Node 20 (measured: 114 MB of ftrace
+ * text decoded in 0.05 s in 64 KiB chunks, 0.65 s in 128 KiB or 1 MiB ones).
+ */
+const READ_CHUNK = 1 << 16;
 
 export interface OpenedInput {
   /**
@@ -124,7 +128,7 @@ class FirstChunkSniffer extends Transform {
   }
 
   private startGunzip(): void {
-    // Output in chunks as big as the file reads (zlib's default is 16 KB): fewer, larger batches.
+    // Output in chunks as big as the file reads (zlib's default is 16 KB).
     const gunzip = createGunzip({ chunkSize: READ_CHUNK });
     gunzip.on('data', (data: Buffer) => this.push(data));
     gunzip.on('error', (error) => this.destroy(
