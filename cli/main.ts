@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // ipitrace command line: thin commands over library functions (ingest/, replay/, detect/).
 // Exit codes: 0 ok / no finding at --fail-on, 1 findings at or above --fail-on, 2 usage or input error.
+import './v8-flags.js';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isIpitraceError } from '../store/errors.js';
