@@ -36,9 +36,8 @@
 // - arm32 `CPU1: thread -1, cpu 1, socket 0, mpidr 80000001` (printed once per CPU at its first
 //   bring-up) and `Booting Linux on physical CPU 0x...` (boot CPU, logical 0) are cpu_online with
 //   info = MPIDR ('0x80000001' raw for arm32; arm64 prints the affinity bits only, e.g. '0x1').
-import {
-  blankConsole, type ConsoleKind, type ConsoleRecord, type CpuFactKind, type ParsedItem,
-} from '../schema/records.js';
+import type { ConsoleKind, ConsoleRecord, CpuFactKind, ParsedItem } from '../schema/records.js';
+import { blankConsole } from '../schema/vocabulary.js';
 import type { LineContext, LineParser } from './types.js';
 
 // ---------------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 // Context columns (kernel/trace/trace_output.c trace_print_context(), formats.md B.2/B.6):
 //   "%16s-%-7d " comm-pid, ["(%7d) " tgid], "[%03d] " cpu, [5 irq-info flags], " %5lu.%06lu: "
 // trace-cmd: pid width 5, event name padded to 20 columns; same regex.
-import { blankEvent, type EventRecord, type ParsedItem } from '../schema/records.js';
+import type { EventRecord, ParsedItem } from '../schema/records.js';
+import { blankEvent } from '../schema/vocabulary.js';
 import { decodeEventArgs, isTypedEvent, typedEventName } from './ftrace-events.js';
 import { parseCpuList, secondsToNs } from './patterns.js';
 import type { LineContext, LineParser } from './types.js';

@@ -18,7 +18,8 @@
 // Per-source state (ctx.state.qemu, see QemuState) is keyed by host thread id: under MTTCG each
 // vCPU runs on its own host thread, so the thread identifies the APIC / CPU interface that made
 // an access. Lines without a thread id share one key (-1): pairing is then by file order only.
-import { blankEvent, type Clock, type EventRecord, type ParsedItem } from '../schema/records.js';
+import type { Clock, EventRecord, ParsedItem } from '../schema/records.js';
+import { blankEvent } from '../schema/vocabulary.js';
 import type { LineContext, LineParser, SourceState } from './types.js';
 
 // ---------------------------------------------------------------------------------------------

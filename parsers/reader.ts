@@ -3,7 +3,7 @@
 // together), the printk and syslog prefixes, and the oops-time dump section. Each logical line is
 // then offered to the format modules in parsers/index.ts, and what they yield goes to a sink.
 import type { ConsoleRecord, CpuFactRecord, EventRecord, Format, ParseIssue, ParsedItem } from '../schema/records.js';
-import { blankConsole } from '../schema/records.js';
+import { blankConsole } from '../schema/vocabulary.js';
 import type { StatName } from '../schema/stats.js';
 import { DUMP_EVENT_LIKE, DUMP_FENCE } from './ftrace-dump.js';
 import { FTRACE_EVENT_LIKE } from './ftrace-text.js';

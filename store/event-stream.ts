@@ -7,7 +7,8 @@
 // reads. `replayFields` says which columns each op contributes; ingest encodes them from the parsed
 // record, and replay's row-by-row fallback (replay/stream.ts) derives them from the events table with
 // the same function, so that both paths see the same stream (test/event-stream.test.ts compares them).
-import { OPS, type EventRecord } from '../schema/records.js';
+import type { EventRecord } from '../schema/records.js';
+import { OPS } from '../schema/vocabulary.js';
 import type { Db } from './db.js';
 
 /** Events per chunk: 4096 events are ~200 KB, so that a boot's sources each hold one chunk while merged. */
