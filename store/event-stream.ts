@@ -98,6 +98,11 @@ type IntColumn = (typeof INT_COLUMNS)[number];
 const BYTE_COLUMNS = ['op', 'clock', 'flags'] as const;
 const FLAG_HASHED = 1, FLAG_NO_STATE = 2, FLAG_NO_STEP = 4, FLAG_NO_RET = 8;
 const NULL_ID = -1;
+/**
+ * first_event_id of the marker chunk of a source given up on (event ids start at 1, so no real chunk
+ * has it); its last_event_id is one less.
+ */
+const MARKER_FIRST_ID = 0;
 
 function chunkBytes(n: number): number {
   return n * (8 + 4 * INT_COLUMNS.length + BYTE_COLUMNS.length);
@@ -250,14 +255,18 @@ export class StreamWriter {
   private giveUp(): void {
     this.valid = false;
     this.db.prepare('DELETE FROM event_chunks WHERE source_id = ?').run(this.sourceId);
-    this.insertChunk.run(this.sourceId, 0, -1, 0, Buffer.alloc(0));
+    this.insertChunk.run(this.sourceId, MARKER_FIRST_ID, MARKER_FIRST_ID - 1, 0, Buffer.alloc(0));
     this.strings.clear();
   }
 }
 
-/** Whether every source has a replay stream (a source given up on keeps one empty marker chunk, last_event_id < first_event_id). */
+/**
+ * Whether every source has a replay stream: none has the marker chunk. Looked up by its key: testing
+ * last_event_id < first_event_id on every chunk read each chunk's leaf cell (~15-25 ms per M events).
+ */
 export function hasStream(db: Db, sourceIds: number[]): boolean {
-  const givenUp = db.prepare('SELECT 1 FROM event_chunks WHERE source_id = ? AND last_event_id < first_event_id LIMIT 1');
+  const givenUp = db.prepare(`SELECT 1 FROM event_chunks WHERE source_id = ? AND first_event_id = ${MARKER_FIRST_ID}
+    AND last_event_id < first_event_id`);
   return sourceIds.every((id) => givenUp.get(id) === undefined);
 }
 
