@@ -262,7 +262,7 @@ export class StreamWriter {
 
 /**
  * Whether every source has a replay stream: none has the marker chunk. Looked up by its key: testing
- * last_event_id < first_event_id on every chunk read each chunk's leaf cell (~15-25 ms per M events).
+ * last_event_id < first_event_id on every chunk read each chunk's leaf cell (14-34 ms on ftrace-1M).
  */
 export function hasStream(db: Db, sourceIds: number[]): boolean {
   const givenUp = db.prepare(`SELECT 1 FROM event_chunks WHERE source_id = ? AND first_event_id = ${MARKER_FIRST_ID}
