@@ -10,7 +10,7 @@
 import Database from 'better-sqlite3';
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateInputs, label, type GeneratedInput } from './generate.js';
@@ -176,7 +176,10 @@ function machine(): Record<string, string | number> {
   const db = new Database(':memory:');
   const sqlite = (db.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v;
   db.close();
-  return { cpus: cpus().length, cpu_model: model, memory_gb: round(totalmem() / 2 ** 30, 1), node: process.version, sqlite };
+  return {
+    cpus: cpus().length, cpu_model: model, memory_gb: round(totalmem() / 2 ** 30, 1), node: process.version, sqlite,
+    load_at_start: round(loadavg()[0], 2),
+  };
 }
 
 const eps = (events: number, seconds: number) => events / seconds;
@@ -188,6 +191,8 @@ function report(results: InputResult[], options: Options, host: Record<string, s
   const out: string[] = [];
   out.push('');
   out.push(`machine: ${host.cpus} CPUs (${host.cpu_model}), ${host.memory_gb} GB, node ${host.node}, SQLite ${host.sqlite}; best of ${options.repeat}, wall time incl. process start`);
+  // Other work on a shared machine shows in the load before the run; the one at its end includes the bench.
+  out.push(`load average (1 min): ${host.load_at_start} before the run, ${host.load_at_end} at its end`);
   if (options.cli !== DEFAULT_CLI) out.push(`ipitrace measured: ${options.cli}`);
   out.push('');
   out.push(`${'input'.padEnd(14)}${pad('events', 11)}${pad('MB', 6)} | ${pad('baseline', 9)}${pad('ev/s', 9)}${pad('RSS', 7)} | ${pad('ingest', 9)}${pad('ev/s', 9)}${pad('RSS', 7)}${pad('b/a', 6)} | ${pad('detect', 9)}${pad('s/M ev', 8)}${pad('RSS', 7)}${pad('findings', 9)}`);
@@ -282,7 +287,7 @@ async function main(): Promise<void> {
     log(`${input.name}: ${fmtInt(input.events)} events, ${fmtInt(input.lines)} lines, ${(input.bytes / 1e6).toFixed(0)} MB`);
     results.push(measure(input, options, log));
   }
-  report(results, options, host);
+  report(results, options, { ...host, load_at_end: round(loadavg()[0], 2) });
 }
 
 main().catch((error: unknown) => {
