@@ -6,12 +6,8 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { z } from 'zod';
-import { detect, reachesThreshold, type Finding } from '../detect/detect.js';
-import { formatJunit } from '../detect/report.js';
-import { bootNameFor, ingestFiles } from '../ingest/ingest.js';
-import { formatSummaryJson, formatSummaryText, summarizeBoot } from '../report/summary.js';
-import { buildTimeline, renderTimelinePage } from '../report/timeline.js';
-import { openWritable } from '../store/db.js';
+import type { Finding } from '../detect/detect.js';
+import { bootNameFor } from '../ingest/boot-name.js';
 import { DetectArgs, detectOptions } from './detect.js';
 import { inputPaths, validateOptions } from './options.js';
 
@@ -36,6 +32,12 @@ export const processOutput: Output = {
 
 /** Runs the whole analysis; returns the exit code (0, 1 at --fail-on, 2 for unreadable input). */
 export async function runAnalyze(args: AnalyzeArgs, out: Output = processOutput): Promise<number> {
+  const { detect, reachesThreshold } = await import('../detect/detect.js');
+  const { formatJunit } = await import('../detect/report.js');
+  const { ingestFiles } = await import('../ingest/ingest.js');
+  const { formatSummaryJson, formatSummaryText, summarizeBoot } = await import('../report/summary.js');
+  const { buildTimeline, renderTimelinePage } = await import('../report/timeline.js');
+  const { openWritable } = await import('../store/db.js');
   const tmp = args.db ? null : mkdtempSync(join(tmpdir(), 'ipitrace-analyze-'));
   try {
     const db = openWritable(args.db ?? join(tmp as string, 'analyze.db'));

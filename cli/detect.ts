@@ -2,10 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { z } from 'zod';
-import { detect, reachesThreshold, SEVERITIES } from '../detect/detect.js';
-import { formatJson, formatJunit, formatText } from '../detect/report.js';
-import { listBoots } from '../replay/replay.js';
-import { openWritable } from '../store/db.js';
+import type { Db } from '../store/db.js';
 import { dbOption, validateOptions } from './options.js';
 
 export const detectOptions = {
@@ -23,13 +20,16 @@ export const DetectArgs = z.object({
   boot: z.string().min(1).optional(),
   json: z.boolean(),
   junit: z.string().min(1).optional(),
-  failOn: z.enum([...SEVERITIES.filter((s) => s !== 'info'), 'never'] as ['error', 'warning', 'never']),
+  failOn: z.enum(['error', 'warning', 'never']),
   csdTimeout: z.number().positive(),
   grace: z.number().nonnegative(),
   cpus: z.number().int().positive().optional(),
 });
 
-export function runDetect(args: z.infer<typeof DetectArgs>, db: ReturnType<typeof openWritable>): void {
+export async function runDetect(args: z.infer<typeof DetectArgs>, db: Db): Promise<void> {
+  const { detect, reachesThreshold } = await import('../detect/detect.js');
+  const { formatJson, formatJunit, formatText } = await import('../detect/report.js');
+  const { listBoots } = await import('../replay/replay.js');
   const findings = detect(db, {
     boot: args.boot, csdTimeoutNs: Math.round(args.csdTimeout * 1e9), graceNs: Math.round(args.grace * 1e9), cpus: args.cpus,
   });
@@ -44,11 +44,12 @@ export const detectCommand: CommandModule = {
   describe: 'replay hotplug, queues and CSD locks, run the detectors (queries/*.sql), print findings with evidence',
   builder: (y) => y.options({ ...dbOption, ...detectOptions })
     .example('$0 detect --db run.db --fail-on warning --junit findings.xml', 'CI gate'),
-  handler: (argv) => {
+  handler: async (argv) => {
     const args = validateOptions(DetectArgs, argv);
+    const { openWritable } = await import('../store/db.js');
     const db = openWritable(args.db);
     try {
-      runDetect(args, db);
+      await runDetect(args, db);
     } finally {
       db.close();
     }

@@ -1,8 +1,7 @@
 // ipitrace ingest [--db F] [--boot NAME] [--replace] FILE...
 import type { CommandModule } from 'yargs';
 import { z } from 'zod';
-import { ingestFiles, type FileOutcome } from '../ingest/ingest.js';
-import { openWritable } from '../store/db.js';
+import type { FileOutcome } from '../ingest/ingest.js';
 import { STATS } from '../schema/stats.js';
 import { dbOption, inputPaths, validateOptions } from './options.js';
 
@@ -33,6 +32,8 @@ export const ingestCommand: CommandModule = {
     .example('$0 ingest --db run.db console.log trace.txt qemu-trace.log.gz', 'one boot: console, ftrace and QEMU log'),
   handler: async (argv) => {
     const args = validateOptions(IngestArgs, argv);
+    const { openWritable } = await import('../store/db.js');
+    const { ingestFiles } = await import('../ingest/ingest.js');
     const db = openWritable(args.db);
     const progress = process.stderr.isTTY ? progressPrinter() : undefined;
     const outcomes = await ingestFiles(db, inputPaths(args.files), { boot: args.boot, replace: args.replace, validate: args.validate, parseThread: args.parseThread, onProgress: progress });

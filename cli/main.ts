@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // ipitrace command line: thin commands over library functions (ingest/, replay/, detect/).
 // Exit codes: 0 ok / no finding at --fail-on, 1 findings at or above --fail-on, 2 usage or input error.
+// The command modules hold only their options; each handler imports the library it runs when it
+// runs, so that one command does not load (compile) every other command's code at start-up.
 import './v8-flags.js';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';

@@ -1,8 +1,6 @@
 // ipitrace query [--db F] [--json|--csv] "SQL": read-only; the database is the interface.
 import type { CommandModule } from 'yargs';
 import { z } from 'zod';
-import { openReadOnly } from '../store/db.js';
-import { runQuery, formatTable, formatCsv, formatJson } from '../store/query.js';
 import { dbOption, validateOptions } from './options.js';
 
 const QueryArgs = z.object({
@@ -24,8 +22,10 @@ export const queryCommand: CommandModule = {
     })
     .conflicts('json', 'csv')
     .example(`$0 query "SELECT kind, count(*) FROM events GROUP BY kind"`, 'events per kind'),
-  handler: (argv) => {
+  handler: async (argv) => {
     const args = validateOptions(QueryArgs, argv);
+    const { openReadOnly } = await import('../store/db.js');
+    const { runQuery, formatTable, formatCsv, formatJson } = await import('../store/query.js');
     const db = openReadOnly(args.db);
     const result = runQuery(db, args.sql);
     db.close();

@@ -2,10 +2,6 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { z } from 'zod';
-import { detect } from '../detect/detect.js';
-import { buildTimeline, renderTimelinePage } from '../report/timeline.js';
-import { listBoots } from '../replay/replay.js';
-import { openWritable } from '../store/db.js';
 import { IpitraceError } from '../store/errors.js';
 import { dbOption, validateOptions } from './options.js';
 
@@ -27,8 +23,12 @@ export const timelineCommand: CommandModule = {
     from: { type: 'number', describe: 'window start, seconds of the boot\'s reference clock (default: start of the boot)' },
     to: { type: 'number', describe: 'window end, seconds (default: end of the boot)' },
   }).example('$0 timeline --db run.db --boot b1 --from 3.9 --to 4.1 --html zoom.html', 'zoom on a finding at 4.0 s'),
-  handler: (argv) => {
+  handler: async (argv) => {
     const args = validateOptions(TimelineArgs, argv);
+    const { detect } = await import('../detect/detect.js');
+    const { buildTimeline, renderTimelinePage } = await import('../report/timeline.js');
+    const { listBoots } = await import('../replay/replay.js');
+    const { openWritable } = await import('../store/db.js');
     if (!existsSync(args.db)) {
       throw new IpitraceError('E_DB_OPEN', `${args.db}: no such database (run 'ipitrace ingest --db ${args.db} FILE...' first)`);
     }

@@ -2,9 +2,9 @@
 // half-way (unreadable, corrupt gzip) leaves the database exactly as it was, and the files ingested
 // before it stay. A bad line never stops a file: it becomes an `unparsed` row.
 import { availableParallelism } from 'node:os';
-import { basename, dirname, resolve } from 'node:path';
 import { bulkWriteMode, ensureIndexes, type Db } from '../store/db.js';
 import { IpitraceError, isIpitraceError } from '../store/errors.js';
+import { bootNameFor } from './boot-name.js';
 import { inputSize } from './input.js';
 import { progressEvery, readInThread, readInWorker } from './read-file.js';
 import { SqliteSink, type SourceCounts } from './writer.js';
@@ -28,20 +28,6 @@ export type FileOutcome =
   | { path: string; boot: string; status: 'ingested'; sourceId: number; lines: number; counts: SourceCounts }
   | { path: string; boot: string; status: 'skipped'; reason: string }
   | { path: string; boot: string; status: 'failed'; error: IpitraceError };
-
-/** File names that say nothing about the run: the boot is named after their folder instead. */
-const GENERIC_NAMES = new Set([
-  'console', 'trace', 'trace_pipe', 'qemu-trace', 'qemu', 'boot', 'dmesg', 'serial', 'log', 'output', 'stdout',
-  'stderr', 'kernel', 'trace-cmd', 'report', 'ftrace', 'qemu-stderr', 'guest-info',
-]);
-
-/** Default boot name: the file's stem, or its folder's name when the stem is generic (console.log). */
-export function bootNameFor(path: string): string {
-  if (path === '-') return 'stdin';
-  const stem = basename(path).replace(/(\.(gz|log|txt|dat|out))+$/i, '');
-  if (!GENERIC_NAMES.has(stem.toLowerCase())) return stem;
-  return basename(dirname(resolve(path)));
-}
 
 export async function ingestFiles(db: Db, paths: string[], options: IngestOptions = {}): Promise<FileOutcome[]> {
   const outcomes: FileOutcome[] = [];
