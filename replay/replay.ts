@@ -9,7 +9,7 @@ import { buildCoverage, coveringWindow, type Coverage, type CoverageRow } from '
 import { CsdTracker, releaseHow, releasedAt, type CsdUse } from './csd.js';
 import { writeEpisodes } from './episodes.js';
 import { HotplugTracker, stateAt, type CpuState, type Interval } from './hotplug.js';
-import { correlateQemu } from './qemu-correlate.js';
+import { correlateQemu, GuestSends, hasQemuLog } from './qemu-correlate.js';
 import { hasStream, type StreamEvent } from '../store/event-stream.js';
 import {
   bootSources, ChunkCursor, OutOfOrder, RowCursor, scanBySource, scanByTime, scanSorted, type BootSource, type EventCursor,
@@ -66,10 +66,11 @@ export function replayBoot(db: Db, boot: string, options: ReplayOptions = {}): B
 
   const coverage = buildCoverage(db, boot, clocks, universe, coverageRows);
   const model: BootModel = { boot, clocks, universe, states, broughtUp };
-  const targets = replayQueues(db, model, plan, coverage, options.graceNs ?? DEFAULT_GRACE_NS);
+  const guestSends = hasQemuLog(db, boot) ? new GuestSends() : undefined;
+  const targets = replayQueues(db, model, plan, coverage, options.graceNs ?? DEFAULT_GRACE_NS, guestSends);
   writeUniverse(db, boot, universe, targets);
   writeEpisodes(db, model);
-  correlateQemu(db, model);
+  correlateQemu(db, model, guestSends);
   return model;
 }
 
@@ -290,8 +291,12 @@ function fastStateAt(states: Map<number, Interval[]>, cpu: number, ts: number): 
 // Second pass: the events that queue, send, flush and run csds.
 const QUEUE_OPS = new Set(['csd_queue', 'ipi_send', 'ipi_entry', 'csd_entry', 'csd_exit']);
 
-/** Second pass: queues, IPIs, flushes and locks. Returns every CPU named as a target. */
-function replayQueues(db: Db, model: BootModel, plan: StreamPlan, coverage: Coverage, graceNs: number): Set<number> {
+/**
+ * Second pass: queues, IPIs, flushes and locks. Returns every CPU named as a target. The sends it
+ * writes to ipi_sends also go to `guestSends` when given (the QEMU correlation's input).
+ */
+function replayQueues(db: Db, model: BootModel, plan: StreamPlan, coverage: Coverage, graceNs: number,
+  guestSends: GuestSends | undefined): Set<number> {
   const tracker = new CsdTracker(1 + (db.prepare('SELECT coalesce(max(csd_use_id), 0) AS m FROM csd_lifecycle').get() as { m: number }).m);
   const queueState = new Map<number, TargetState>();
   const targetsSeen = new Set<number>();
@@ -325,6 +330,7 @@ function replayQueues(db: Db, model: BootModel, plan: StreamPlan, coverage: Cove
           targetsSeen.add(target);
           sends.add(eventId, event.sourceId, event.line, ts, cpu, target, event.kind, reason,
             matched.get(target)?.id ?? null, targetState(model, target, ts));
+          guestSends?.add(eventId, ts, cpu, target, event.kind!, reason);
         }
         break;
       }

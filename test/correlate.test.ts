@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { detect, type Finding } from '../detect/detect.js';
 import { ingestFiles } from '../ingest/ingest.js';
+import { GuestSends } from '../replay/qemu-correlate.js';
 import { replayBoot } from '../replay/replay.js';
 import { openWritable, type Db } from '../store/db.js';
 import { ingestTexts } from './helpers/ingest.js';
@@ -267,4 +268,35 @@ describe.skipIf(!present).each(recordings())('corpus $name', (r) => {
       expect(db.prepare('SELECT host_tid, cpu FROM qemu_vcpus ORDER BY cpu').all()).toEqual(truth);
     }
   }, 60_000);
+});
+
+describe('GuestSends (the correlation input collected during replay)', () => {
+  // What ipi_sends gave with ORDER BY ts_ns, event_id, target_cpu, and without NULL (NaN) times.
+  it('hands out the sends in (ts, event_id, target) order, whatever order they came in', () => {
+    const sends = new GuestSends();
+    sends.add(7, 2000, 1, 3, 'ipi_send_cpumask', 'call_function');
+    sends.add(7, 2000, 1, 0, 'ipi_send_cpumask', 'call_function');
+    sends.add(5, 1000, 0, 1, 'ipi_send_cpu', 'call_function_single');
+    sends.add(9, Number.NaN, 2, 1, 'ipi_send_cpu', 'reschedule');
+    sends.add(6, 2000, null, 2, 'ipi_raise', null);
+    const g = sends.guests();
+    expect(g.count).toBe(4);
+    expect([...g.eventId]).toEqual([5, 6, 7, 7]);
+    expect([...g.ts]).toEqual([1000, 2000, 2000, 2000]);
+    expect([...g.target]).toEqual([1, 2, 0, 3]);
+    expect([...g.src]).toEqual([0, -1, 1, 1]);
+    expect(Array.from(g.type, (t) => g.types[t].kind)).toEqual(['ipi_send_cpu', 'ipi_raise', 'ipi_send_cpumask', 'ipi_send_cpumask']);
+    expect(Array.from(g.type, (t) => g.types[t].reason)).toEqual(['call_function_single', null, 'call_function', 'call_function']);
+    expect([...g.link]).toEqual([-1, -1, -1, -1]);
+  });
+
+  it('keeps sends that came in order as they came, past the first growth of its columns', () => {
+    const sends = new GuestSends();
+    for (let i = 0; i < 3000; i++) sends.add(i + 1, 1000 * Math.floor(i / 2), i % 4, i % 3, 'ipi_send_cpu', 'reschedule');
+    const g = sends.guests();
+    expect(g.count).toBe(3000);
+    expect(g.eventId[2999]).toBe(3000);
+    expect(g.ts[2999]).toBe(1000 * 1499);
+    expect(g.target[1500]).toBe(0);
+  });
 });
