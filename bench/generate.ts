@@ -3,9 +3,10 @@
 //   each copy's timestamps shifted past the previous copy's end, behind the recording's own header
 //   with the entries counts set to the new total. The text format is kept byte for byte.
 // - mixed: a CI-style console of the same event count: tp_printk event lines (the same recording's
-//   events printed as `[ secs.usec] name: args`), QEMU `TID@secs.usec:` trace lines (x86/big's QEMU
-//   log, host times shifted per copy) interleaved one for one, and a printk-prefixed kernel message
-//   (x86/big's console, cycled, stamped with the current time) after every 8 events.
+//   events printed as `[ secs.usec] name: args`) and QEMU `TID@secs.usec:` trace lines (x86/big's
+//   QEMU log of the same boot), each copy of both shifted by the same time and the two interleaved in
+//   proportion to their lengths, and a printk-prefixed kernel message (x86/big's console, cycled
+//   without its hotplug messages, stamped with the current time) after every 8 events.
 // Files are written to bench/out/ and reused while the generator version and sizes match.
 import { closeSync, createReadStream, createWriteStream, existsSync, mkdirSync, openSync, readFileSync, renameSync,
   statSync, writeFileSync, writeSync } from 'node:fs';
@@ -13,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, gunzipSync } from 'node:zlib';
 
-export const GENERATOR_VERSION = 1;
+export const GENERATOR_VERSION = 3;
 
 export const CORPUS = process.env.IPITRACE_CORPUS ?? '/work/shared/corpus';
 const TRACE = 'x86/big/trace.txt.gz';
@@ -22,6 +23,8 @@ const CONSOLE = 'x86/big/console.log.gz';
 
 /** Gap left between the end of one copy and the start of the next, µs. */
 const GAP_US = 1_000;
+/** How much faster QEMU's host clock ran than the guest's in x86/big (ipitrace detect: drift_ppm). */
+const QEMU_DRIFT_PPM = 8.29;
 /** One kernel message after this many events in the mixed console. */
 const CONSOLE_EVERY = 8;
 
@@ -41,7 +44,8 @@ function readCorpus(relative: string): string[] {
   const path = join(CORPUS, relative);
   const raw = readFileSync(path);
   const text = (relative.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8');
-  const lines = text.split('\n');
+  // The serial console's lines end in CRLF.
+  const lines = text.split(/\r?\n/);
   if (lines[lines.length - 1] === '') lines.pop();
   return lines;
 }
@@ -161,12 +165,17 @@ function loadQemu(): { lines: QemuLine[]; spanUs: number } {
   return { lines, spanUs: lines[lines.length - 1].us - lines[0].us + GAP_US };
 }
 
+// A CPU going offline or coming up: left out of the cycled console, where it would be stamped at a
+// time unrelated to the trace's own hotplug (its cpuhp events).
+const HOTPLUG_MESSAGE = /is now offline|Booting Node \d+ Processor|node +#\d+, CPUs:/;
+
 function loadConsole(): string[] {
   const messages: string[] = [];
   for (const line of readCorpus(CONSOLE)) {
     const m = PRINTK.exec(line);
-    if (m && m[1].trim() !== '') messages.push(m[1]);
+    if (m && m[1].trim() !== '' && !HOTPLUG_MESSAGE.test(m[1])) messages.push(m[1]);
   }
+  if (messages.length === 0) throw new Error(`${CONSOLE}: no kernel messages`);
   return messages;
 }
 
@@ -174,30 +183,33 @@ function writeMixed(path: string, events: number, rec: Recording): { lines: numb
   const qemu = loadQemu();
   const messages = loadConsole();
   const out = new Out(path);
+  // Both logs of one copy are shifted by the same time, so that the guest's sends of copy k meet their
+  // QEMU writes of copy k (as in one long boot), and interleaved in proportion to their lengths, so
+  // that the file stays in time order across both.
+  const shiftUs = Math.max(rec.spanUs, qemu.spanUs);
+  // QEMU's host clock runs 8.3 ppm faster than the guest's in this recording (its clock_offsets row
+  // 'qemu-host', drift_ppm): a copy's QEMU times move by that much more, or the copies drift apart.
+  const qemuShiftUs = Math.round(shiftUs * (1 - QEMU_DRIFT_PPM / 1e6));
   let trace = 0;
-  let traceCopy = 0;
   let q = 0;
-  let qemuCopy = 0;
+  let copy = 0;
   let message = 0;
   let nowUs = 0;
   for (let written = 0; written < events; written++) {
-    if (written % 2 === 0) {
-      const ev = rec.events[trace];
-      nowUs = ev.us + traceCopy * rec.spanUs;
+    if (trace / rec.events.length <= q / qemu.lines.length) {
+      const ev = rec.events[trace++];
+      nowUs = ev.us + copy * shiftUs;
       // tp_printk prints `name: args`: the ftrace line's tail after the timestamp's ': '.
       out.line(`[${stamp(nowUs, 6).slice(1)}] ${ev.tail.slice(2)}`);
-      if (++trace === rec.events.length) {
-        trace = 0;
-        traceCopy++;
-      }
     } else {
-      const line = qemu.lines[q];
-      const us = line.us + qemuCopy * qemu.spanUs;
+      const line = qemu.lines[q++];
+      const us = line.us + copy * qemuShiftUs;
       out.line(`${line.tid}@${Math.floor(us / 1e6)}.${String(us % 1e6).padStart(6, '0')}${line.tail}`);
-      if (++q === qemu.lines.length) {
-        q = 0;
-        qemuCopy++;
-      }
+    }
+    if (trace === rec.events.length && q === qemu.lines.length) {
+      trace = 0;
+      q = 0;
+      copy++;
     }
     if ((written + 1) % CONSOLE_EVERY === 0) {
       out.line(`[${stamp(nowUs, 6).slice(1)}] ${messages[message]}`);
@@ -205,7 +217,7 @@ function writeMixed(path: string, events: number, rec: Recording): { lines: numb
     }
   }
   out.close();
-  return { lines: out.lines, copies: Math.max(traceCopy, qemuCopy) + 1 };
+  return { lines: out.lines, copies: copy + (trace > 0 || q > 0 ? 1 : 0) };
 }
 
 interface Manifest {
