@@ -23,7 +23,7 @@ const CONSOLE = 'x86/big/console.log.gz';
 
 /** Gap left between the end of one copy and the start of the next, µs. */
 const GAP_US = 1_000;
-/** How much faster QEMU's host clock ran than the guest's in x86/big (ipitrace detect: drift_ppm). */
+/** How much slower QEMU's host clock ran than the guest's in x86/big (ipitrace detect: clock_offsets.drift_ppm). */
 const QEMU_DRIFT_PPM = 8.29;
 /** One kernel message after this many events in the mixed console. */
 const CONSOLE_EVERY = 8;
@@ -187,8 +187,9 @@ function writeMixed(path: string, events: number, rec: Recording): { lines: numb
   // QEMU writes of copy k (as in one long boot), and interleaved in proportion to their lengths, so
   // that the file stays in time order across both.
   const shiftUs = Math.max(rec.spanUs, qemu.spanUs);
-  // QEMU's host clock runs 8.3 ppm faster than the guest's in this recording (its clock_offsets row
-  // 'qemu-host', drift_ppm): a copy's QEMU times move by that much more, or the copies drift apart.
+  // The guest's clock ran 8.3 ppm faster than QEMU's in this recording (clock_offsets 'qemu-host':
+  // ref = (qemu + offset) * (1 + drift_ppm / 1e6)): a copy's QEMU times move by that much less, or
+  // the copies' clocks drift apart (with the same shift, the fit found -4 ppm and a 2 ms spread).
   const qemuShiftUs = Math.round(shiftUs * (1 - QEMU_DRIFT_PPM / 1e6));
   let trace = 0;
   let q = 0;
