@@ -30,6 +30,13 @@ const COVERAGE_NS = 20_000_000;
 const HISTOGRAM_BIN_NS = 500_000;
 const MAX_BINS = 4_000_000;
 const HISTOGRAM_SAMPLES = 200;
+// Offset segments of a long recording (fitClock), each of this many guest sends at least.
+const OFFSET_SEGMENTS = 8;
+const SEGMENT_MIN_SENDS = 1000;
+/** A segment's offset is looked for this close to the whole recording's (300 ppm over 24 min is 0.43 s). */
+const SEGMENT_WINDOW_NS = 1_000_000_000;
+/** Refits of the clock line (at least 3), each on the pairs the one before finds, while they grow (mixed-5M: 5). */
+const MAX_FIT_ROUNDS = 16;
 const LOCAL_LINKS = 50;
 /** Order alignment (no timestamps) is quadratic: larger boots are left uncorrelated. */
 const MAX_ORDER_CELLS = 20_000_000;
@@ -436,8 +443,9 @@ function lowerBound<T>(list: ArrayLike<T>, value: number, time: (x: T) => number
 }
 
 /**
- * QEMU time = a + b * guest time. The offset is the mode of (QEMU - guest) over same-key pairs of
- * a sample of guest sends; the line is then fitted on each send's nearest QEMU send, dropping outliers.
+ * QEMU time = a + b * guest time. A first line goes through the offsets of a few time segments
+ * (each the mode of QEMU - guest over same-key pairs of a sample of its guest sends); the line is
+ * then fitted on each send's nearest QEMU send, dropping outliers, until that pairs no more sends.
  */
 function fitClock(guest: Guests, sends: Sends): Fit | null {
   const keyed = byKey(sends);
@@ -458,21 +466,46 @@ function fitClock(guest: Guests, sends: Sends): Fit | null {
     const g = usable[i];
     for (const s of keyed.get(keyOfGuest(g))!) histogram[Math.floor((t[s] - guest.ts[g]) / width) - low]++;
   }
-  let best = 0;
-  for (let bin = 1; bin < histogram.length - 1; bin++) {
-    if (histogram[bin] + histogram[bin + 1] > histogram[best] + histogram[best + 1]) best = bin;
-  }
-  let fit: Fit = { a: (best + low + 1) * width, b: 1, samples: 0, spread: 0 };
+  const offset = (best: number, first: number) => (best + first + 1) * width;
+  const offsetAll = offset(modeBin(histogram), low);
+  // Over a long recording the drift moves the offset by more than the match window (8 ppm over
+  // 24 min is 12 ms): a first line goes through the offsets of a few time segments, each the mode
+  // within SEGMENT_WINDOW_NS of the overall one (farther, a copy of a periodic workload can match).
   const xs = new Float64Array(usable.length);
   const ys = new Float64Array(usable.length);
-  for (const tolerance of [2 * width, EARLY_NS, EARLY_NS]) {
+  const segments = Math.max(1, Math.min(OFFSET_SEGMENTS, Math.floor(usable.length / SEGMENT_MIN_SENDS)));
+  const near = new Uint32Array(Math.ceil((2 * SEGMENT_WINDOW_NS) / width) + 2);
+  const nearLow = Math.floor((offsetAll - SEGMENT_WINDOW_NS) / width);
+  for (let k = 0; k < segments; k++) {
+    const from = Math.floor((k * usable.length) / segments);
+    const to = Math.floor(((k + 1) * usable.length) / segments);
+    near.fill(0);
+    const every = Math.max(1, Math.floor((to - from) / HISTOGRAM_SAMPLES));
+    for (let i = from; i < to; i += every) {
+      const g = usable[i];
+      const list = keyed.get(keyOfGuest(g))!;
+      for (let j = lowerBound(list, guest.ts[g] + offsetAll - SEGMENT_WINDOW_NS, (s) => t[s]); j < list.length; j++) {
+        const bin = Math.floor((t[list[j]] - guest.ts[g]) / width) - nearLow;
+        if (bin >= near.length) break;
+        if (bin >= 0) near[bin]++;
+      }
+    }
+    xs[k] = guest.ts[usable[(from + to) >> 1]];
+    ys[k] = segments === 1 ? offsetAll : offset(modeBin(near), nearLow);
+  }
+  let fit = theilSen(xs.subarray(0, segments), ys.subarray(0, segments));
+  const buffers = lineScratch(usable.length);
+  let previous = 0;
+  for (let round = 0; round < MAX_FIT_ROUNDS; round++) {
+    const tolerance = round === 0 ? 2 * width : EARLY_NS;
     let n = 0;
     for (const g of usable) {
       const list = keyed.get(keyOfGuest(g))!;
       const predicted = fit.a + fit.b * guest.ts[g];
       const i = lowerBound(list, predicted, (s) => t[s]);
       let nearest: number | null = null;
-      for (const s of [list[i - 1], list[i]]) {
+      for (let j = i - 1; j <= i; j++) {
+        const s = list[j];
         if (s !== undefined && srcAgrees(guest, g, sends, s) && Math.abs(t[s] - predicted) <= tolerance
           && (nearest === null || Math.abs(t[s] - predicted) < Math.abs(nearest - predicted))) nearest = t[s];
       }
@@ -482,27 +515,64 @@ function fitClock(guest: Guests, sends: Sends): Fit | null {
       }
     }
     if (n < 2) return null;
-    fit = robustLine(xs.subarray(0, n), ys.subarray(0, n));
+    fit = robustLine(xs.subarray(0, n), ys.subarray(0, n), buffers);
+    if (round >= 2 && n <= previous) break;
+    previous = n;
   }
   return fit;
 }
 
+/** The bin starting the fullest pair of neighbouring bins. */
+function modeBin(histogram: Uint32Array): number {
+  let best = 0;
+  for (let bin = 1; bin < histogram.length - 1; bin++) {
+    if (histogram[bin] + histogram[bin + 1] > histogram[best] + histogram[best + 1]) best = bin;
+  }
+  return best;
+}
+
+/** QEMU = a + b * guest through segment offsets (QEMU - guest) `ys` at guest times `xs`: median slope and intercept. */
+function theilSen(xs: Float64Array, ys: Float64Array): Fit {
+  const slopes: number[] = [];
+  for (let i = 0; i < xs.length; i++) {
+    for (let j = i + 1; j < xs.length; j++) if (xs[j] !== xs[i]) slopes.push((ys[j] - ys[i]) / (xs[j] - xs[i]));
+  }
+  const median = (values: number[]) => values.sort((x, y) => x - y)[Math.floor(values.length / 2)] ?? 0;
+  const slope = median(slopes);
+  const a = median(Array.from(xs, (x, k) => ys[k] - slope * x));
+  return { a, b: 1 + slope, samples: 0, spread: 0 };
+}
+
+/** Buffers robustLine works in, as long as the most pairs it is given: one set for all rounds of a fit. */
+interface LineScratch { residual: Float64Array; kx: Float64Array; ky: Float64Array }
+
+const lineScratch = (n: number): LineScratch => ({ residual: new Float64Array(n), kx: new Float64Array(n), ky: new Float64Array(n) });
+
 /** Least squares, refitted once without the pairs further than 4 MADs (at least 20 us) from the line. */
-function robustLine(xs: Float64Array, ys: Float64Array): Fit {
+function robustLine(xs: Float64Array, ys: Float64Array, scratch: LineScratch): Fit {
   let line = leastSquares(xs, ys);
-  const residual = (k: number) => ys[k] - (line.a + line.b * xs[k]);
-  const mad = quantile(Float64Array.from(xs, (_, k) => Math.abs(residual(k))), 0.5);
-  const limit = Math.max(4 * 1.4826 * mad, 20_000);
-  const kept: number[] = [];
-  for (let k = 0; k < xs.length; k++) if (Math.abs(residual(k)) <= limit) kept.push(k);
-  if (kept.length >= 2) line = leastSquares(Float64Array.from(kept, (k) => xs[k]), Float64Array.from(kept, (k) => ys[k]));
+  const n = xs.length;
+  const residual = scratch.residual.subarray(0, n);
+  for (let k = 0; k < n; k++) residual[k] = ys[k] - (line.a + line.b * xs[k]);
+  for (let k = 0; k < n; k++) scratch.kx[k] = Math.abs(residual[k]);
+  const limit = Math.max(4 * 1.4826 * quantile(scratch.kx.subarray(0, n), 0.5), 20_000);
+  let kept = 0;
+  for (let k = 0; k < n; k++) {
+    if (Math.abs(residual[k]) <= limit) {
+      scratch.kx[kept] = xs[k];
+      scratch.ky[kept++] = ys[k];
+    }
+  }
+  const kx = scratch.kx.subarray(0, kept);
+  const ky = scratch.ky.subarray(0, kept);
+  if (kept >= 2) line = leastSquares(kx, ky);
   let lo = Infinity, hi = -Infinity;
-  for (const k of kept) {
-    const r = residual(k);
+  for (let k = 0; k < kept; k++) {
+    const r = ky[k] - (line.a + line.b * kx[k]);
     if (r < lo) lo = r;
     if (r > hi) hi = r;
   }
-  return { ...line, samples: kept.length, spread: hi - lo };
+  return { ...line, samples: kept, spread: hi - lo };
 }
 
 function leastSquares(xs: Float64Array, ys: Float64Array): { a: number; b: number } {
