@@ -364,12 +364,17 @@ function vectorReason(arch: Arch, vector: number): string | null {
   return arch === 'x86' ? X86_VECTORS[vector] ?? null : ARM_IPIS[arch][vector] ?? null;
 }
 
-/** CPUs that have a vCPU: the present ones (or at least those when only a lower bound is known), and every CPU seen working. */
+/**
+ * CPUs that have a vCPU: the present ones (or at least those when only a lower bound is known), and
+ * every CPU seen working. When nothing says (tp_printk lines carry no CPU, the console no CPU count,
+ * x86 QEMU logs no sender), the CPUs the guest sends IPIs to: else no shorthand write would expand.
+ */
 function vcpuSet(model: BootModel, writes: Writes, guest: Guests): number[] {
   const cpus = new Set<number>(model.universe.seen);
   for (let cpu = 0; cpu < (model.universe.present ?? 0); cpu++) cpus.add(cpu);
   for (let w = 0; w < writes.count; w++) if (writes.cpu[w] !== NONE) cpus.add(writes.cpu[w]);
   for (let g = 0; g < guest.count; g++) if (guest.src[g] !== NONE) cpus.add(guest.src[g]);
+  if (cpus.size === 0) for (let g = 0; g < guest.count; g++) cpus.add(guest.target[g]);
   return [...cpus].sort((a, b) => a - b);
 }
 
