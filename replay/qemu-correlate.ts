@@ -471,34 +471,14 @@ function fitClock(guest: Guests, sends: Sends): Fit | null {
     const g = usable[i];
     for (const s of keyed.get(keyOfGuest(g))!) histogram[Math.floor((t[s] - guest.ts[g]) / width) - low]++;
   }
-  const offset = (best: number, first: number) => (best + first + 1) * width;
-  const offsetAll = offset(modeBin(histogram), low);
+  const offsetAll = (modeBin(histogram) + low + 1) * width;
   // Over a long recording the drift moves the offset by more than the match window (8 ppm over
-  // 24 min is 12 ms): a first line goes through the offsets of a few time segments, each the mode
-  // within SEGMENT_WINDOW_NS of the overall one (farther, a copy of a periodic workload can match).
+  // 24 min is 12 ms): the first line then goes through the offsets of a few time segments.
+  const segments = Math.max(1, Math.min(OFFSET_SEGMENTS, Math.floor(usable.length / SEGMENT_MIN_SENDS)));
+  let fit: Fit = segments === 1 ? { a: offsetAll, b: 1, samples: 0, spread: 0 }
+    : segmentLine(guest, sends, keyed, usable, segments, offsetAll, width);
   const xs = new Float64Array(usable.length);
   const ys = new Float64Array(usable.length);
-  const segments = Math.max(1, Math.min(OFFSET_SEGMENTS, Math.floor(usable.length / SEGMENT_MIN_SENDS)));
-  const near = new Uint32Array(Math.ceil((2 * SEGMENT_WINDOW_NS) / width) + 2);
-  const nearLow = Math.floor((offsetAll - SEGMENT_WINDOW_NS) / width);
-  for (let k = 0; k < segments; k++) {
-    const from = Math.floor((k * usable.length) / segments);
-    const to = Math.floor(((k + 1) * usable.length) / segments);
-    near.fill(0);
-    const every = Math.max(1, Math.floor((to - from) / HISTOGRAM_SAMPLES));
-    for (let i = from; i < to; i += every) {
-      const g = usable[i];
-      const list = keyed.get(keyOfGuest(g))!;
-      for (let j = lowerBound(list, guest.ts[g] + offsetAll - SEGMENT_WINDOW_NS, (s) => t[s]); j < list.length; j++) {
-        const bin = Math.floor((t[list[j]] - guest.ts[g]) / width) - nearLow;
-        if (bin >= near.length) break;
-        if (bin >= 0) near[bin]++;
-      }
-    }
-    xs[k] = guest.ts[usable[(from + to) >> 1]];
-    ys[k] = segments === 1 ? offsetAll : offset(modeBin(near), nearLow);
-  }
-  let fit = theilSen(xs.subarray(0, segments), ys.subarray(0, segments));
   const buffers = lineScratch(usable.length);
   let previous = 0;
   for (let round = 0; round < MAX_FIT_ROUNDS; round++) {
@@ -527,6 +507,38 @@ function fitClock(guest: Guests, sends: Sends): Fit | null {
   return fit;
 }
 
+/**
+ * A line through the offsets (QEMU - guest) of `segments` runs of the usable guest sends, each the
+ * mode within SEGMENT_WINDOW_NS of the whole recording's offset (farther, a copy of a periodic
+ * workload can match as well).
+ */
+function segmentLine(guest: Guests, sends: Sends, keyed: Map<number, number[]>, usable: number[], segments: number,
+  offsetAll: number, width: number): Fit {
+  const t = sends.t;
+  const near = new Uint32Array(Math.ceil((2 * SEGMENT_WINDOW_NS) / width) + 2);
+  const nearLow = Math.floor((offsetAll - SEGMENT_WINDOW_NS) / width);
+  const xs = new Float64Array(segments);
+  const ys = new Float64Array(segments);
+  for (let k = 0; k < segments; k++) {
+    const from = Math.floor((k * usable.length) / segments);
+    const to = Math.floor(((k + 1) * usable.length) / segments);
+    near.fill(0);
+    const every = Math.max(1, Math.floor((to - from) / HISTOGRAM_SAMPLES));
+    for (let i = from; i < to; i += every) {
+      const g = usable[i];
+      const list = keyed.get(keyOf(NONE, guest.target[g], guest.vector[g]))!;
+      for (let j = lowerBound(list, guest.ts[g] + offsetAll - SEGMENT_WINDOW_NS, (s) => t[s]); j < list.length; j++) {
+        const bin = Math.floor((t[list[j]] - guest.ts[g]) / width) - nearLow;
+        if (bin >= near.length) break;
+        if (bin >= 0) near[bin]++;
+      }
+    }
+    xs[k] = guest.ts[usable[(from + to) >> 1]];
+    ys[k] = (modeBin(near) + nearLow + 1) * width;
+  }
+  return theilSen(xs, ys);
+}
+
 /** The bin starting the fullest pair of neighbouring bins. */
 function modeBin(histogram: Uint32Array): number {
   let best = 0;
@@ -549,21 +561,20 @@ function theilSen(xs: Float64Array, ys: Float64Array): Fit {
 }
 
 /** Buffers robustLine works in, as long as the most pairs it is given: one set for all rounds of a fit. */
-interface LineScratch { residual: Float64Array; kx: Float64Array; ky: Float64Array }
+interface LineScratch { distance: Float64Array; kx: Float64Array; ky: Float64Array }
 
-const lineScratch = (n: number): LineScratch => ({ residual: new Float64Array(n), kx: new Float64Array(n), ky: new Float64Array(n) });
+const lineScratch = (n: number): LineScratch => ({ distance: new Float64Array(n), kx: new Float64Array(n), ky: new Float64Array(n) });
 
 /** Least squares, refitted once without the pairs further than 4 MADs (at least 20 us) from the line. */
 function robustLine(xs: Float64Array, ys: Float64Array, scratch: LineScratch): Fit {
   let line = leastSquares(xs, ys);
   const n = xs.length;
-  const residual = scratch.residual.subarray(0, n);
-  for (let k = 0; k < n; k++) residual[k] = ys[k] - (line.a + line.b * xs[k]);
-  for (let k = 0; k < n; k++) scratch.kx[k] = Math.abs(residual[k]);
-  const limit = Math.max(4 * 1.4826 * quantile(scratch.kx.subarray(0, n), 0.5), 20_000);
+  const distance = scratch.distance.subarray(0, n);
+  for (let k = 0; k < n; k++) distance[k] = Math.abs(ys[k] - (line.a + line.b * xs[k]));
+  const limit = Math.max(4 * 1.4826 * quantile(distance, 0.5), 20_000);
   let kept = 0;
   for (let k = 0; k < n; k++) {
-    if (Math.abs(residual[k]) <= limit) {
+    if (distance[k] <= limit) {
       scratch.kx[kept] = xs[k];
       scratch.ky[kept++] = ys[k];
     }
