@@ -420,6 +420,11 @@ function keyOf(src: number, target: number, vector: number): number {
   return (src + 1) * 2 ** 36 + target * 2 ** 20 + vector;
 }
 
+/** A guest send's key in the map of QEMU sends by key (byKey): its target and vector, any sender. */
+function guestKey(guest: Guests, g: number): number {
+  return keyOf(NONE, guest.target[g], guest.vector[g]);
+}
+
 /** QEMU sends by (target, vector), each list in time order. */
 function byKey(sends: Sends): Map<number, number[]> {
   const map = new Map<number, number[]>();
@@ -454,9 +459,8 @@ function lowerBound<T>(list: ArrayLike<T>, value: number, time: (x: T) => number
  */
 function fitClock(guest: Guests, sends: Sends): Fit | null {
   const keyed = byKey(sends);
-  const keyOfGuest = (g: number) => keyOf(NONE, guest.target[g], guest.vector[g]);
   const usable: number[] = [];
-  for (let g = 0; g < guest.count; g++) if (guest.vector[g] !== NONE && keyed.has(keyOfGuest(g))) usable.push(g);
+  for (let g = 0; g < guest.count; g++) if (guest.vector[g] !== NONE && keyed.has(guestKey(guest, g))) usable.push(g);
   if (usable.length === 0) return null;
   // Differences lie between (first QEMU - last guest) and (last QEMU - first guest): one counter per
   // bin, bins widened for very long recordings.
@@ -469,7 +473,7 @@ function fitClock(guest: Guests, sends: Sends): Fit | null {
   const step = Math.max(1, Math.floor(usable.length / HISTOGRAM_SAMPLES));
   for (let i = 0; i < usable.length; i += step) {
     const g = usable[i];
-    for (const s of keyed.get(keyOfGuest(g))!) histogram[Math.floor((t[s] - guest.ts[g]) / width) - low]++;
+    for (const s of keyed.get(guestKey(guest, g))!) histogram[Math.floor((t[s] - guest.ts[g]) / width) - low]++;
   }
   const offsetAll = (modeBin(histogram) + low + 1) * width;
   // Over a long recording the drift moves the offset by more than the match window (8 ppm over
@@ -485,7 +489,7 @@ function fitClock(guest: Guests, sends: Sends): Fit | null {
     const tolerance = round === 0 ? 2 * width : EARLY_NS;
     let n = 0;
     for (const g of usable) {
-      const list = keyed.get(keyOfGuest(g))!;
+      const list = keyed.get(guestKey(guest, g))!;
       const predicted = fit.a + fit.b * guest.ts[g];
       const i = lowerBound(list, predicted, (s) => t[s]);
       let nearest: number | null = null;
@@ -526,7 +530,7 @@ function segmentLine(guest: Guests, sends: Sends, keyed: Map<number, number[]>, 
     const every = Math.max(1, Math.floor((to - from) / HISTOGRAM_SAMPLES));
     for (let i = from; i < to; i += every) {
       const g = usable[i];
-      const list = keyed.get(keyOf(NONE, guest.target[g], guest.vector[g]))!;
+      const list = keyed.get(guestKey(guest, g))!;
       for (let j = lowerBound(list, guest.ts[g] + offsetAll - SEGMENT_WINDOW_NS, (s) => t[s]); j < list.length; j++) {
         const bin = Math.floor((t[list[j]] - guest.ts[g]) / width) - nearLow;
         if (bin >= near.length) break;
@@ -736,7 +740,6 @@ function linkByOrder(guest: Guests, sends: Sends): void {
   }
 }
 
-/** One copy of each of the few distinct strings that SQLite hands out again for every row. */
 function vote(tally: Map<number, Map<number, number>>, key: number, value: number): void {
   const votes = tally.get(key) ?? tally.set(key, new Map()).get(key)!;
   votes.set(value, (votes.get(value) ?? 0) + 1);
