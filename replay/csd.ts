@@ -140,8 +140,9 @@ export class CsdTracker {
   }
 
   /** csd_function_entry on `cpu` (null: tp_printk, no CPU column). */
-  onEntry(eventId: number, ts: number, cpu: number | null, csd: string | null, hashedOut: boolean): void {
-    if (csd === '0x0') return;
+  /** Returns the id of the use the entry runs, null when none (a local call, or its queue is not in the trace). */
+  onEntry(eventId: number, ts: number, cpu: number | null, csd: string | null, hashedOut: boolean): number | null {
+    if (csd === '0x0') return null;
     const use = csd === null ? undefined : this.byCsd.get(csd);
     const matches = use !== undefined && use.entryEventId === null && use.queuedNs <= ts && (cpu === null || use.target === cpu);
     if (matches) {
@@ -150,6 +151,7 @@ export class CsdTracker {
     }
     const flushed = cpu ?? (matches ? use.target : null);
     if (flushed !== null && (csd !== null || hashedOut)) this.onFlush(flushed, ts, eventId);
+    return matches ? use.id : null;
   }
 
   onExit(eventId: number, ts: number, csd: string | null): void {

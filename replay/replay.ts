@@ -40,7 +40,7 @@ export interface BootModel {
   broughtUp: number | null;
 }
 
-const DERIVED_TABLES = ['clock_offsets', 'cpu_universe', 'cpu_states', 'cpu_coverage', 'ipi_sends', 'csd_lifecycle', 'csd_episodes', 'console_reports', 'findings',
+const DERIVED_TABLES = ['clock_offsets', 'cpu_universe', 'cpu_states', 'cpu_coverage', 'ipi_sends', 'csd_lifecycle', 'offline_callbacks', 'csd_episodes', 'console_reports', 'findings',
   'qemu_vcpus', 'qemu_sends', 'qemu_links'];
 
 export function listBoots(db: Db): string[] {
@@ -259,10 +259,7 @@ export function targetState(model: BootModel, cpu: number, ts: number): TargetSt
 /** Per CPU, the interval start times when they are in order (binary search), null when not. */
 const startTimes = new WeakMap<Map<number, Interval[]>, Map<number, number[] | null>>();
 
-/** stateAt() (hotplug.ts) by binary search: called for every queue and IPI, on CPUs with long histories. */
-function fastStateAt(states: Map<number, Interval[]>, cpu: number, ts: number): CpuState | null {
-  const list = states.get(cpu);
-  if (!list) return null;
+function sortedStarts(states: Map<number, Interval[]>, cpu: number, list: Interval[]): number[] | null {
   let byCpu = startTimes.get(states);
   if (byCpu === undefined) startTimes.set(states, (byCpu = new Map()));
   let starts = byCpu.get(cpu);
@@ -276,16 +273,50 @@ function fastStateAt(states: Map<number, Interval[]>, cpu: number, ts: number): 
     }
     byCpu.set(cpu, starts);
   }
-  if (starts === null) return stateAt(states, cpu, ts);
-  // The last interval starting at or before ts (stateAt's linear walk stops at the first after).
+  return starts;
+}
+
+/** Index of the first start after `ts` (`orAt`: at or after it), by binary search. */
+function firstStartAfter(starts: number[], ts: number, orAt: boolean): number {
   let lo = 0;
   let hi = starts.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (starts[mid] <= ts) lo = mid + 1;
+    if (starts[mid] < ts || (!orAt && starts[mid] === ts)) lo = mid + 1;
     else hi = mid;
   }
-  return lo === 0 ? list[0].state : list[lo - 1].state;
+  return lo;
+}
+
+/** stateAt() (hotplug.ts) by binary search: called for every queue and IPI, on CPUs with long histories. */
+function fastStateAt(states: Map<number, Interval[]>, cpu: number, ts: number): CpuState | null {
+  const list = states.get(cpu);
+  if (!list) return null;
+  const starts = sortedStarts(states, cpu, list);
+  if (starts === null) return stateAt(states, cpu, ts);
+  // The last interval starting at or before ts (stateAt's linear walk stops at the first after).
+  const after = firstStartAfter(starts, ts, false);
+  return after === 0 ? list[0].state : list[after - 1].state;
+}
+
+/**
+ * The interval in force just before `ts` as SQL on cpu_states reads it: the last (in list order on
+ * equal starts) to start strictly before ts, never one with an unknown start (NULL start_ns); null
+ * when there is none or it ended by ts.
+ */
+function intervalBefore(states: Map<number, Interval[]>, cpu: number, ts: number): Interval | null {
+  const list = states.get(cpu);
+  if (!list) return null;
+  const starts = sortedStarts(states, cpu, list);
+  let found: Interval | null = null;
+  if (starts !== null) {
+    const at = firstStartAfter(starts, ts, true) - 1;
+    if (at >= 0) found = list[at];
+  } else {
+    for (const interval of list) if (interval.ts < ts && (found === null || interval.ts >= found.ts)) found = interval;
+  }
+  if (found === null || !Number.isFinite(found.ts) || (found.end !== null && !(ts < found.end))) return null;
+  return found;
 }
 
 // Second pass: the events that queue, send, flush and run csds.
@@ -303,6 +334,7 @@ function replayQueues(db: Db, model: BootModel, plan: StreamPlan, coverage: Cove
   const sends = new BatchInsert(db, 'ipi_sends', ['event_id', 'source_id', 'line', 'ts_ns', 'src_cpu', 'target_cpu',
     'kind', 'reason', 'csd_use_id', 'target_state'], ROWS_PER_STATEMENT, { boot: model.boot });
   const uses = new BatchInsert(db, 'csd_lifecycle', LIFECYCLE_COLUMNS, ROWS_PER_STATEMENT, { boot: model.boot });
+  const offlineRuns = new BatchInsert(db, 'offline_callbacks', ['event_id', 'cpu', 'ts_ns', 'offline_since_ns', 'csd_use_id'], ROWS_PER_STATEMENT, { boot: model.boot });
   const writeUse = lifecycleWriter(model, uses, queueState, coverage, graceNs);
   // With a printk reference every event with an op takes part (the time clamp runs over all of them).
   const include = (event: StreamEvent) => event.op !== null && !notReplayed(event) && (!plan.byTime || QUEUE_OPS.has(event.op));
@@ -337,9 +369,12 @@ function replayQueues(db: Db, model: BootModel, plan: StreamPlan, coverage: Cove
       case 'ipi_entry':
         if (cpu !== null && isCallFunctionEntry(event.reason)) tracker.onFlush(cpu, ts, eventId);
         break;
-      case 'csd_entry':
-        tracker.onEntry(eventId, ts, cpu, event.csd, event.hashed);
+      case 'csd_entry': {
+        const useId = tracker.onEntry(eventId, ts, cpu, event.csd, event.hashed);
+        const offline = cpu === null || event.csd === '0x0' ? null : intervalBefore(model.states, cpu, ts);
+        if (offline?.state === 'offline') offlineRuns.add(eventId, cpu, ts, offline.ts, useId);
         break;
+      }
       case 'csd_exit':
         tracker.onExit(eventId, ts, event.csd);
         break;
@@ -351,6 +386,7 @@ function replayQueues(db: Db, model: BootModel, plan: StreamPlan, coverage: Cove
   for (const use of tracker.takeAll()) writeUse(use);
   sends.flush();
   uses.flush();
+  offlineRuns.flush();
   return targetsSeen;
 }
 

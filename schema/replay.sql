@@ -125,6 +125,21 @@ CREATE TABLE IF NOT EXISTS csd_lifecycle (
   note            TEXT
 );
 
+-- Every queued csd's callback that ran (csd_function_entry naming a csd, not a local call) on a CPU
+-- that cpu_states has offline then: the interval in force is the last to start before the entry.
+-- The dying CPU's own CPU_DYING flush runs in 'dying', so it is not here.
+CREATE TABLE IF NOT EXISTS offline_callbacks (
+  boot             TEXT    NOT NULL,
+  -- The csd_function_entry event (events.event_id: its csd and func are there).
+  event_id         INTEGER NOT NULL,
+  cpu              INTEGER NOT NULL,
+  ts_ns            INTEGER NOT NULL,
+  -- Start of the offline interval it ran in (cpu_states.start_ns).
+  offline_since_ns INTEGER NOT NULL,
+  -- The use it ran (csd_lifecycle), NULL when its queue is not in the trace.
+  csd_use_id       INTEGER
+);
+
 -- CSD-lock episodes the kernel reported on the console (CSD_LOCK_WAIT_DEBUG), and soft lockups in
 -- cross-call paths, grouped per waiter CPU and lock number.
 CREATE TABLE IF NOT EXISTS csd_episodes (

@@ -150,6 +150,18 @@ describe('detectors on hand-made sequences', () => {
     expect(summary(f)).toEqual(['callback-on-offline-cpu error 2->2']);
   });
 
+  it('offline_callbacks: the run of a csd queued before the takedown is listed with its use; one at the offline instant is not', async () => {
+    const db = await ingestTexts({ 'trace.txt': trace([
+      ...ticks(1), queue(1, 1.2, 2, 'ffff0008', 'late_func'), ev(2, 1.5, 'local_timer_entry: vector=236'), ...takedown(2, 1.4, 1.6),
+      entry(2, 1.6, 'ffff0009', 'edge_func'), entry(2, 2.0, 'ffff0008', 'late_func'), exit(2, 2.0, 'ffff0008', 'late_func'),
+      ...ticks(4, [0, 1, 3]),
+    ]) });
+    detect(db);
+    const rows = db.prepare(`SELECT o.cpu, o.ts_ns, e.func, o.offline_since_ns, l.func AS queued_func, l.src_cpu
+      FROM offline_callbacks o JOIN events e USING (event_id) LEFT JOIN csd_lifecycle l USING (csd_use_id)`).all();
+    expect(rows).toEqual([{ cpu: 2, ts_ns: 2_000_000_000, func: 'late_func', offline_since_ns: 1_600_000_000, queued_func: 'late_func', src_cpu: 1 }]);
+  });
+
   it('csd-released-late: queued to an offline CPU, run from its idle loop after it came back', async () => {
     const f = await findingsOf({ 'trace.txt': trace([
       ...ticks(1), ev(2, 1.5, 'local_timer_entry: vector=236'), ...takedown(2, 1.4, 1.6),
