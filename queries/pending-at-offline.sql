@@ -16,8 +16,8 @@ SELECT 'pending-at-offline' AS detector, 'error' AS severity, l.boot, st.start_n
           (SELECT q.source_id, q.line FROM events q WHERE q.event_id = l.queue_event_id
            UNION ALL SELECT st.source_id, st.line WHERE st.source_id IS NOT NULL) x JOIN sources s USING (source_id)) AS evidence
   FROM csd_lifecycle l
-  -- The target's first offline interval after the queue (one index probe per csd use).
+  -- The target's first offline interval after the queue (replay wrote its start as next_offline_ns).
   JOIN cpu_states st ON st.rowid = (SELECT o.rowid FROM cpu_states o WHERE o.boot = l.boot AND o.cpu = l.target_cpu
-                                      AND o.state = 'offline' AND o.start_ns > l.queued_ns ORDER BY o.start_ns, o.rowid LIMIT 1)
+                                      AND o.state = 'offline' AND o.start_ns = l.next_offline_ns ORDER BY o.rowid LIMIT 1)
  WHERE l.boot = :boot AND l.target_state NOT IN ('offline', 'nonexistent')
-   AND (l.released_ns IS NULL OR l.released_ns > st.start_ns)
+   AND (l.released_ns IS NULL OR l.released_ns > l.next_offline_ns)

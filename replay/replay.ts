@@ -319,6 +319,24 @@ function intervalBefore(states: Map<number, Interval[]>, cpu: number, ts: number
   return found;
 }
 
+/**
+ * Start of the first offline interval to start after `ts`, first as SQL on cpu_states orders them
+ * (start_ns, then rowid), null when there is none.
+ */
+function nextOfflineStart(states: Map<number, Interval[]>, cpu: number, ts: number): number | null {
+  const list = states.get(cpu);
+  if (!list) return null;
+  const starts = sortedStarts(states, cpu, list);
+  if (starts !== null) {
+    // States cycle through offline within a few intervals, so this walk is short.
+    for (let i = firstStartAfter(starts, ts, false); i < list.length; i++) if (list[i].state === 'offline') return list[i].ts;
+    return null;
+  }
+  let found: number | null = null;
+  for (const interval of list) if (interval.state === 'offline' && interval.ts > ts && (found === null || interval.ts < found)) found = interval.ts;
+  return found;
+}
+
 // Second pass: the events that queue, send, flush and run csds.
 const QUEUE_OPS = new Set(['csd_queue', 'ipi_send', 'ipi_entry', 'csd_entry', 'csd_exit']);
 
@@ -398,7 +416,7 @@ function isCallFunctionEntry(reason: string | null): boolean {
 /** Writes one csd use (its final state) to csd_lifecycle. */
 const LIFECYCLE_COLUMNS = ['csd_use_id', 'csd', 'func', 'callsite', 'src_cpu', 'target_cpu', 'queue_event_id',
   'queued_ns', 'ipi_event_id', 'ipi_ns', 'entry_event_id', 'entry_ns', 'exit_event_id', 'exit_ns', 'flush_event_id', 'flush_ns',
-  'released_ns', 'release_how', 'target_state', 'release_state', 'reused_use_id', 'outcome', 'note'];
+  'released_ns', 'release_how', 'target_state', 'release_state', 'next_offline_ns', 'reused_use_id', 'outcome', 'note'];
 
 function lifecycleWriter(model: BootModel, insert: BatchInsert, queueState: Map<number, TargetState>, coverage: Coverage,
   graceNs: number): (use: CsdUse) => void {
@@ -410,7 +428,7 @@ function lifecycleWriter(model: BootModel, insert: BatchInsert, queueState: Map<
     insert.add(use.id, use.csd, use.func, use.callsite, use.src, use.target, use.queueEventId, use.queuedNs,
       use.ipiEventId, use.ipiNs, use.entryEventId, use.entryNs, use.exitEventId, use.exitNs, use.flushEventId, use.flushNs,
       released, releaseHow(use), state, released === null ? null : targetState(model, use.target, released),
-      use.reusedUseId, outcome, note);
+      nextOfflineStart(model.states, use.target, use.queuedNs), use.reusedUseId, outcome, note);
   };
 }
 

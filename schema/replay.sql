@@ -116,6 +116,9 @@ CREATE TABLE IF NOT EXISTS csd_lifecycle (
   -- Target state when queued, and when released.
   target_state    TEXT    NOT NULL,
   release_state   TEXT,
+  -- Start of the target's first offline interval after the queue (cpu_states.start_ns), NULL when
+  -- it does not go offline after it: a use released after this (or never) was pending at offline.
+  next_offline_ns INTEGER,
   -- The earlier use of the same csd that was still locked when this one was queued.
   reused_use_id   INTEGER,
   -- 'released', 'running_at_end' (entered, trace ended before exit), 'never_released',

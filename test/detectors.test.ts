@@ -162,6 +162,18 @@ describe('detectors on hand-made sequences', () => {
     expect(rows).toEqual([{ cpu: 2, ts_ns: 2_000_000_000, func: 'late_func', offline_since_ns: 1_600_000_000, queued_func: 'late_func', src_cpu: 1 }]);
   });
 
+  it('next_offline_ns: the start of the target\'s first offline interval after the queue, NULL when it stays online', async () => {
+    const db = await ingestTexts({ 'trace.txt': trace([
+      ...ticks(1), queue(1, 1.2, 2, 'ffff0008', 'late_func'), queue(1, 1.3, 3, 'ffff000a', 'stay_func'),
+      ev(2, 1.5, 'local_timer_entry: vector=236'), ...takedown(2, 1.4, 1.6),
+      entry(3, 1.35, 'ffff000a', 'stay_func'), exit(3, 1.35, 'ffff000a', 'stay_func'), ...ticks(4, [0, 1, 3]),
+    ]) });
+    detect(db);
+    const rows = db.prepare('SELECT func, target_cpu, next_offline_ns FROM csd_lifecycle ORDER BY queued_ns').all();
+    expect(rows).toEqual([{ func: 'late_func', target_cpu: 2, next_offline_ns: 1_600_000_000 },
+      { func: 'stay_func', target_cpu: 3, next_offline_ns: null }]);
+  });
+
   it('csd-released-late: queued to an offline CPU, run from its idle loop after it came back', async () => {
     const f = await findingsOf({ 'trace.txt': trace([
       ...ticks(1), ev(2, 1.5, 'local_timer_entry: vector=236'), ...takedown(2, 1.4, 1.6),
