@@ -31,6 +31,14 @@ export const DEFAULT_GRACE_NS = 1_000_000_000;
 
 export type TargetState = CpuState | 'nonexistent' | 'unknown';
 
+type Outcome = 'released' | 'running_at_end' | 'never_released' | 'in_flight_at_end' | 'unknown';
+
+// The fixed vocabularies of the derived tables' text columns (BatchInsert binds them as codes); the
+// `satisfies` makes the compiler check that each lists every value of its type.
+const TARGET_STATES = Object.keys({ online: 0, going_down: 0, dying: 0, offline: 0, coming_up: 0, nonexistent: 0, unknown: 0 } satisfies Record<TargetState, 0>);
+const OUTCOMES = Object.keys({ released: 0, running_at_end: 0, never_released: 0, in_flight_at_end: 0, unknown: 0 } satisfies Record<Outcome, 0>);
+const RELEASE_HOWS = Object.keys({ exit: 0, entry: 0, flush: 0 } satisfies Record<NonNullable<ReturnType<typeof releaseHow>>, 0>);
+
 export interface BootModel {
   boot: string;
   clocks: ClockMap;
@@ -350,8 +358,9 @@ function replayQueues(db: Db, model: BootModel, plan: StreamPlan, coverage: Cove
   const queueState = new Map<number, TargetState>();
   const targetsSeen = new Set<number>();
   const sends = new BatchInsert(db, 'ipi_sends', ['event_id', 'source_id', 'line', 'ts_ns', 'src_cpu', 'target_cpu',
-    'kind', 'reason', 'csd_use_id', 'target_state'], ROWS_PER_STATEMENT, { boot: model.boot });
-  const uses = new BatchInsert(db, 'csd_lifecycle', LIFECYCLE_COLUMNS, ROWS_PER_STATEMENT, { boot: model.boot });
+    'kind', 'reason', 'csd_use_id', 'target_state'], ROWS_PER_STATEMENT, { boot: model.boot }, { target_state: TARGET_STATES });
+  const uses = new BatchInsert(db, 'csd_lifecycle', LIFECYCLE_COLUMNS, ROWS_PER_STATEMENT, { boot: model.boot },
+    { release_how: RELEASE_HOWS, target_state: TARGET_STATES, release_state: TARGET_STATES, outcome: OUTCOMES });
   const offlineRuns = new BatchInsert(db, 'offline_callbacks', ['event_id', 'cpu', 'ts_ns', 'offline_since_ns', 'csd_use_id'], ROWS_PER_STATEMENT, { boot: model.boot });
   const writeUse = lifecycleWriter(model, uses, queueState, coverage, graceNs);
   // With a printk reference every event with an op takes part (the time clamp runs over all of them).
@@ -433,7 +442,7 @@ function lifecycleWriter(model: BootModel, insert: BatchInsert, queueState: Map<
 }
 
 function classify(model: BootModel, use: CsdUse, state: TargetState, released: number | null, coverage: Coverage,
-  graceNs: number): { outcome: string; note: string | null } {
+  graceNs: number): { outcome: Outcome; note: string | null } {
   if (use.exitNs !== null || (released !== null && use.entryNs === null)) return { outcome: 'released', note: null };
   const window = coveringWindow(coverage, use.target, use.queuedNs);
   if (use.entryNs !== null) {
