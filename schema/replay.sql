@@ -133,9 +133,11 @@ CREATE TABLE IF NOT EXISTS csd_lifecycle (
 -- The dying CPU's own CPU_DYING flush runs in 'dying', so it is not here.
 CREATE TABLE IF NOT EXISTS offline_callbacks (
   boot             TEXT    NOT NULL,
-  -- The csd_function_entry event (events.event_id: its csd and func are there).
+  -- The csd_function_entry event (events.event_id: its csd and func are there), listed once when
+  -- both a trace file and a dump hold it.
   event_id         INTEGER NOT NULL,
   cpu              INTEGER NOT NULL,
+  -- Its time as replay reads it, on the clock of cpu_states (printk boots: never going back).
   ts_ns            INTEGER NOT NULL,
   -- Start of the offline interval it ran in (cpu_states.start_ns).
   offline_since_ns INTEGER NOT NULL,
