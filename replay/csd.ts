@@ -139,8 +139,10 @@ export class CsdTracker {
     queue.length = kept;
   }
 
-  /** csd_function_entry on `cpu` (null: tp_printk, no CPU column). */
-  /** Returns the id of the use the entry runs, null when none (a local call, or its queue is not in the trace). */
+  /**
+   * csd_function_entry on `cpu` (null: tp_printk, no CPU column). Returns the id of the use the entry
+   * runs, null when none (a local call, or its queue is not in the trace).
+   */
   onEntry(eventId: number, ts: number, cpu: number | null, csd: string | null, hashedOut: boolean): number | null {
     if (csd === '0x0') return null;
     const use = csd === null ? undefined : this.byCsd.get(csd);
@@ -169,7 +171,10 @@ export function releasedAt(use: CsdUse): number | null {
   return use.exitNs ?? use.entryNs ?? use.flushNs;
 }
 
-export function releaseHow(use: CsdUse): 'exit' | 'entry' | 'flush' | null {
+/** How a csd's lock was released (csd_lifecycle.release_how). */
+export const RELEASE_HOWS = ['exit', 'entry', 'flush'] as const;
+
+export function releaseHow(use: CsdUse): (typeof RELEASE_HOWS)[number] | null {
   if (use.exitNs !== null) return 'exit';
   if (use.entryNs !== null) return 'entry';
   if (use.flushNs !== null) return 'flush';

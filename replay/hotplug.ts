@@ -5,7 +5,9 @@
 // takedown_cpu returns the CPU is dead. Bring-up: steps run with target > step; the CPU is online
 // once the bring-up step (bringup_cpu / cpuhp_bringup_ap) returns or it records its first event.
 
-export type CpuState = 'online' | 'going_down' | 'dying' | 'offline' | 'coming_up';
+/** Every hotplug state, in the order a CPU goes round them. */
+export const CPU_STATES = ['online', 'going_down', 'dying', 'offline', 'coming_up'] as const;
+export type CpuState = (typeof CPU_STATES)[number];
 
 export interface Transition {
   ts: number;

@@ -6,9 +6,9 @@ import { BatchInsert, ROWS_PER_STATEMENT } from '../store/batch-insert.js';
 import { ensureIndexes, type Db } from '../store/db.js';
 import { ftraceViews, mapClocks, type ClockMap } from './clocks.js';
 import { buildCoverage, coveringWindow, type Coverage, type CoverageRow } from './coverage.js';
-import { CsdTracker, releaseHow, releasedAt, type CsdUse } from './csd.js';
+import { CsdTracker, RELEASE_HOWS, releaseHow, releasedAt, type CsdUse } from './csd.js';
 import { writeEpisodes } from './episodes.js';
-import { HotplugTracker, stateAt, type CpuState, type Interval } from './hotplug.js';
+import { CPU_STATES, HotplugTracker, stateAt, type CpuState, type Interval } from './hotplug.js';
 import { correlateQemu, GuestSends, hasQemuLog } from './qemu-correlate.js';
 import { hasStream, type StreamEvent } from '../store/event-stream.js';
 import {
@@ -29,15 +29,12 @@ export interface ReplayOptions {
 
 export const DEFAULT_GRACE_NS = 1_000_000_000;
 
-export type TargetState = CpuState | 'nonexistent' | 'unknown';
+// The derived tables' fixed text vocabularies, the types derived from them (BatchInsert binds them as codes).
+const TARGET_STATES = [...CPU_STATES, 'nonexistent', 'unknown'] as const;
+export type TargetState = (typeof TARGET_STATES)[number];
 
-type Outcome = 'released' | 'running_at_end' | 'never_released' | 'in_flight_at_end' | 'unknown';
-
-// The fixed vocabularies of the derived tables' text columns (BatchInsert binds them as codes); the
-// `satisfies` makes the compiler check that each lists every value of its type.
-const TARGET_STATES = Object.keys({ online: 0, going_down: 0, dying: 0, offline: 0, coming_up: 0, nonexistent: 0, unknown: 0 } satisfies Record<TargetState, 0>);
-const OUTCOMES = Object.keys({ released: 0, running_at_end: 0, never_released: 0, in_flight_at_end: 0, unknown: 0 } satisfies Record<Outcome, 0>);
-const RELEASE_HOWS = Object.keys({ exit: 0, entry: 0, flush: 0 } satisfies Record<NonNullable<ReturnType<typeof releaseHow>>, 0>);
+const OUTCOMES = ['released', 'running_at_end', 'never_released', 'in_flight_at_end', 'unknown'] as const;
+type Outcome = (typeof OUTCOMES)[number];
 
 export interface BootModel {
   boot: string;

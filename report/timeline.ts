@@ -6,6 +6,7 @@
 // line.ipi, rect.csd, rect.density, g.finding[data-detector], ul#findings li.
 import type { Finding } from '../detect/detect.js';
 import { formatCpuList } from '../parsers/patterns.js';
+import { CPU_STATES } from '../replay/hotplug.js';
 import type { Db } from '../store/db.js';
 import { IpitraceError } from '../store/errors.js';
 import { bootSpan, cpuStates, cpuUniverse, onlineAtEnd, referenceClock, type StateRow } from './summary.js';
@@ -167,7 +168,6 @@ const LEFT = 130;
 const RIGHT = 24;
 const PLOT = WIDTH - LEFT - RIGHT;
 const SEVERITY_COLORS: Record<string, string> = { error: '#c1121f', warning: '#e07a00', info: '#2a6fdb' };
-const STATES = ['online', 'going_down', 'dying', 'offline', 'coming_up'] as const;
 
 const CSS = `
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:16px 24px;color:#1d2430;background:#fff}
@@ -452,7 +452,7 @@ In this window: ${data.totals.ipis} IPIs, ${data.totals.csds} csds.</p>`);
     const [a, b] = zoomWindow(data, timed[0].ts_ns as number);
     out.push(`<p class="note zoom">To zoom on a finding, draw the timeline again for a time window in seconds (each finding below gives its window), e.g. around finding 1: <code>${esc(data.zoomHint(a, b))}</code></p>`);
   }
-  out.push(`<div class="legend">${STATES.map((s) => `<span><i class="sw state-${s}"></i>${s.replace('_', ' ')}</span>`).join('')}
+  out.push(`<div class="legend">${CPU_STATES.map((s) => `<span><i class="sw state-${s}"></i>${s.replace('_', ' ')}</span>`).join('')}
 <span><i class="sw nonexistent"></i>nonexistent</span>${data.coverage ? '<span><i class="sw untraced"></i>not covered by ftrace</span>' : ''}
 <span><i class="sw line"></i>IPI sender → target</span><span><i class="sw line bad"></i>IPI to a CPU not online</span>
 <span><i class="sw csd"></i>csd queued → released (on the target's lane)</span><span><i class="sw csd open"></i>csd never released</span>
