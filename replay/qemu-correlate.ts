@@ -161,7 +161,7 @@ export function correlateQemu(db: Db, model: BootModel, guestSends: GuestSends |
         if (tid !== NONE && guest.src[g] !== NONE) vote(matchVotes, tid, guest.src[g]);
       }
       for (const [tid, votes] of matchVotes) tidCpu.set(tid, { ...majority(votes), basis: 'ipi match' });
-      sends = expand(writes, tidCpu, vcpus);
+      sends = expand(writes, tidCpu, vcpus, sends);
     }
     if (fit !== null) {
       link(guest, sends, fit, true);
@@ -378,8 +378,12 @@ function vcpuSet(model: BootModel, writes: Writes, guest: Guests): number[] {
   return [...cpus].sort((a, b) => a - b);
 }
 
-/** One QEMU send per target; shorthands (all, all-but-self, self, broadcast) expanded over the vCPUs. */
-function expand(writes: Writes, tidCpu: Map<number, { cpu: number }>, vcpus: number[]): Sends {
+/**
+ * One QEMU send per target; shorthands (all, all-but-self, self, broadcast) expanded over the vCPUs.
+ * Written into `previous` when that has room for exactly as many (x86 expands twice, a boot can
+ * have millions of sends).
+ */
+function expand(writes: Writes, tidCpu: Map<number, { cpu: number }>, vcpus: number[], previous?: Sends): Sends {
   const srcOf = new Int32Array(writes.count);
   let count = 0;
   for (let w = 0; w < writes.count; w++) {
@@ -387,7 +391,7 @@ function expand(writes: Writes, tidCpu: Map<number, { cpu: number }>, vcpus: num
     srcOf[w] = writes.cpu[w] !== NONE ? writes.cpu[w] : tid !== NONE ? tidCpu.get(tid)?.cpu ?? NONE : NONE;
     count += targetsOf(writes, w, srcOf[w], vcpus).length;
   }
-  const sends: Sends = {
+  const sends: Sends = previous?.count === count ? previous : {
     count, write: new Int32Array(count), src: new Int32Array(count), target: new Int32Array(count),
     vector: new Int32Array(count), t: new Float64Array(count), linked: new Int32Array(count), byTime: new Int32Array(count),
   };
@@ -426,15 +430,46 @@ function guestKey(guest: Guests, g: number): number {
 }
 
 /** QEMU sends by (target, vector), each list in time order. */
-function byKey(sends: Sends): Map<number, number[]> {
-  const map = new Map<number, number[]>();
-  for (const s of sends.byTime) {
-    const key = keyOf(NONE, sends.target[s], sends.vector[s]);
-    const list = map.get(key);
-    if (list) list.push(s);
-    else map.set(key, [s]);
+function byKey(sends: Sends): Map<number, Int32Array> {
+  return groupBy(sends.byTime, (s) => keyOf(NONE, sends.target[s], sends.vector[s]));
+}
+
+/**
+ * `items` grouped by `key`, each group in the order of `items`: views of one Int32Array (a list of
+ * numbers per key cost twice the memory, and a boot can hold millions of QEMU sends).
+ */
+function groupBy(items: Int32Array, key: (item: number) => number): Map<number, Int32Array> {
+  const sizes = new Map<number, { list: Int32Array; n: number }>();
+  for (const item of items) {
+    const k = key(item);
+    const group = sizes.get(k);
+    if (group) group.n++;
+    else sizes.set(k, { list: EMPTY, n: 1 });
   }
-  return map;
+  const all = new Int32Array(items.length);
+  let at = 0;
+  for (const group of sizes.values()) {
+    group.list = all.subarray(at, at + group.n);
+    at += group.n;
+    group.n = 0;
+  }
+  for (const item of items) {
+    const group = sizes.get(key(item))!;
+    group.list[group.n++] = item;
+  }
+  return new Map(Array.from(sizes, ([k, { list }]) => [k, list]));
+}
+
+const EMPTY = new Int32Array(0);
+
+/** The guest sends (indices, in time order) that `keep` accepts. */
+function guestsWhere(guest: Guests, keep: (g: number) => boolean): Int32Array {
+  let n = 0;
+  for (let g = 0; g < guest.count; g++) if (keep(g)) n++;
+  const picked = new Int32Array(n);
+  n = 0;
+  for (let g = 0; g < guest.count; g++) if (keep(g)) picked[n++] = g;
+  return picked;
 }
 
 function srcAgrees(guest: Guests, g: number, sends: Sends, s: number): boolean {
@@ -459,8 +494,7 @@ function lowerBound<T>(list: ArrayLike<T>, value: number, time: (x: T) => number
  */
 function fitClock(guest: Guests, sends: Sends): Fit | null {
   const keyed = byKey(sends);
-  const usable: number[] = [];
-  for (let g = 0; g < guest.count; g++) if (guest.vector[g] !== NONE && keyed.has(guestKey(guest, g))) usable.push(g);
+  const usable = guestsWhere(guest, (g) => guest.vector[g] !== NONE && keyed.has(guestKey(guest, g)));
   if (usable.length === 0) return null;
   // Differences lie between (first QEMU - last guest) and (last QEMU - first guest): one counter per
   // bin, bins widened for very long recordings.
@@ -483,7 +517,7 @@ function fitClock(guest: Guests, sends: Sends): Fit | null {
     : segmentLine(guest, sends, keyed, usable, segments, offsetAll, width);
   const xs = new Float64Array(usable.length);
   const ys = new Float64Array(usable.length);
-  const buffers = lineScratch(usable.length);
+  const distances = new Float64Array(usable.length);
   let previous = 0;
   for (let round = 0; round < MAX_FIT_ROUNDS; round++) {
     const tolerance = round === 0 ? 2 * width : EARLY_NS;
@@ -504,7 +538,7 @@ function fitClock(guest: Guests, sends: Sends): Fit | null {
       }
     }
     if (n < 2) return null;
-    fit = robustLine(xs.subarray(0, n), ys.subarray(0, n), buffers);
+    fit = robustLine(xs.subarray(0, n), ys.subarray(0, n), distances);
     if (round >= 2 && n <= previous) break;
     previous = n;
   }
@@ -516,7 +550,7 @@ function fitClock(guest: Guests, sends: Sends): Fit | null {
  * mode within SEGMENT_WINDOW_NS of the whole recording's offset (farther, a copy of a periodic
  * workload can match as well).
  */
-function segmentLine(guest: Guests, sends: Sends, keyed: Map<number, number[]>, usable: number[], segments: number,
+function segmentLine(guest: Guests, sends: Sends, keyed: Map<number, Int32Array>, usable: Int32Array, segments: number,
   offsetAll: number, width: number): Fit {
   const t = sends.t;
   const near = new Uint32Array(Math.ceil((2 * SEGMENT_WINDOW_NS) / width) + 2);
@@ -564,27 +598,28 @@ function theilSen(xs: Float64Array, ys: Float64Array): Fit {
   return { a, b: 1 + slope, samples: 0, spread: 0 };
 }
 
-/** Buffers robustLine works in, as long as the most pairs it is given: one set for all rounds of a fit. */
-interface LineScratch { distance: Float64Array; kx: Float64Array; ky: Float64Array }
-
-const lineScratch = (n: number): LineScratch => ({ distance: new Float64Array(n), kx: new Float64Array(n), ky: new Float64Array(n) });
-
-/** Least squares, refitted once without the pairs further than 4 MADs (at least 20 us) from the line. */
-function robustLine(xs: Float64Array, ys: Float64Array, scratch: LineScratch): Fit {
+/**
+ * Least squares, refitted once without the pairs further than 4 MADs (at least 20 us) from the line.
+ * Works in place, as a boot can give it millions of pairs: the kept pairs are moved to the front of
+ * `xs` and `ys`, and `distances` (at least as long) is the buffer the median is sorted in.
+ */
+function robustLine(xs: Float64Array, ys: Float64Array, distances: Float64Array): Fit {
   let line = leastSquares(xs, ys);
   const n = xs.length;
-  const distance = scratch.distance.subarray(0, n);
-  for (let k = 0; k < n; k++) distance[k] = Math.abs(ys[k] - (line.a + line.b * xs[k]));
-  const limit = Math.max(4 * 1.4826 * quantile(distance, 0.5), 20_000);
+  const distance = (k: number) => Math.abs(ys[k] - (line.a + line.b * xs[k]));
+  const sorted = distances.subarray(0, n);
+  for (let k = 0; k < n; k++) sorted[k] = distance(k);
+  sorted.sort();
+  const limit = Math.max(4 * 1.4826 * (sorted[Math.floor(n * 0.5)] ?? 0), 20_000);
   let kept = 0;
   for (let k = 0; k < n; k++) {
-    if (distance[k] <= limit) {
-      scratch.kx[kept] = xs[k];
-      scratch.ky[kept++] = ys[k];
+    if (distance(k) <= limit) {
+      xs[kept] = xs[k];
+      ys[kept++] = ys[k];
     }
   }
-  const kx = scratch.kx.subarray(0, kept);
-  const ky = scratch.ky.subarray(0, kept);
+  const kx = xs.subarray(0, kept);
+  const ky = ys.subarray(0, kept);
   if (kept >= 2) line = leastSquares(kx, ky);
   let lo = Infinity, hi = -Infinity;
   for (let k = 0; k < kept; k++) {
@@ -635,21 +670,16 @@ function quantile(values: Float64Array, q: number): number {
 function link(guest: Guests, sends: Sends, fit: Fit, withSrc: boolean): void {
   const useSrc = withSrc && !guest.src.includes(NONE);
   const key = (src: number, target: number, vector: number) => keyOf(useSrc ? src : NONE, target, vector);
-  const queues = new Map<number, number[]>();
-  for (const s of sends.byTime) {
-    const k = key(sends.src[s], sends.target[s], sends.vector[s]);
-    (queues.get(k) ?? queues.set(k, []).get(k)!).push(s);
-  }
+  const queues = groupBy(sends.byTime, (s) => key(sends.src[s], sends.target[s], sends.vector[s]));
   sends.linked.fill(0);
   guest.link.fill(NONE);
   guest.residual.fill(Number.NaN);
   for (const stream of [0, 1]) {
-    const level: number[] = [];
-    for (let g = 0; g < guest.count; g++) if (guest.arch[g] === stream) level.push(g);
+    const level = guestsWhere(guest, (g) => guest.arch[g] === stream);
     const next = new Map<number, number>();
     const taken = new Uint8Array(sends.count);
     const take = (k: number, from: number, to: number): number => {
-      const queue = queues.get(k) ?? [];
+      const queue = queues.get(k) ?? EMPTY;
       let j = next.get(k) ?? 0;
       while (j < queue.length && (sends.t[queue[j]] < from || taken[queue[j]])) j++;
       next.set(k, j);
@@ -691,7 +721,7 @@ function localCorrection(guest: Guests): void {
 }
 
 /** For each send of `level` (guest indices in time order), the time of its sender's next send event (Infinity: none or unknown). */
-function nextSendTimes(guest: Guests, level: number[]): Float64Array {
+function nextSendTimes(guest: Guests, level: Int32Array): Float64Array {
   const result = new Float64Array(level.length).fill(Infinity);
   const after = new Map<number, number>();
   for (let i = level.length - 1; i >= 0;) {
