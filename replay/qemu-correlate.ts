@@ -503,13 +503,9 @@ function fitClock(guest: Guests, sends: Sends): Fit | null {
   const highest = t.reduce((m, x) => Math.max(m, x), -Infinity) - guest.ts[usable[0]];
   const width = Math.max(HISTOGRAM_BIN_NS, Math.ceil((highest - lowest) / MAX_BINS));
   const low = Math.floor(lowest / width);
-  const histogram = new Uint32Array(Math.floor(highest / width) - low + 2);
   const step = Math.max(1, Math.floor(usable.length / HISTOGRAM_SAMPLES));
-  for (let i = 0; i < usable.length; i += step) {
-    const g = usable[i];
-    for (const s of keyed.get(guestKey(guest, g))!) histogram[Math.floor((t[s] - guest.ts[g]) / width) - low]++;
-  }
-  const offsetAll = (modeBin(histogram) + low + 1) * width;
+  const samples = Array.from(usable.filter((_, i) => i % step === 0), (g) => ({ ts: guest.ts[g], sends: keyed.get(guestKey(guest, g))! }));
+  const offsetAll = histogramOffset(t, samples, width, low, Math.floor(highest / width) - low + 2);
   // Over a long recording the drift moves the offset by more than the match window (8 ppm over
   // 24 min is 12 ms): the first line then goes through the offsets of a few time segments.
   const segments = Math.max(1, Math.min(OFFSET_SEGMENTS, Math.floor(usable.length / SEGMENT_MIN_SENDS)));
@@ -575,6 +571,43 @@ function segmentLine(guest: Guests, sends: Sends, keyed: Map<number, Int32Array>
     ys[k] = (modeBin(near) + nearLow + 1) * width;
   }
   return theilSen(xs, ys);
+}
+
+/** Bins of the offset histogram counted at a time: a long recording spans millions of them. */
+const SLAB_BINS = 1 << 18;
+
+/** A guest send of the offset histogram: its time, and its key's QEMU sends (indices into `t`, in time order). */
+export interface HistogramSample {
+  ts: number;
+  sends: ArrayLike<number>;
+}
+
+/**
+ * The offset (QEMU - guest) that most same-key pairs of the samples agree on: the middle of the
+ * fullest pair of neighbouring bins (`width` ns, bin 0 starting at `low` * width, `bins` of them),
+ * the first such pair on a tie. Counted one slab of bins after the other: a sample's sends are in
+ * time order, so its pairs in a slab are found by a binary search.
+ */
+export function histogramOffset(t: ArrayLike<number>, samples: HistogramSample[], width: number, low: number, bins: number,
+  slabBins = SLAB_BINS): number {
+  const counts = new Uint32Array(slabBins + 1);
+  let best = 0, bestCount = -1;
+  for (let from = 0; from < bins - 1; from += slabBins) {
+    const to = Math.min(from + slabBins, bins - 1); // pairs (bin, bin + 1) for bins from .. to - 1
+    counts.fill(0);
+    for (const { ts, sends } of samples) {
+      for (let j = lowerBound(sends, ts + (from + low - 1) * width, (s) => t[s]); j < sends.length; j++) {
+        const bin = Math.floor((t[sends[j]] - ts) / width) - low;
+        if (bin > to) break;
+        if (bin >= from) counts[bin - from]++;
+      }
+    }
+    for (let bin = from; bin < to; bin++) {
+      const pair = counts[bin - from] + counts[bin - from + 1];
+      if (pair > bestCount) [best, bestCount] = [bin, pair];
+    }
+  }
+  return (best + low + 1) * width;
 }
 
 /** The bin starting the fullest pair of neighbouring bins. */

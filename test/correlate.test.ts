@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { detect, type Finding } from '../detect/detect.js';
 import { ingestFiles } from '../ingest/ingest.js';
-import { GuestSends } from '../replay/qemu-correlate.js';
+import { GuestSends, histogramOffset, type HistogramSample } from '../replay/qemu-correlate.js';
 import { replayBoot } from '../replay/replay.js';
 import { openWritable, type Db } from '../store/db.js';
 import { ingestTexts } from './helpers/ingest.js';
@@ -333,5 +333,34 @@ describe('GuestSends (the correlation input collected during replay)', () => {
     expect(g.eventId[2999]).toBe(3000);
     expect(g.ts[2999]).toBe(1000 * 1499);
     expect(g.target[1500]).toBe(0);
+  });
+});
+
+describe('histogramOffset (the clock fit\'s first offset)', () => {
+  // The histogram as one array of every bin, as fitClock counted it before the slabs: what they must add up to.
+  function denseOffset(t: Float64Array, samples: HistogramSample[], width: number, low: number, bins: number): number {
+    const histogram = new Uint32Array(bins);
+    for (const { ts, sends } of samples) for (const s of Array.from(sends)) histogram[Math.floor((t[s] - ts) / width) - low]++;
+    let best = 0;
+    for (let bin = 1; bin < bins - 1; bin++) if (histogram[bin] + histogram[bin + 1] > histogram[best] + histogram[best + 1]) best = bin;
+    return (best + low + 1) * width;
+  }
+
+  it('counting slab by slab finds the offset one histogram of all bins finds (small counts: many ties, the first wins)', () => {
+    let seed = 7;
+    const random = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
+    for (let trial = 0; trial < 300; trial++) {
+      const t = Float64Array.from({ length: 1 + Math.floor(random() * 200) }, () => Math.floor(random() * 1e7)).sort();
+      const indices = Int32Array.from(t, (_, i) => i);
+      const samples = Array.from({ length: 1 + Math.floor(random() * 8) }, () => ({
+        ts: Math.floor(random() * 1e7), sends: indices.filter(() => random() < 0.6),
+      }));
+      const width = 1000 + Math.floor(random() * 50_000);
+      // Sized as fitClock sizes it: from (first QEMU - last guest) to (last QEMU - first guest).
+      const low = Math.floor((t[0] - Math.max(...samples.map((x) => x.ts))) / width);
+      const bins = Math.floor((t[t.length - 1] - Math.min(...samples.map((x) => x.ts))) / width) - low + 2;
+      const expected = denseOffset(t, samples, width, low, bins);
+      for (const slab of [1, 2, 3, 7, 64, 1 << 18]) expect(histogramOffset(t, samples, width, low, bins, slab)).toBe(expected);
+    }
   });
 });
