@@ -176,6 +176,20 @@ describe('CLI contract', () => {
     expect(query(db, 'SELECT count(*) AS n FROM sources')).toEqual([{ n: 3 }]);
   });
 
+  it('--replace leaves no row of the file it replaces, in any table (a QEMU log: events, targets, log buckets)', () => {
+    const fresh = join(tempDir('replace'), 'x.db');
+    const log = join(FIXTURE, 'qemu-trace.log.gz');
+    const counts = () => {
+      const tables = query(fresh, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name");
+      return Object.fromEntries(tables.map(({ name }) => [name, query(fresh, `SELECT count(*) AS n FROM "${String(name)}"`)[0].n]));
+    };
+    expect(ipitrace(['ingest', '--db', fresh, '--boot', 'q', log]).status).toBe(0);
+    const once = counts();
+    expect(once.qemu_log_buckets).toBeGreaterThan(0);
+    expect(ipitrace(['ingest', '--db', fresh, '--boot', 'q', '--replace', log]).status).toBe(0);
+    expect(counts()).toEqual(once);
+  });
+
   it('detect exits 1 on errors, 0 with --fail-on never; --json prints only the findings array', () => {
     const r = ipitrace(['detect', '--db', db, '--json']);
     expect(r.status).toBe(1);
