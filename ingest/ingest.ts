@@ -117,8 +117,8 @@ function finishSource(db: Db, id: number, sha256: string, bytes: number, lines: 
 /** Removes one source and every row that came from it (--replace). */
 export function deleteSource(db: Db, sourceId: number): void {
   db.prepare('DELETE FROM event_targets WHERE event_id IN (SELECT event_id FROM events WHERE source_id = ?)').run(sourceId);
-  for (const table of ['event_chunks', 'event_strings', 'qemu_log_buckets', 'events', 'console_messages', 'cpu_facts',
-    'unparsed', 'stats', 'sources']) {
+  for (const table of ['event_chunks', 'event_strings', 'qemu_write_chunks', 'qemu_log_buckets', 'events', 'console_messages',
+    'cpu_facts', 'unparsed', 'stats', 'sources']) {
     db.prepare(`DELETE FROM ${table} WHERE source_id = ?`).run(sourceId);
   }
 }

@@ -8,6 +8,7 @@ import type { StatName } from '../schema/stats.js';
 import { BatchInsert, sqlLiteral } from '../store/batch-insert.js';
 import { StreamWriter } from '../store/event-stream.js';
 import { QemuBucketWriter } from '../store/qemu-log-buckets.js';
+import { QemuWriteChunker } from '../store/qemu-writes.js';
 import { SpikeFinder } from './timestamps.js';
 import type { ReaderSink } from '../parsers/reader.js';
 import type { Db } from '../store/db.js';
@@ -112,6 +113,7 @@ export class SqliteSink implements ReaderSink {
   private readonly insertUnparsed;
   private readonly stream: StreamWriter;
   private readonly qemuBuckets: QemuBucketWriter;
+  private readonly qemuWrites: QemuWriteChunker;
 
   constructor(private readonly db: Db, private readonly sourceId: number, private readonly validate: boolean) {
     this.nextEventId = ((db.prepare('SELECT max(event_id) AS m FROM events').get() as { m: number | null }).m ?? 0) + 1;
@@ -125,6 +127,7 @@ export class SqliteSink implements ReaderSink {
     this.insertUnparsed = db.prepare('INSERT INTO unparsed (source_id, line, format, reason, sample) VALUES (?,?,?,?,?)');
     this.stream = new StreamWriter(db, sourceId);
     this.qemuBuckets = new QemuBucketWriter(db, sourceId);
+    this.qemuWrites = new QemuWriteChunker(db, sourceId);
   }
 
   event(ev: EventRecord, line: number): void {
@@ -132,6 +135,7 @@ export class SqliteSink implements ReaderSink {
     const id = this.nextEventId++;
     if (ev.format === 'qemu') {
       if (ev.ts_ns !== null) this.qemuBuckets.push(BigInt(ev.ts_ns));
+      this.qemuWrites.push(id, line, ev);
     } else if (typeof ev.ts_ns === 'number' && (ev.clock === 'printk' || ev.clock === 'ftrace')) {
       this.spikeFinder(ev.format).push(id, line, ev.ts_ns);
     }
@@ -236,11 +240,12 @@ export class SqliteSink implements ReaderSink {
     this.counts.formats.set(format, (this.counts.formats.get(format) ?? 0) + 1);
   }
 
-  /** Writes what is still buffered (event targets, repaired times, the replay stream) and fills counts.events, once the file is read. */
+  /** Writes what is still buffered (event targets, repaired times, the replay stream, QEMU's writes) and fills counts.events, once the file is read. */
   finish(): void {
     this.repairSpikes();
     this.stream.finish();
     this.qemuBuckets.flush();
+    this.qemuWrites.flush();
     this.targets.flush();
     // In order of first appearance, as the summary's tie order depends on it.
     for (const [kind, entry] of this.kinds) this.counts.events.set(kind, entry.count);

@@ -15,6 +15,7 @@
 import { ARM_IPI_NAMES } from '../parsers/ftrace-events.js';
 import { BatchInsert, ROWS_PER_STATEMENT } from '../store/batch-insert.js';
 import type { Db } from '../store/db.js';
+import { readQemuWrites, type QemuWrites as Writes } from '../store/qemu-writes.js';
 import { grown } from '../store/typed-arrays.js';
 import type { BootModel } from './replay.js';
 import { isNonexistent } from './universe.js';
@@ -44,33 +45,11 @@ const MAX_ORDER_CELLS = 20_000_000;
 const X86_VECTORS: Record<number, string> = { 0xfb: 'call_function_single', 0xfc: 'call_function', 0xfd: 'reschedule' };
 // IPI names by index (= SGI number): parsers/ftrace-events.ts.
 const ARM_IPIS: Record<'arm64' | 'arm32', readonly string[]> = ARM_IPI_NAMES;
-// Destination shorthands in events.text (parsers/qemu-trace.ts): x86 ICR, GICv3 IRM=1, GICD_SGIR filter.
-const SHORTHAND = /(all-but-self|all|self|broadcast|irm=1|filter=3)$/;
 const GENERIC_REASON: Record<string, string> = { reschedule: 'Rescheduling interrupts', call_function: 'Function call interrupts' };
 
 // A boot's QEMU writes, guest sends and QEMU sends are held as columns (typed arrays indexed by row;
 // -1 or NaN for NULL): a boot can hold millions of them, and an object per row cost ~250 MB at 5 M events.
 const NONE = -1;
-
-/** The QEMU IPI writes of a boot, in event_id order. */
-interface Writes {
-  count: number;
-  eventId: Float64Array;
-  sourceId: Int32Array;
-  line: Int32Array;
-  tid: Int32Array;
-  cpu: Int32Array;
-  vector: Int32Array;
-  /** ns since `base`; NaN: the line had no time. */
-  t: Float64Array;
-  /** The destination shorthand in events.text, null: an explicit target list. */
-  shorthand: (string | null)[];
-  /** Write i's targets are targets[firstTarget[i]] .. targets[firstTarget[i + 1] - 1]. */
-  firstTarget: Int32Array;
-  targets: Int32Array;
-  /** Some write is an x86 ICR write (fixed or lowest-priority delivery). */
-  x86: boolean;
-}
 
 /** The boot's guest sends (ipi_sends rows), in (ts_ns, event_id, target_cpu) order. */
 interface Guests {
@@ -130,7 +109,7 @@ export function correlateQemu(db: Db, model: BootModel, guestSends: GuestSends |
   const base = (db.prepare(`SELECT e.ts_ns AS b FROM events e JOIN sources s USING (source_id)
     WHERE s.boot = ? AND e.format = 'qemu' AND e.op = 'ipi_send' AND e.ts_ns IS NOT NULL LIMIT 1`)
     .safeIntegers(true).get(boot) as { b: bigint } | undefined)?.b ?? 0n;
-  const writes = readWrites(db, boot, base);
+  const writes = readQemuWrites(db, boot, base);
   if (writes.count === 0) return;
   const guest = guestSends.guests();
   const arch = chooseArch(writes, guest);
@@ -175,75 +154,9 @@ export function correlateQemu(db: Db, model: BootModel, guestSends: GuestSends |
   write(db, model, base, arch, writes, guest, sends, tidCpu, fit);
 }
 
-/** Whether some file of the boot has QEMU trace lines (sources.format_counts): the QEMU rows are not indexed apart. */
+/** Whether some file of the boot has QEMU trace lines (sources.format_counts). */
 export function hasQemuLog(db: Db, boot: string): boolean {
   return db.prepare(`SELECT 1 FROM sources WHERE boot = ? AND json_extract(format_counts, '$.qemu') > 0 LIMIT 1`).get(boot) !== undefined;
-}
-
-// x86: fixed-mode ICR writes only (INIT, SIPI and NMI carry no IPI vector).
-const WRITES_WHERE = `FROM events e JOIN sources s USING (source_id)
-  WHERE s.boot = ? AND e.format = 'qemu' AND e.op = 'ipi_send' AND (substr(e.kind, 1, 5) != 'apic_' OR e.text LIKE 'fixed%')`;
-
-function readWrites(db: Db, boot: string, base: bigint): Writes {
-  // Sized as the rows come (a count first would read every candidate row twice).
-  const writes = newWrites(1024);
-  const rows = db.prepare(`SELECT e.event_id, e.source_id, e.line, e.host_tid, e.cpu, e.vector, e.text, e.ts_ns - ?,
-      CASE WHEN e.target_cpu IS NOT NULL THEN e.target_cpu
-        ELSE (SELECT group_concat(t.cpu) FROM event_targets t WHERE t.event_id = e.event_id) END
-    ${WRITES_WHERE} ORDER BY e.event_id`).raw();
-  let w = 0;
-  let nTargets = 0;
-  for (const row of rows.iterate(base, boot) as IterableIterator<unknown[]>) {
-    if (w === writes.eventId.length) growWrites(writes, w + 1);
-    const [eventId, sourceId, line, tid, cpu, vector, text, t, targets] = row as
-      [number, number, number, number | null, number | null, number | null, string | null, number | null, number | string | null];
-    writes.eventId[w] = eventId;
-    writes.sourceId[w] = sourceId;
-    writes.line[w] = line;
-    writes.tid[w] = tid ?? NONE;
-    writes.cpu[w] = cpu ?? NONE;
-    writes.vector[w] = vector ?? NONE;
-    writes.t[w] = t ?? Number.NaN;
-    writes.shorthand[w] = SHORTHAND.exec(text ?? '')?.[1] ?? null;
-    if (text !== null && /^(fixed|lowest)/.test(text)) writes.x86 = true;
-    const list = targets === null ? [] : typeof targets === 'number' ? [targets] : targets.split(',').map(Number);
-    if (nTargets + list.length > writes.targets.length) writes.targets = grown(writes.targets, nTargets + list.length);
-    for (const target of list) writes.targets[nTargets++] = target;
-    writes.firstTarget[++w] = nTargets;
-  }
-  return trimmed(writes, w);
-}
-
-/** Empty writes with room for `capacity` rows. */
-function newWrites(capacity: number): Writes {
-  return {
-    count: 0, eventId: new Float64Array(capacity), sourceId: new Int32Array(capacity), line: new Int32Array(capacity),
-    tid: new Int32Array(capacity), cpu: new Int32Array(capacity), vector: new Int32Array(capacity), t: new Float64Array(capacity),
-    shorthand: new Array<string | null>(capacity), firstTarget: new Int32Array(capacity + 1), targets: new Int32Array(capacity),
-    x86: false,
-  };
-}
-
-/** Room for at least `least` rows in every per-write column (shorthand, a plain array, grows by itself). */
-function growWrites(writes: Writes, least: number): void {
-  writes.eventId = grown(writes.eventId, least);
-  writes.sourceId = grown(writes.sourceId, least);
-  writes.line = grown(writes.line, least);
-  writes.tid = grown(writes.tid, least);
-  writes.cpu = grown(writes.cpu, least);
-  writes.vector = grown(writes.vector, least);
-  writes.t = grown(writes.t, least);
-  writes.firstTarget = grown(writes.firstTarget, least + 1);
-}
-
-/** The first `n` writes (views, no copy). */
-function trimmed(writes: Writes, n: number): Writes {
-  return {
-    ...writes, count: n, eventId: writes.eventId.subarray(0, n), sourceId: writes.sourceId.subarray(0, n),
-    line: writes.line.subarray(0, n), tid: writes.tid.subarray(0, n), cpu: writes.cpu.subarray(0, n),
-    vector: writes.vector.subarray(0, n), t: writes.t.subarray(0, n), shorthand: writes.shorthand.slice(0, n),
-    firstTarget: writes.firstTarget.subarray(0, n + 1),
-  };
 }
 
 /**

@@ -201,6 +201,20 @@ CREATE TABLE IF NOT EXISTS event_strings (
   PRIMARY KEY (source_id, string_id)
 ) WITHOUT ROWID;
 
+-- QEMU's IPI writes (store/qemu-writes.ts): the events with format 'qemu' and op 'ipi_send' that
+-- carry an IPI (on x86 fixed-mode ICR writes), packed at ingest into BLOBs of up to 4096 writes'
+-- columns for replay's QEMU correlation. Derived from `events`; not meant for SQL.
+CREATE TABLE IF NOT EXISTS qemu_write_chunks (
+  source_id      INTEGER NOT NULL REFERENCES sources(source_id),
+  first_event_id INTEGER NOT NULL,
+  -- Writes and targets in the chunk; the first write time (epoch ns) the others are offsets from.
+  writes         INTEGER NOT NULL,
+  targets        INTEGER NOT NULL,
+  base_ns        INTEGER,
+  data           BLOB    NOT NULL,
+  PRIMARY KEY (source_id, first_event_id)
+) WITHOUT ROWID;
+
 -- When QEMU was logging (store/qemu-log-buckets.ts): per source and 20 ms bucket of QEMU's host
 -- clock that has QEMU trace lines, the first and last line time in it (epoch ns). A bucket can have
 -- several rows when lines of host threads came out of order. Replay's QEMU coverage reads it.
