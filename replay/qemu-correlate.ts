@@ -427,14 +427,27 @@ function fitClock(guest: Guests, sends: Sends): Fit | null {
   const xs = new Float64Array(usable.length);
   const ys = new Float64Array(usable.length);
   const distances = new Float64Array(usable.length);
+  // Each usable send's key list, by index, and a cursor per list: the sends come in time order, so
+  // with b > 0 a round's lower bounds in a list only move forward (else a binary search finds them).
+  const lists = [...keyed.values()];
+  const listIndex = new Map([...keyed.keys()].map((key, k) => [key, k]));
+  const listOf = Int32Array.from(usable, (g) => listIndex.get(guestKey(guest, g))!);
+  const cursors = new Int32Array(lists.length);
   let previous = 0;
   for (let round = 0; round < MAX_FIT_ROUNDS; round++) {
     const tolerance = round === 0 ? 2 * width : EARLY_NS;
+    const forward = fit.b > 0;
+    cursors.fill(0);
     let n = 0;
-    for (const g of usable) {
-      const list = keyed.get(guestKey(guest, g))!;
+    for (let u = 0; u < usable.length; u++) {
+      const g = usable[u];
+      const list = lists[listOf[u]];
       const predicted = fit.a + fit.b * guest.ts[g];
-      const i = lowerBound(list, predicted, (s) => t[s]);
+      let i = forward ? cursors[listOf[u]] : lowerBound(list, predicted, (s) => t[s]);
+      if (forward) {
+        while (i < list.length && t[list[i]] < predicted) i++;
+        cursors[listOf[u]] = i;
+      }
       let nearest: number | null = null;
       for (let j = i - 1; j <= i; j++) {
         const s = list[j];
