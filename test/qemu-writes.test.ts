@@ -1,6 +1,6 @@
 // QEMU's IPI writes as the correlation reads them (store/qemu-writes.ts, packed at ingest) must be
-// what the events table says: for every fixture with a QEMU log, the packed writes equal the rows
-// of the query the correlation ran before (kept here as the definition).
+// what the events table says: for every fixture, the packed writes equal the rows of the query the
+// correlation ran before (kept here as the definition).
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -41,24 +41,27 @@ function unpacked(w: QemuWrites): { writes: Omit<Write, 'x86'>[]; x86: boolean }
 }
 
 describe('QEMU IPI writes packed at ingest', () => {
-  const withQemuLog = readdirSync(FIXTURES).filter((f) => !f.includes('.') && readdirSync(join(FIXTURES, f)).some((n) => n.startsWith('qemu-trace')));
+  // Every fixture: QEMU logs of their own, CI logs that mix QEMU lines in, and none (no writes either way).
+  const fixtures = readdirSync(FIXTURES).filter((f) => !f.includes('.')).sort();
   let largest = 0;
+  let withWrites = 0;
 
-  it.each(withQemuLog.sort())('%s: the chunks hold what the events table holds', async (name) => {
+  it.each(fixtures)('%s: the chunks hold what the events table holds', async (name) => {
     const fixture = JSON.parse(readFileSync(join(FIXTURES, name, 'fixture.json'), 'utf8')) as { boot: string; files: string[] };
     const db = openWritable(':memory:');
     await ingestFiles(db, fixture.files.map((f) => join(FIXTURES, name, f)), { boot: fixture.boot });
     const base = (db.prepare(`SELECT e.ts_ns FROM events e WHERE e.format = 'qemu' AND e.op = 'ipi_send' AND e.ts_ns IS NOT NULL
       ORDER BY e.event_id LIMIT 1`).pluck().safeIntegers(true).get() as bigint | undefined) ?? 0n;
     const rows = writesFromRows(db, fixture.boot, base);
-    expect(rows.length).toBeGreaterThan(0);
     expect(unpacked(readQemuWrites(db, fixture.boot, base))).toEqual({
       writes: rows.map(({ x86: _, ...w }) => w), x86: rows.some((w) => w.x86),
     });
     largest = Math.max(largest, rows.length);
+    if (rows.length > 0) withWrites++;
   });
 
-  it('some fixture has writes in more than one chunk', () => {
+  it('the fixtures have writes (x86 APIC, GICv2, GICv3), in more than one chunk in one of them', () => {
+    expect(withWrites).toBeGreaterThanOrEqual(10);
     expect(largest).toBeGreaterThan(WRITES_PER_CHUNK);
   });
 });
