@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { detect, type Finding } from '../detect/detect.js';
 import { ingestFiles } from '../ingest/ingest.js';
-import { GuestSends, histogramOffset, type HistogramSample } from '../replay/qemu-correlate.js';
+import { firstSendTime, GuestSends, histogramOffset, type HistogramSample } from '../replay/qemu-correlate.js';
 import { replayBoot } from '../replay/replay.js';
 import { openWritable, type Db } from '../store/db.js';
 import { ingestTexts } from './helpers/ingest.js';
@@ -362,5 +362,29 @@ describe('histogramOffset (the clock fit\'s first offset)', () => {
       const expected = denseOffset(t, samples, width, low, bins);
       for (const slab of [1, 2, 3, 7, 64, 1 << 18]) expect(histogramOffset(t, samples, width, low, bins, slab)).toBe(expected);
     }
+  });
+});
+
+describe('firstSendTime (the base QEMU times are counted from)', () => {
+  it('is the time of the boot\'s first QEMU ipi_send line, whichever order its files were ingested in', async () => {
+    const dir = join(import.meta.dirname, '..', 'fixtures', 'faulty-x86-offline-async');
+    for (const files of [['trace.txt.gz', 'console.log', 'qemu-trace.log.gz'], ['qemu-trace.log.gz', 'trace.txt.gz']]) {
+      const db = openWritable(':memory:');
+      await ingestFiles(db, files.map((f) => join(dir, f)), { boot: 'b' });
+      const expected = db.prepare(`SELECT ts_ns FROM events WHERE format = 'qemu' AND op = 'ipi_send' AND ts_ns IS NOT NULL
+        ORDER BY event_id LIMIT 1`).pluck().safeIntegers(true).get() as bigint;
+      // Other QEMU lines come before it, and in the first order a whole trace of guest ipi_sends.
+      const [firstQemu, firstSend] = db.prepare(`SELECT min(event_id), min(event_id) FILTER (WHERE op = 'ipi_send')
+        FROM events WHERE format = 'qemu'`).raw().get() as [number, number];
+      expect(firstSend).toBeGreaterThan(firstQemu);
+      expect(firstSendTime(db, 'b')).toBe(expected);
+      db.close();
+    }
+  });
+
+  it('is 0 for a boot without QEMU times', async () => {
+    const db = openWritable(':memory:');
+    await ingestFiles(db, [join(import.meta.dirname, '..', 'fixtures', 'faulty-x86-offline-async', 'trace.txt.gz')], { boot: 'b' });
+    expect(firstSendTime(db, 'b')).toBe(0n);
   });
 });
