@@ -23,11 +23,13 @@ guest AS (
 qemu AS (
   SELECT t.cpu AS target_cpu, e.cpu AS src_cpu, NULL AS csd, NULL AS func, NULL AS ts, e.source_id, e.line, 1 AS level,
          row_number() OVER (PARTITION BY t.cpu ORDER BY e.event_id) AS n
-    FROM events e JOIN sources s USING (source_id) JOIN event_targets t ON t.event_id = e.event_id
-   WHERE s.boot = :boot AND e.format = 'qemu' AND e.op = 'ipi_send'
-     -- Only when the boot has a QEMU log at all (else the op's guest rows would all be visited).
-     AND EXISTS (SELECT 1 FROM sources q WHERE q.boot = :boot AND json_extract(q.format_counts, '$.qemu') > 0)
-     AND (SELECT n FROM known) > 0 AND t.cpu NOT IN (SELECT cpu FROM present)
+    -- Only when the boot has a QEMU log and a known universe (else every target would be visited),
+    -- then from the targets outside the present set (few) to their events: through events_op the
+    -- search fetched every ipi_send row of the database (0.4 s at mixed-5M, 509 k rows).
+    FROM (SELECT 1 WHERE (SELECT n FROM known) > 0
+            AND EXISTS (SELECT 1 FROM sources q WHERE q.boot = :boot AND json_extract(q.format_counts, '$.qemu') > 0)) gate
+         CROSS JOIN event_targets t CROSS JOIN events e ON e.event_id = t.event_id JOIN sources s ON s.source_id = e.source_id
+   WHERE s.boot = :boot AND e.format = 'qemu' AND +e.op = 'ipi_send' AND t.cpu NOT IN (SELECT cpu FROM present)
 ),
 hits AS (
   SELECT target_cpu, src_cpu, csd, func, ts, source_id, line, level FROM guest
