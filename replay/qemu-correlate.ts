@@ -161,18 +161,23 @@ export function correlateQemu(db: Db, model: BootModel, guestSends: GuestSends |
 export function firstSendTime(db: Db, boot: string): bigint {
   const first = db.prepare(`SELECT event_id, ts_ns FROM events WHERE source_id = ? AND format = 'qemu' AND +op = 'ipi_send'
     AND ts_ns IS NOT NULL ORDER BY line LIMIT 1`).safeIntegers(true);
-  const sources = db.prepare(`SELECT source_id FROM sources WHERE boot = ? AND json_extract(format_counts, '$.qemu') > 0`).pluck();
   let found: { event_id: bigint; ts_ns: bigint } | undefined;
-  for (const sourceId of sources.all(boot) as number[]) {
+  for (const sourceId of qemuSources(db, boot)) {
     const row = first.get(sourceId) as { event_id: bigint; ts_ns: bigint } | undefined;
     if (row !== undefined && (found === undefined || row.event_id < found.event_id)) found = row;
   }
   return found?.ts_ns ?? 0n;
 }
 
-/** Whether some file of the boot has QEMU trace lines (sources.format_counts). */
+/** The boot's files that have QEMU trace lines (sources.format_counts). */
+function qemuSources(db: Db, boot: string): number[] {
+  return db.prepare(`SELECT source_id FROM sources WHERE boot = ? AND json_extract(format_counts, '$.qemu') > 0`)
+    .pluck().all(boot) as number[];
+}
+
+/** Whether some file of the boot has QEMU trace lines. */
 export function hasQemuLog(db: Db, boot: string): boolean {
-  return db.prepare(`SELECT 1 FROM sources WHERE boot = ? AND json_extract(format_counts, '$.qemu') > 0 LIMIT 1`).get(boot) !== undefined;
+  return qemuSources(db, boot).length > 0;
 }
 
 /**
