@@ -464,11 +464,12 @@ function fitClock(guest: Guests, sends: Sends): Fit | null {
       const g = usable[u];
       const list = lists[listOf[u]];
       const predicted = fit.a + fit.b * guest.ts[g];
-      let i = forward ? cursors[listOf[u]] : lowerBound(list, predicted, (s) => t[s]);
+      let i: number;
       if (forward) {
+        i = cursors[listOf[u]];
         while (i < list.length && t[list[i]] < predicted) i++;
         cursors[listOf[u]] = i;
-      }
+      } else i = lowerBound(list, predicted, (s) => t[s]);
       let nearest: number | null = null;
       for (let j = i - 1; j <= i; j++) {
         const s = list[j];

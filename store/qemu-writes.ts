@@ -36,7 +36,8 @@ const FLAG_X86 = 1;
 
 /**
  * Whether an ipi_send event of QEMU's is an IPI the correlation links: on x86 fixed-mode ICR writes
- * only (INIT, SIPI and NMI carry no IPI vector). As the SQL it replaces: LIKE ignores ASCII case.
+ * only (INIT, SIPI and NMI carry no IPI vector). Case-insensitive, as the SQL it replaced (text LIKE
+ * 'fixed%', kept in test/qemu-writes.test.ts as the definition).
  */
 function carriesIpi(ev: EventRecord): boolean {
   return !ev.kind.startsWith('apic_') || /^fixed/i.test(ev.text ?? '');
