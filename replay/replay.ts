@@ -54,7 +54,7 @@ export function listBoots(db: Db): string[] {
 
 export function replayBoot(db: Db, boot: string, options: ReplayOptions = {}): BootModel {
   ensureIndexes(db);
-  for (const table of DERIVED_TABLES) db.prepare(`DELETE FROM ${table} WHERE boot = ?`).run(boot);
+  clearDerived(db, boot);
   const clocks = mapClocks(db, boot);
   db.prepare('INSERT INTO clock_offsets (boot, clock, ref_clock, offset_ns, method, samples, spread_ns) VALUES (?,?,?,?,?,?,?)')
     .run(boot, 'printk', clocks.ref, clocks.printkOffset, clocks.method, clocks.samples, clocks.spread);
@@ -77,6 +77,20 @@ export function replayBoot(db: Db, boot: string, options: ReplayOptions = {}): B
   writeEpisodes(db, model);
   correlateQemu(db, model, guestSends);
   return model;
+}
+
+/**
+ * Removes what an earlier replay of the boot derived. When the database holds no other boot (in
+ * `sources`), every derived row is the boot's (or an orphan whose boot has no file left) and the
+ * tables are emptied whole, which SQLite does without visiting each row: deleting row by row took
+ * 0.7 s when detect ran again on a database of 5 M events.
+ */
+function clearDerived(db: Db, boot: string): void {
+  const onlyBoot = listBoots(db).every((other) => other === boot);
+  for (const table of DERIVED_TABLES) {
+    if (onlyBoot) db.prepare(`DELETE FROM ${table}`).run();
+    else db.prepare(`DELETE FROM ${table} WHERE boot = ?`).run(boot);
+  }
 }
 
 /**

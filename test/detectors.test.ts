@@ -1,8 +1,12 @@
 // Detector unit tests on small hand-made event sequences. Each sequence is ftrace text in the exact
 // 6.x layout (shared/docs/formats.md B.2) and states what it models; the expected findings were
 // written from kernel/smp.c semantics, before running the detectors on them.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { detect, type DetectOptions, type Finding } from '../detect/detect.js';
+import { ingestFiles } from '../ingest/ingest.js';
+import { openWritable, type Db } from '../store/db.js';
 import { ingestTexts } from './helpers/ingest.js';
 
 /** One ftrace line: `cpu` runs `body` at `secs`. */
@@ -277,5 +281,47 @@ describe('detectors on hand-made sequences', () => {
     expect(await universeOf(2)).toEqual({ present: '0,1,2,3', lanes: '0,1,2,3' });
     // A CPU that keeps recording events is real, whatever the console said.
     expect((await universeOf(50)).present).toBe('0,1,2,3,4,5,6,7,8,9,10,11');
+  });
+});
+
+describe('detect run again', () => {
+  const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
+  const boots = ['faulty-x86-nonexistent-async', 'faulty-x86-offline-async'];
+  const expected = (boot: string) => (JSON.parse(readFileSync(join(FIXTURES, boot, 'fixture.json'), 'utf8')) as { expected_findings: unknown[] }).expected_findings.length;
+  const DERIVED = ['clock_offsets', 'cpu_universe', 'cpu_states', 'cpu_coverage', 'ipi_sends', 'csd_lifecycle', 'offline_callbacks',
+    'csd_episodes', 'console_reports', 'findings', 'qemu_vcpus', 'qemu_sends', 'qemu_links'];
+
+  async function ingestBoots(names: string[]): Promise<Db> {
+    const db = openWritable(':memory:');
+    for (const boot of names) {
+      const { files } = JSON.parse(readFileSync(join(FIXTURES, boot, 'fixture.json'), 'utf8')) as { files: string[] };
+      await ingestFiles(db, files.map((file) => join(FIXTURES, boot, file)), { boot });
+    }
+    return db;
+  }
+
+  /** Every derived row of `boot` (all boots: undefined), in rowid order. */
+  function derivedRows(db: Db, boot?: string): Record<string, unknown[]> {
+    return Object.fromEntries(DERIVED.map((table) => [table,
+      db.prepare(`SELECT * FROM ${table} WHERE :boot IS NULL OR boot = :boot ORDER BY rowid`).raw().all({ boot: boot ?? null })]));
+  }
+
+  it('a one-boot database: the same rows and ids as the first time', async () => {
+    const db = await ingestBoots([boots[0]]);
+    expect(detect(db)).toHaveLength(expected(boots[0]));
+    const first = derivedRows(db);
+    expect(first.csd_lifecycle.length).toBeGreaterThan(0);
+    expect(detect(db)).toHaveLength(expected(boots[0]));
+    expect(derivedRows(db)).toEqual(first);
+  });
+
+  it("two boots: detecting one again leaves the other's rows as they were", async () => {
+    const db = await ingestBoots(boots);
+    expect(detect(db)).toHaveLength(expected(boots[0]) + expected(boots[1]));
+    const other = derivedRows(db, boots[1]);
+    const counts = Object.fromEntries(Object.entries(derivedRows(db, boots[0])).map(([table, rows]) => [table, rows.length]));
+    expect(detect(db, { boot: boots[0] })).toHaveLength(expected(boots[0]));
+    expect(derivedRows(db, boots[1])).toEqual(other);
+    expect(Object.fromEntries(Object.entries(derivedRows(db, boots[0])).map(([table, rows]) => [table, rows.length]))).toEqual(counts);
   });
 });
