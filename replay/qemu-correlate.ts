@@ -527,35 +527,50 @@ const SLAB_BINS = 1 << 18;
 /** A guest send of the offset histogram: its time, and its key's QEMU sends (indices into `t`, in time order). */
 export interface HistogramSample {
   ts: number;
-  sends: ArrayLike<number>;
+  sends: Int32Array;
 }
 
 /**
  * The offset (QEMU - guest) that most same-key pairs of the samples agree on: the middle of the
  * fullest pair of neighbouring bins (`width` ns, bin 0 starting at `low` * width, `bins` of them),
  * the first such pair on a tie. Counted one slab of bins after the other: a sample's sends are in
- * time order, so its pairs in a slab are found by a binary search.
+ * time order, so its pairs in a slab are found by a binary search. Typed arrays and no callbacks:
+ * it runs once per boot, cold, over every same-key pair of 200 samples (millions at 5 M events).
  */
-export function histogramOffset(t: ArrayLike<number>, samples: HistogramSample[], width: number, low: number, bins: number,
+export function histogramOffset(t: Float64Array, samples: HistogramSample[], width: number, low: number, bins: number,
   slabBins = SLAB_BINS): number {
   const counts = new Uint32Array(slabBins + 1);
   let best = 0, bestCount = -1;
   for (let from = 0; from < bins - 1; from += slabBins) {
     const to = Math.min(from + slabBins, bins - 1); // pairs (bin, bin + 1) for bins from .. to - 1
     counts.fill(0);
-    for (const { ts, sends } of samples) {
-      for (let j = lowerBound(sends, ts + (from + low - 1) * width, (s) => t[s]); j < sends.length; j++) {
-        const bin = Math.floor((t[sends[j]] - ts) / width) - low;
-        if (bin > to) break;
-        if (bin >= from) counts[bin - from]++;
-      }
-    }
+    for (const { ts, sends } of samples) countSlab(counts, t, sends, ts, width, low, from, to);
     for (let bin = from; bin < to; bin++) {
       const pair = counts[bin - from] + counts[bin - from + 1];
-      if (pair > bestCount) [best, bestCount] = [bin, pair];
+      if (pair > bestCount) {
+        best = bin;
+        bestCount = pair;
+      }
     }
   }
   return (best + low + 1) * width;
+}
+
+/** Adds one sample's pairs in bins from .. to (the slab starting at `from`) to `counts`. */
+function countSlab(counts: Uint32Array, t: Float64Array, sends: Int32Array, ts: number, width: number, low: number,
+  from: number, to: number): void {
+  const start = ts + (from + low - 1) * width;
+  let lo = 0, hi = sends.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (t[sends[mid]] < start) lo = mid + 1;
+    else hi = mid;
+  }
+  for (let j = lo; j < sends.length; j++) {
+    const bin = Math.floor((t[sends[j]] - ts) / width) - low;
+    if (bin > to) break;
+    if (bin >= from) counts[bin - from]++;
+  }
 }
 
 /** The bin starting the fullest pair of neighbouring bins. */
