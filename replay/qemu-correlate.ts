@@ -341,8 +341,16 @@ function expand(writes: Writes, tidCpu: Map<number, { cpu: number }>, vcpus: num
     }
   }
   for (let i = 0; i < count; i++) sends.byTime[i] = i;
-  sends.byTime.sort((x, y) => sends.t[x] - sends.t[y] || x - y);
+  // QEMU logs its writes in time order as a rule: then the index order is the sorted order already
+  // (ties in index order), and the comparator sort (12 ms per 76 k sends, twice on x86) is skipped.
+  if (!inTimeOrder(sends.t, count)) sends.byTime.sort((x, y) => sends.t[x] - sends.t[y] || x - y);
   return sends;
+}
+
+/** t[0..count) never goes back (false when a time is NaN: QEMU without timestamps). */
+function inTimeOrder(t: Float64Array, count: number): boolean {
+  for (let i = 1; i < count; i++) if (!(t[i - 1] <= t[i])) return false;
+  return count === 0 || !Number.isNaN(t[0]);
 }
 
 function targetsOf(writes: Writes, w: number, src: number, vcpus: number[]): Int32Array | number[] {

@@ -53,21 +53,27 @@ const trace = (sends: Send[]) => traceText(sends.map(guestLine));
 /** A QEMU `-trace apic_*` log: vCPU n runs on host thread 5000 + n; QEMU time = offset + guest * (1 + drift) + 3 us. */
 function qemuLog(sends: Send[], opts: { offsetUs?: number; driftPpm?: number; extra?: Send[]; stamps?: boolean;
   /** Guest-time span [from, to) in us when QEMU's tracing was off: no line at all. */
-  off?: [number, number]; } = {}): string {
+  off?: [number, number];
+  /** Every second send's lines come in the file before the send before it (time goes back in the file). */
+  swapped?: boolean; } = {}): string {
   const lines: [number, string][] = [];
   const at = (us: number) => EPOCH_US + (opts.offsetUs ?? 0) + Math.round(us * (1 + (opts.driftPpm ?? 0) / 1e6)) + 3;
   const push = (us: number, tid: number, event: string) =>
     lines.push([us, opts.stamps === false ? event : `${tid}@${Math.floor(us / 1e6)}.${String(us % 1e6).padStart(6, '0')}:${event}`]);
-  for (const s of [...sends, ...(opts.extra ?? [])]) {
+  const all = [...sends, ...(opts.extra ?? [])];
+  all.forEach((s, i) => {
     const tid = 5000 + s.cpu;
     const us = at(s.us);
-    if (s.qemu === 'lost') continue;
+    if (s.qemu === 'lost') return;
+    const first = lines.length;
     if (s.qemu === 'shorthand') push(us, tid, `apic_mem_writel 0x300 = 0x000c00${hex(VECTOR[s.type], 2)}`);
     else for (const target of s.targets) {
       push(us, tid, `apic_mem_writel 0x310 = 0x${hex(target, 2)}000000`);
       push(us, tid, `apic_mem_writel 0x300 = 0x000000${hex(VECTOR[s.type], 2)}`);
     }
-  }
+    // Placed (by the sort below) just before the previous send's lines, keeping their own stamps.
+    if (opts.swapped && i % 2 === 1) for (let k = first; k < lines.length; k++) lines[k][0] = at(all[i - 1].us) - 1;
+  });
   // The IO thread's timer interrupt every 5 ms: QEMU is logging all along.
   const end = Math.max(...sends.map((s) => s.us)) + 50_000;
   for (let us = 0; us < end; us += 5_000) push(at(us), 4999, 'apic_local_deliver vector 0 delivery mode 0');
@@ -193,6 +199,20 @@ describe('guest <-> QEMU correlation on hand-made sequences', () => {
     expect(links.map((l) => [l.target_cpu, l.shorthand])).toEqual([[1, 'all-but-self'], [2, 'all-but-self'], [3, 'all-but-self']]);
     expect(new Set(links.map((l) => l.qemu_event_id)).size).toBe(1);
     expect(linkRate(db)).toBe(1);
+  });
+
+  it('QEMU lines out of time order in the file (vCPU threads logging out of turn): the same links as in order', async () => {
+    const sends = workload(400);
+    const links = async (swapped: boolean) => {
+      const db = await ingest({ 'trace.txt': trace(sends), 'qemu-trace.log': qemuLog(sends, { offsetUs: 750_000, driftPpm: 40, swapped }) });
+      expect(ours(detect(db))).toEqual([]);
+      return db.prepare(`SELECT guest_event_id, target_cpu, vector, method, qemu_ns, residual_ns FROM qemu_links
+        ORDER BY guest_event_id, target_cpu`).raw().all();
+    };
+    const inOrder = await links(false);
+    expect(inOrder.length).toBeGreaterThan(400);
+    expect(inOrder.every((row) => row[3] === 'time')).toBe(true);
+    expect(await links(true)).toEqual(inOrder);
   });
 
   it('without QEMU timestamps, sends are linked by order; a lost one is left unlinked but not reported', async () => {
