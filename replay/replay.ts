@@ -45,7 +45,8 @@ export interface BootModel {
   broughtUp: number | null;
 }
 
-const DERIVED_TABLES = ['clock_offsets', 'cpu_universe', 'cpu_states', 'cpu_coverage', 'ipi_sends', 'csd_lifecycle', 'offline_callbacks', 'csd_episodes', 'console_reports', 'findings',
+/** The tables replay and detect derive, each with a boot column. */
+export const DERIVED_TABLES = ['clock_offsets', 'cpu_universe', 'cpu_states', 'cpu_coverage', 'ipi_sends', 'csd_lifecycle', 'offline_callbacks', 'csd_episodes', 'console_reports', 'findings',
   'qemu_vcpus', 'qemu_sends', 'qemu_links'];
 
 export function listBoots(db: Db): string[] {

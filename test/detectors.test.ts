@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { detect, type DetectOptions, type Finding } from '../detect/detect.js';
 import { ingestFiles } from '../ingest/ingest.js';
+import { DERIVED_TABLES } from '../replay/replay.js';
 import { openWritable, type Db } from '../store/db.js';
 import { ingestTexts } from './helpers/ingest.js';
 
@@ -288,8 +289,6 @@ describe('detect run again', () => {
   const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
   const boots = ['faulty-x86-nonexistent-async', 'faulty-x86-offline-async'];
   const expected = (boot: string) => (JSON.parse(readFileSync(join(FIXTURES, boot, 'fixture.json'), 'utf8')) as { expected_findings: unknown[] }).expected_findings.length;
-  const DERIVED = ['clock_offsets', 'cpu_universe', 'cpu_states', 'cpu_coverage', 'ipi_sends', 'csd_lifecycle', 'offline_callbacks',
-    'csd_episodes', 'console_reports', 'findings', 'qemu_vcpus', 'qemu_sends', 'qemu_links'];
 
   async function ingestBoots(names: string[]): Promise<Db> {
     const db = openWritable(':memory:');
@@ -302,7 +301,7 @@ describe('detect run again', () => {
 
   /** Every derived row of `boot` (all boots: undefined), in rowid order. */
   function derivedRows(db: Db, boot?: string): Record<string, unknown[]> {
-    return Object.fromEntries(DERIVED.map((table) => [table,
+    return Object.fromEntries(DERIVED_TABLES.map((table) => [table,
       db.prepare(`SELECT * FROM ${table} WHERE :boot IS NULL OR boot = :boot ORDER BY rowid`).raw().all({ boot: boot ?? null })]));
   }
 
