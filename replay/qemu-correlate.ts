@@ -418,12 +418,23 @@ function srcAgrees(guest: Guests, g: number, sends: Sends, s: number): boolean {
   return guest.src[g] === NONE || sends.src[s] === NONE || guest.src[g] === sends.src[s];
 }
 
-/** Index of the first element whose time is >= value (list sorted by time). */
-function lowerBound<T>(list: ArrayLike<T>, value: number, time: (x: T) => number): number {
+/** Index of the first of `list` (indices into `t`, in time order) whose time is >= value. */
+function firstSendAtOrAfter(t: Float64Array, list: Int32Array, value: number): number {
   let lo = 0, hi = list.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (time(list[mid]) < value) lo = mid + 1;
+    if (t[list[mid]] < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Index of the first of `times` (in order) that is >= value. */
+function firstAtOrAfter(times: Float64Array, value: number): number {
+  let lo = 0, hi = times.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (times[mid] < value) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -477,7 +488,7 @@ function fitClock(guest: Guests, sends: Sends): Fit | null {
         i = cursors[listOf[u]];
         while (i < list.length && t[list[i]] < predicted) i++;
         cursors[listOf[u]] = i;
-      } else i = lowerBound(list, predicted, (s) => t[s]);
+      } else i = firstSendAtOrAfter(t, list, predicted);
       let nearest: number | null = null;
       for (let j = i - 1; j <= i; j++) {
         const s = list[j];
@@ -517,7 +528,7 @@ function segmentLine(guest: Guests, sends: Sends, keyed: Map<number, Int32Array>
     for (let i = from; i < to; i += every) {
       const g = usable[i];
       const list = keyed.get(guestKey(guest, g))!;
-      for (let j = lowerBound(list, guest.ts[g] + offsetAll - SEGMENT_WINDOW_NS, (s) => t[s]); j < list.length; j++) {
+      for (let j = firstSendAtOrAfter(t, list, guest.ts[g] + offsetAll - SEGMENT_WINDOW_NS); j < list.length; j++) {
         const bin = Math.floor((t[list[j]] - guest.ts[g]) / width) - nearLow;
         if (bin >= near.length) break;
         if (bin >= 0) near[bin]++;
@@ -542,8 +553,8 @@ export interface HistogramSample {
  * The offset (QEMU - guest) that most same-key pairs of the samples agree on: the middle of the
  * fullest pair of neighbouring bins (`width` ns, bin 0 starting at `low` * width, `bins` of them),
  * the first such pair on a tie. Counted one slab of bins after the other: a sample's sends are in
- * time order, so its pairs in a slab are found by a binary search. Typed arrays and no callbacks:
- * it runs once per boot, cold, over every same-key pair of 200 samples (millions at 5 M events).
+ * time order, so its pairs in a slab are found by a binary search. Typed arrays, no callbacks: it
+ * runs once per boot, cold, over every same-key pair of 200 samples (millions at 5 M events).
  */
 export function histogramOffset(t: Float64Array, samples: HistogramSample[], width: number, low: number, bins: number,
   slabBins = SLAB_BINS): number {
@@ -567,14 +578,7 @@ export function histogramOffset(t: Float64Array, samples: HistogramSample[], wid
 /** Adds one sample's pairs in bins from .. to (the slab starting at `from`) to `counts`. */
 function countSlab(counts: Uint32Array, t: Float64Array, sends: Int32Array, ts: number, width: number, low: number,
   from: number, to: number): void {
-  const start = ts + (from + low - 1) * width;
-  let lo = 0, hi = sends.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (t[sends[mid]] < start) lo = mid + 1;
-    else hi = mid;
-  }
-  for (let j = lo; j < sends.length; j++) {
+  for (let j = firstSendAtOrAfter(t, sends, ts + (from + low - 1) * width); j < sends.length; j++) {
     const bin = Math.floor((t[sends[j]] - ts) / width) - low;
     if (bin > to) break;
     if (bin >= from) counts[bin - from]++;
@@ -870,7 +874,7 @@ function coverage(db: Db, boot: string, base: bigint, fit: Fit | null): ((guest:
     const { first, last } = buckets;
     const t = fit.a + fit.b * guest.ts[g] + guest.shift[g];
     // Buckets are disjoint and in order: k is the first bucket whose last line is at or after t.
-    const k = lowerBound(last, t, (x) => x);
+    const k = firstAtOrAfter(last, t);
     const before = k < first.length && first[k] < t ? first[k] : k > 0 ? last[k - 1] : -Infinity;
     const atOrAfter = k < first.length ? (first[k] >= t ? first[k] : last[k]) : Infinity;
     return before >= t - COVERAGE_NS && atOrAfter <= t + COVERAGE_NS;
