@@ -3,9 +3,10 @@
 //   node dist/bench/run.js [--sizes 1000000,5000000] [--repeat 3] [--gzip 1000000|none] [--only ftrace|mixed]
 //                          [--keep] [--out DIR] [--cli PATH/dist/cli/main.js]
 // --cli measures another build of ipitrace (e.g. a copy with a patch applied) on the same inputs.
-// Every step runs in its own child process, so that its peak RSS can be measured (GNU time's %M,
-// or process.resourceUsage().maxRSS from a preloaded hook when /usr/bin/time is missing). Wall
-// times include the child's start-up. Baseline and ingest run alternately, `--repeat` times, and
+// Every step runs in its own child process, so that its peak RSS and CPU time can be measured (GNU
+// time's %M %U %S, or process.resourceUsage() from a preloaded hook when /usr/bin/time is missing).
+// Wall times include the child's start-up. CPU time (user + system, all threads) shows what the
+// wall time hides: ingest parses in a worker thread while its main thread stores the rows. Baseline and ingest run alternately, `--repeat` times, and
 // the best time of each is kept. The last line printed is a JSON summary.
 import Database from 'better-sqlite3';
 import { spawnSync } from 'node:child_process';
@@ -35,6 +36,8 @@ interface Options {
 interface Run {
   seconds: number;
   rssMb: number;
+  /** User + system CPU time of the child, all its threads, s. */
+  cpuSeconds: number;
 }
 
 interface StepResult {
@@ -43,6 +46,8 @@ interface StepResult {
   runs: number[];
   /** Highest peak RSS over the runs, MB. */
   rssMb: number;
+  /** CPU time of the run with the best wall time, s. */
+  cpuSeconds: number;
 }
 
 interface InputResult {
@@ -86,13 +91,13 @@ function parseArgs(argv: string[]): Options {
   return options;
 }
 
-/** Runs `node args...` with output to `logPath`; returns wall time and peak RSS. */
+/** Runs `node args...` with output to `logPath`; returns wall time, peak RSS and CPU time. */
 function runChild(args: string[], logPath: string): Run {
   const rssFile = `${logPath}.rss`;
   rmSync(rssFile, { force: true });
   const useTime = existsSync(GNU_TIME);
   const command = useTime ? GNU_TIME : process.execPath;
-  const full = useTime ? ['-f', '%M', '-o', rssFile, process.execPath, ...args] : ['--import', RSS_HOOK, ...args];
+  const full = useTime ? ['-f', '%M %U %S', '-o', rssFile, process.execPath, ...args] : ['--import', RSS_HOOK, ...args];
   const log = openSync(logPath, 'w');
   const started = performance.now();
   const result = spawnSync(command, full, {
@@ -104,8 +109,9 @@ function runChild(args: string[], logPath: string): Run {
     const tail = readFileSync(logPath, 'utf8').split('\n').slice(-10).join('\n');
     throw new Error(`${args.join(' ')}: exit ${result.status ?? result.signal}\n${tail}`);
   }
-  const kb = Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop());
-  return { seconds, rssMb: kb / 1024 };
+  // The last line: GNU time writes "Command exited with non-zero status" before it.
+  const [kb, user, system] = (readFileSync(rssFile, 'utf8').trim().split('\n').pop() ?? '').split(' ').map(Number);
+  return { seconds, rssMb: kb / 1024, cpuSeconds: user + system };
 }
 
 function removeDb(path: string): void {
@@ -113,10 +119,12 @@ function removeDb(path: string): void {
 }
 
 function best(runs: Run[]): StepResult {
+  const fastest = runs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
   return {
-    seconds: Math.min(...runs.map((r) => r.seconds)),
+    seconds: fastest.seconds,
     runs: runs.map((r) => round(r.seconds, 3)),
     rssMb: Math.max(...runs.map((r) => r.rssMb)),
+    cpuSeconds: fastest.cpuSeconds,
   };
 }
 
@@ -140,16 +148,16 @@ function measure(input: GeneratedInput, options: Options, log: (text: string) =>
       const run = runChild([BASELINE, baselineKind, input.path, baseDb], `${logs}.baseline.log`);
       baselineRuns.push(run);
       removeDb(baseDb);
-      log(`  ${input.name} run ${rep}: baseline ${run.seconds.toFixed(2)} s, ${run.rssMb.toFixed(0)} MB`);
+      log(`  ${input.name} run ${rep}: baseline ${run.seconds.toFixed(2)} s (cpu ${run.cpuSeconds.toFixed(2)} s), ${run.rssMb.toFixed(0)} MB`);
     }
     removeDb(db);
     const ingest = runChild([options.cli, 'ingest', '--db', db, input.path], `${logs}.ingest.log`);
     ingestRuns.push(ingest);
-    let line = `  ${input.name} run ${rep}: ingest ${ingest.seconds.toFixed(2)} s, ${ingest.rssMb.toFixed(0)} MB`;
+    let line = `  ${input.name} run ${rep}: ingest ${ingest.seconds.toFixed(2)} s (cpu ${ingest.cpuSeconds.toFixed(2)} s), ${ingest.rssMb.toFixed(0)} MB`;
     if (withDetect) {
       const detect = runChild([options.cli, 'detect', '--db', db, '--fail-on', 'never'], `${logs}.detect.log`);
       detectRuns.push(detect);
-      line += `; detect ${detect.seconds.toFixed(2)} s, ${detect.rssMb.toFixed(0)} MB`;
+      line += `; detect ${detect.seconds.toFixed(2)} s (cpu ${detect.cpuSeconds.toFixed(2)} s), ${detect.rssMb.toFixed(0)} MB`;
     }
     log(line);
   }
@@ -204,6 +212,8 @@ function report(results: InputResult[], options: Options, host: Record<string, s
       : pad('-', 33);
     out.push(`${r.name.padEnd(14)}${pad(fmtInt(r.events), 11)}${pad(r.mb.toFixed(0), 6)} | ${base} | ${pad(r.ingest.seconds.toFixed(2) + ' s', 9)}${pad(fmtRate(eps(r.events, r.ingest.seconds)), 9)}${pad(r.ingest.rssMb.toFixed(0) + ' MB', 7)}${pad(ratio, 6)} | ${det}`);
   }
+  out.push('');
+  out.push(`CPU time (user + system, all threads) of the best run: ${results.map((r) => `${r.name} ${cpuLine(r)}`).join('; ')}`);
   const mismatched = results.filter((r) => r.storedEvents !== r.events);
   for (const r of mismatched) out.push(`note: ${r.name}: ${fmtInt(r.storedEvents)} events stored for ${fmtInt(r.events)} generated`);
 
@@ -216,6 +226,12 @@ function report(results: InputResult[], options: Options, host: Record<string, s
   out.push('');
   out.push(JSON.stringify(summary));
   process.stdout.write(out.join('\n') + '\n');
+}
+
+function cpuLine(r: InputResult): string {
+  const parts = [r.baseline && `baseline ${r.baseline.cpuSeconds.toFixed(2)} s`, `ingest ${r.ingest.cpuSeconds.toFixed(2)} s`,
+    r.detect && `detect ${r.detect.cpuSeconds.toFixed(2)} s`];
+  return parts.filter(Boolean).join(', ');
 }
 
 function summarize(results: InputResult[], options: Options, host: Record<string, string | number>): Record<string, unknown> {
@@ -252,9 +268,9 @@ function summarize(results: InputResult[], options: Options, host: Record<string
     inputs: results.map((r) => ({
       name: r.name, kind: r.kind, events: r.events, stored_events: r.storedEvents, lines: r.lines, mb: r.mb,
       findings: r.findings,
-      baseline: r.baseline && { s: round(r.baseline.seconds, 3), runs: r.baseline.runs, eps: Math.round(eps(r.events, r.baseline.seconds)), rss_mb: round(r.baseline.rssMb, 0) },
-      ingest: { s: round(r.ingest.seconds, 3), runs: r.ingest.runs, eps: Math.round(eps(r.events, r.ingest.seconds)), rss_mb: round(r.ingest.rssMb, 0) },
-      detect: r.detect && { s: round(r.detect.seconds, 3), runs: r.detect.runs, s_per_m: round(r.detect.seconds / (r.events / 1e6), 3), rss_mb: round(r.detect.rssMb, 0) },
+      baseline: r.baseline && { s: round(r.baseline.seconds, 3), runs: r.baseline.runs, eps: Math.round(eps(r.events, r.baseline.seconds)), rss_mb: round(r.baseline.rssMb, 0), cpu_s: round(r.baseline.cpuSeconds, 2) },
+      ingest: { s: round(r.ingest.seconds, 3), runs: r.ingest.runs, eps: Math.round(eps(r.events, r.ingest.seconds)), rss_mb: round(r.ingest.rssMb, 0), cpu_s: round(r.ingest.cpuSeconds, 2) },
+      detect: r.detect && { s: round(r.detect.seconds, 3), runs: r.detect.runs, s_per_m: round(r.detect.seconds / (r.events / 1e6), 3), rss_mb: round(r.detect.rssMb, 0), cpu_s: round(r.detect.cpuSeconds, 2) },
       ingest_vs_baseline: r.baseline ? round(r.baseline.seconds / r.ingest.seconds, 2) : null,
     })),
     scaling: {
