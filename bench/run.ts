@@ -6,8 +6,9 @@
 // Every step runs in its own child process, so that its peak RSS and CPU time can be measured (GNU
 // time's %M %U %S, or process.resourceUsage() from a preloaded hook when /usr/bin/time is missing).
 // Wall times include the child's start-up. CPU time (user + system, all threads) shows what the
-// wall time hides: ingest parses in a worker thread while its main thread stores the rows. Baseline and ingest run alternately, `--repeat` times, and
-// the best time of each is kept. The last line printed is a JSON summary.
+// wall time hides: ingest parses in a worker thread while its main thread stores the rows. Baseline
+// and ingest run alternately, `--repeat` times, and the best time of each is kept. The last line
+// printed is a JSON summary.
 import Database from 'better-sqlite3';
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
@@ -22,6 +23,12 @@ const DEFAULT_CLI = join(ROOT, 'dist', 'cli', 'main.js');
 const BASELINE = join(HERE, 'baseline.js');
 const RSS_HOOK = join(HERE, 'rss-hook.js');
 const GNU_TIME = '/usr/bin/time';
+/**
+ * "Flat in input size": the peak RSS at the largest input at most this many times the one at the
+ * smallest (by default 5 x the events). A run's collector timing moves a peak by ~10 %; more than
+ * that is growth.
+ */
+const FLAT_RSS = 1.2;
 
 interface Options {
   sizes: number[];
@@ -233,12 +240,6 @@ function cpuLine(r: InputResult): string {
     r.detect && `detect ${r.detect.cpuSeconds.toFixed(2)} s`];
   return parts.filter(Boolean).join(', ');
 }
-
-/**
- * "Flat in input size": the peak RSS at the largest input at most this many times the one at the
- * smallest (5 x the events). A run's collector timing moves a peak by ~10 %; more than that is growth.
- */
-const FLAT_RSS = 1.2;
 
 function summarize(results: InputResult[], options: Options, host: Record<string, string | number>): Record<string, unknown> {
   const plain = results.filter((r) => r.kind !== 'ftrace-gz');
