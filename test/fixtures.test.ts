@@ -43,6 +43,12 @@ const Fixture = z.object({
     dump_begin_line: z.number().int(),
     dump_event_lines: z.array(z.number().int()),
   }).passthrough().optional(),
+  /**
+   * Checks this fixture is known to fail today, each with the issue item that will fix it: the check runs
+   * as `it.fails` (so it must still fail; when the fix lands, the entry has to go). Keys: counts, console,
+   * findings, cpus, clock, stats.
+   */
+  pending: z.record(z.enum(['counts', 'console', 'findings', 'cpus', 'clock', 'stats']), z.string()).optional(),
 }).passthrough();
 type Fixture = z.infer<typeof Fixture>;
 
@@ -100,7 +106,14 @@ function matches(finding: Finding, want: z.infer<typeof ExpectedFinding>): boole
 }
 
 describe.each(loadFixtures())('fixture $name', ({ name, fixture }) => {
-  it('stores as many events per kind and file as grep counted', async () => {
+  /** `it`, or `it.fails` with the reason in the name where the fixture marks the check as pending. */
+  const check = (key: keyof NonNullable<Fixture['pending']>, title: string, fn: () => Promise<void>) => {
+    const why = fixture.pending?.[key];
+    if (why === undefined) it(title, fn);
+    else it.fails(`${title} [pending: ${why}]`, fn);
+  };
+
+  check('counts', 'stores as many events per kind and file as grep counted', async () => {
     const db = await ingestFixture(name, fixture);
     for (const [file, counts] of Object.entries(fixture.expected_counts)) {
       const id = sourceId(db, file);
@@ -120,7 +133,7 @@ describe.each(loadFixtures())('fixture $name', ({ name, fixture }) => {
 
   // The next checks exist only for fixtures whose ground truth has the field (no test, rather than
   // a skipped one, for the others).
-  if (fixture.expected_console) it('types the console messages grep counted', async () => {
+  if (fixture.expected_console) check('console', 'types the console messages grep counted', async () => {
     const db = await ingestFixture(name, fixture);
     for (const [file, counts] of Object.entries(fixture.expected_console ?? {})) {
       const id = sourceId(db, file);
@@ -132,7 +145,7 @@ describe.each(loadFixtures())('fixture $name', ({ name, fixture }) => {
     }
   });
 
-  it('finds exactly the ground-truth findings (warning and error), citing their evidence', async () => {
+  check('findings', 'finds exactly the ground-truth findings (warning and error), citing their evidence', async () => {
     const db = await ingestFixture(name, fixture);
     const findings = detect(db).filter((f) => f.severity !== 'info');
     const wanted = fixture.expected_findings.filter((w) => w.severity !== 'info');
@@ -143,7 +156,7 @@ describe.each(loadFixtures())('fixture $name', ({ name, fixture }) => {
     expect(findings.length).toBe(wanted.length);
   });
 
-  if (fixture.expected_cpus) it('knows which CPUs exist and which are online at the end', async () => {
+  if (fixture.expected_cpus) check('cpus', 'knows which CPUs exist and which are online at the end', async () => {
     const db = await ingestFixture(name, fixture);
     detect(db);
     const cpus = fixture.expected_cpus!;
@@ -160,7 +173,7 @@ describe.each(loadFixtures())('fixture $name', ({ name, fixture }) => {
     }
   });
 
-  if (fixture.expected_clock) it('maps the printk clock onto the ftrace clock as the console says', async () => {
+  if (fixture.expected_clock) check('clock', 'maps the printk clock onto the ftrace clock as the console says', async () => {
     const db = await ingestFixture(name, fixture);
     detect(db);
     const want = fixture.expected_clock!;
@@ -177,7 +190,7 @@ describe.each(loadFixtures())('fixture $name', ({ name, fixture }) => {
     }
   });
 
-  if (fixture.expected_stats) it('counts the input defects it repaired, as grep found them', async () => {
+  if (fixture.expected_stats) check('stats', 'counts the input defects it repaired, as grep found them', async () => {
     const db = await ingestFixture(name, fixture);
     for (const [stat, keys] of Object.entries(fixture.expected_stats!)) {
       const rows = db.prepare('SELECT key FROM stats WHERE name = ? ORDER BY key').pluck().all(stat) as string[];
