@@ -2,7 +2,7 @@
 // detection is per line). Each module's sniff() is a cheap test; the first parse() that does not
 // return undefined wins.
 import type { Format, ParsedItem } from '../schema/records.js';
-import { consoleParser } from './console.js';
+import { consoleParser } from './console/index.js';
 import { ftraceDumpParser } from './ftrace-dump.js';
 import { ftraceTextParser } from './ftrace-text.js';
 import { qemuParser } from './qemu-trace.js';

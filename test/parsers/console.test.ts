@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { consoleParser } from '../../parsers/console.js';
+import { consoleParser } from '../../parsers/console/index.js';
 import { newSourceState, type LineContext, type SourceState } from '../../parsers/types.js';
 import {
   blankConsole, ConsoleRecord, CpuFactRecord,

@@ -1,0 +1,116 @@
+// Console family: stack traces and register dumps (x86 RIP/EIP, arm64/riscv pc/lr, arm32 "PC is at",
+// the old `[<addr>] func+0x/0x` layout, arm32 `func from func+0x`, symbolized frames).
+import type { ParsedItem } from '../../schema/records.js';
+import { consoleItem, endTrace, OFF, SYM, type Env } from './common.js';
+
+// ---------------------------------------------------------------------------------------------
+// Stack traces
+
+interface FrameRule {
+  info: 'rip' | 'pc' | 'lr' | 'frame';
+  /** True when the line alone proves a trace (RIP/pc/lr/[<addr>] lines); else only inside one. */
+  opens: boolean;
+  pattern: RegExp;
+}
+
+/** Map of register names to the frame info they give. */
+const REG_INFO: Record<string, FrameRule['info']> = {
+  pc: 'pc', epc: 'pc', PC: 'pc', lr: 'lr', ra: 'lr', LR: 'lr', RIP: 'rip', EIP: 'rip',
+};
+
+const FRAME_RULES: FrameRule[] = [
+  // RIP: 0010:smp_call_function_single+0x364/0x560
+  // RIP: 0010:[<ffffffff810f2a8c>]  [<ffffffff810f2a8c>] smp_call_function_many+0x1fc/0x260   (3.x)
+  {
+    info: 'rip', opens: true,
+    pattern: new RegExp(`^\\s*(?:RIP|EIP): (?:[0-9a-f]{4}:)?(?:\\[<[0-9a-f]+>\\]\\s+\\[<[0-9a-f]+>\\]\\s+)?(?<func>${SYM})${OFF}`),
+  },
+  // pc : csd_lock_wait kernel/smp.c:443 [inline]        lr : pl011_console_write_atomic+0x84/0x170
+  // epc : __flush_smp_call_function_queue+0x90/0x292     ra : smpcfd_dying_cpu+0xe/0x1c   (riscv)
+  {
+    info: 'pc', opens: true,
+    pattern: new RegExp(`^\\s*(?<reg>pc|lr|epc|ra)\\s*: (?<func>${SYM})(?=${OFF}|\\s+\\S+:\\d+|\\s*$)`),
+  },
+  // PC is at smp_call_function_many+0x2a0/0x2f0      LR is at smp_call_function_many+0x264/0x2f0   (arm32)
+  {
+    info: 'pc', opens: true,
+    pattern: new RegExp(`^\\s*(?<reg>PC|LR|EIP) is at (?<func>${SYM})${OFF}`),
+  },
+  // [<ffffffff800c904a>] __flush_smp_call_function_queue+0x90/0x292      (riscv; x86 before 4.x)
+  {
+    info: 'frame', opens: true,
+    pattern: new RegExp(`^\\s*\\[<[0-9a-f]+>\\] (?:\\? )?(?<func>${SYM})${OFF}`),
+  },
+  // [<c0110f54>] (smp_call_function_many) from [<c0111004>] (smp_call_function+0x34/0x3c)   (arm32, old)
+  {
+    info: 'frame', opens: true,
+    pattern: new RegExp(`^\\s*\\[<[0-9a-f]+>\\] \\((?<func>${SYM})(?:${OFF})?\\) from \\[<`),
+  },
+  //  smp_call_function_many_cond from smp_call_function+0x34/0x3c      (arm32, 5.x+)
+  {
+    info: 'frame', opens: true,
+    pattern: new RegExp(`^\\s*(?<func>${SYM}) from ${SYM}${OFF}`),
+  },
+  //  ? __csd_lock_wait+0x29e/0x2bf        smp_call_function_many_cond+0x958/0xa04 kernel/smp.c:988
+  //  pl011_console_write_atomic+0x94/0x170 (P)
+  {
+    info: 'frame', opens: false,
+    pattern: new RegExp(`^\\s*(?:\\? )?(?<func>${SYM})${OFF}(?:\\s|$)`),
+  },
+  //  csd_lock_wait kernel/smp.c:443 [inline]          (syzkaller symbolized)
+  //  do_nothing (kernel/smp.c:1058)                   (scripts/decode_stacktrace.sh)
+  {
+    info: 'frame', opens: false,
+    pattern: new RegExp(`^\\s*(?:\\? )?(?<func>${SYM}) \\(?[^\\s:()]+:\\d+`),
+  },
+];
+
+/** Header lines of a trace: they open it and yield nothing. */
+const TRACE_HEADER = /^\s*(?:Call [Tt]race|Backtrace|Stack)\s*:/;
+
+/**
+ * Lines that belong to a trace or register dump without being frames: `<IRQ>`, register lines
+ * (`RSP: 0018:...`, `x29: ...`, `sp : ...`, `pc : [<c0123>]`), `Code: ...`, hex dumps (`5bc0: ...`),
+ * `Exception stack(...)`, frames without a symbol (` ? 0xffffffffc09a8000`), user-space RIP.
+ */
+const TRACE_CONTINUATION = new RegExp([
+  String.raw`^\s*<\/?[A-Z]+>\s*$`,
+  String.raw`^\s*[A-Za-z][\w]*\s*:\s*(?:\[<)?[0-9a-f]{4,}`,
+  String.raw`^\s*Code: `,
+  String.raw`^\s*[0-9a-f]{4,}:\s`,
+  String.raw`^\s*Exception stack\(`,
+  String.raw`^\s*(?:\? )?(?:\[<[0-9a-f]+>\] )?0x[0-9a-f]+\s*$`,
+  String.raw`^\s*[0-9a-f]{8,16}(?:\s+[0-9a-f]{8,16})*\s*$`,
+].join('|'));
+
+/** Every frame pattern names the symbol `func`; register lines also name the register `reg`. */
+function frameItem(rule: FrameRule, m: RegExpExecArray, env: Env): ParsedItem {
+  const reg = m.groups?.['reg'];
+  const info = reg === undefined ? rule.info : (REG_INFO[reg] ?? rule.info);
+  return consoleItem(env, 'frame', { func: m.groups?.['func'] ?? null, info, cpu: env.st.traceCpu });
+}
+
+/**
+ * Stack-trace lines. Returns items for a frame, `null` for a line that belongs to a trace but
+ * yields nothing (header, register dump), `undefined` when the line is no part of a trace (the
+ * trace, if one was open, ends here).
+ */
+export function parseTrace(msg: string, env: Env): ParsedItem[] | null | undefined {
+  const { st } = env;
+  for (const rule of FRAME_RULES) {
+    if (!rule.opens && !st.inTrace) continue;
+    const m = rule.pattern.exec(msg);
+    if (m) {
+      st.inTrace = true;
+      return [frameItem(rule, m, env)];
+    }
+  }
+  if (TRACE_HEADER.test(msg) || /^\s*RIP: [0-9a-f]{4}:/.test(msg)) {
+    st.inTrace = true;
+    return null;
+  }
+  if (st.inTrace && TRACE_CONTINUATION.test(msg)) return null;
+  endTrace(st);
+  return undefined;
+}
+
