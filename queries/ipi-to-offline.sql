@@ -33,3 +33,4 @@ SELECT 'ipi-to-offline', CASE p.target_state WHEN 'offline' THEN 'error' ELSE 'w
        json_array(json_object('file', s.path, 'line', p.line))
   FROM ipi_sends p JOIN sources s USING (source_id)
  WHERE p.boot = :boot AND p.target_state IN ('offline', 'dying') AND p.csd_use_id IS NULL
+   AND p.repeats_event_id IS NULL

@@ -373,7 +373,8 @@ function replayQueues(db: Db, model: BootModel, plan: StreamPlan, coverage: Cove
   const queueState = new Map<number, TargetState>();
   const targetsSeen = new Set<number>();
   const sends = new BatchInsert(db, 'ipi_sends', ['event_id', 'source_id', 'line', 'ts_ns', 'src_cpu', 'target_cpu',
-    'kind', 'reason', 'csd_use_id', 'target_state'], ROWS_PER_STATEMENT, { boot: model.boot }, { target_state: TARGET_STATES });
+    'kind', 'reason', 'csd_use_id', 'target_state', 'repeats_event_id'], ROWS_PER_STATEMENT, { boot: model.boot }, { target_state: TARGET_STATES });
+  const repeats = new RepeatedSends();
   const uses = new BatchInsert(db, 'csd_lifecycle', LIFECYCLE_COLUMNS, ROWS_PER_STATEMENT, { boot: model.boot },
     { release_how: RELEASE_HOWS, target_state: TARGET_STATES, release_state: TARGET_STATES, outcome: OUTCOMES });
   const offlineRuns = new BatchInsert(db, 'offline_callbacks', ['event_id', 'cpu', 'ts_ns', 'offline_since_ns', 'csd_use_id'], ROWS_PER_STATEMENT, { boot: model.boot });
@@ -400,10 +401,11 @@ function replayQueues(db: Db, model: BootModel, plan: StreamPlan, coverage: Cove
         const targets = event.targets ? event.targets.split(',').map(Number) : [];
         const isCall = reason === 'call_function' || reason === 'Function call interrupts';
         const matched = tracker.onIpiSend(eventId, ts, cpu, targets, isCall);
+        const repeatOf = repeats.onSend(eventId, ts, cpu, event.kind, event.targets);
         for (const target of targets) {
           targetsSeen.add(target);
           sends.add(eventId, event.sourceId, event.line, ts, cpu, target, event.kind, reason,
-            matched.get(target)?.id ?? null, targetState(model, target, ts));
+            matched.get(target)?.id ?? null, targetState(model, target, ts), repeatOf);
           guestSends?.add(eventId, ts, cpu, target, event.kind!, reason);
         }
         break;
@@ -430,6 +432,34 @@ function replayQueues(db: Db, model: BootModel, plan: StreamPlan, coverage: Cove
   uses.flush();
   offlineRuns.flush();
   return targetsSeen;
+}
+
+/** Longest time between a generic ipi_send_cpu/_cpumask and the arch's ipi_raise of the same IPI (1.4 ms seen under TCG). */
+const REPEAT_WINDOW_NS = 50_000_000;
+
+/**
+ * arm and arm64 kernels since 6.5 trace an IPI twice on the sending CPU: kernel/smp.c (or the
+ * scheduler's smp_send_reschedule) traces ipi_send_cpu / ipi_send_cpumask, then the arch's
+ * smp_cross_call() traces ipi_raise for the same target mask (arch/arm64/kernel/smp.c). An ipi_raise
+ * that follows a generic send of the same CPU and targets, with no other send of that CPU between,
+ * is the same IPI. Sends of their own (x86 has no ipi_raise; arm's irq_work and timer broadcast
+ * IPIs have no generic event) stay alone.
+ */
+class RepeatedSends {
+  private readonly lastGeneric = new Map<number, { eventId: number; ts: number; targets: string | null }>();
+
+  /** The generic send's event id when this send repeats it, else null. */
+  onSend(eventId: number, ts: number, cpu: number | null, kind: string | null, targets: string | null): number | null {
+    if (cpu === null) return null;
+    const last = this.lastGeneric.get(cpu);
+    this.lastGeneric.delete(cpu);
+    if (kind === 'ipi_send_cpu' || kind === 'ipi_send_cpumask') {
+      this.lastGeneric.set(cpu, { eventId, ts, targets });
+      return null;
+    }
+    if (kind === 'ipi_raise' && last !== undefined && last.targets === targets && ts - last.ts <= REPEAT_WINDOW_NS) return last.eventId;
+    return null;
+  }
 }
 
 /** IPI handler entries that flush the call-single queue (x86 vectors 251/252, ARM "Function call"). */

@@ -116,7 +116,8 @@ export function onlineAtEnd(states: StateRow[]): number[] {
 
 export function pairCounts(db: Db, boot: string): PairCount[] {
   const rows = db.prepare(`SELECT src, target, sum(ipis) AS ipis, sum(csds) AS csds FROM (
-      SELECT src_cpu AS src, target_cpu AS target, count(*) AS ipis, 0 AS csds FROM ipi_sends WHERE boot = :boot GROUP BY 1, 2
+      SELECT src_cpu AS src, target_cpu AS target, count(*) AS ipis, 0 AS csds FROM ipi_sends
+        WHERE boot = :boot AND repeats_event_id IS NULL GROUP BY 1, 2
       UNION ALL
       SELECT src_cpu, target_cpu, 0, count(*) FROM csd_lifecycle WHERE boot = :boot GROUP BY 1, 2
     ) GROUP BY src, target ORDER BY src IS NULL, src, target`).all({ boot }) as PairCount[];

@@ -55,7 +55,11 @@ export interface TimelineData {
   zoomHint: (fromS: number, toS: number) => string;
 }
 
-const PROBLEM_IPI = "target_state NOT IN ('online', 'going_down')";
+// A CPU is in cpu_online_mask from set_cpu_online(true) early in its bring-up ('coming_up': the AP sets it
+// itself, untraced, well before its cpuhp steps end) until set_cpu_online(false) in take_cpu_down ('dying':
+// untraced too). IPIs to a CPU coming up (reschedule IPIs to its idle task) or being taken down are normal;
+// only a target known to be out of the mask, or that does not exist, is drawn as a problem.
+const PROBLEM_IPI = "target_state IN ('offline', 'nonexistent')";
 
 export function buildTimeline(db: Db, boot: string, options: TimelineOptions = {}): TimelineData {
   const span = bootSpan(db, boot);
@@ -67,7 +71,8 @@ export function buildTimeline(db: Db, boot: string, options: TimelineOptions = {
   const window = { boot, from: fromNs, to: toNs };
 
   const ipiSql = `SELECT i.ts_ns AS ts, i.src_cpu AS src, i.target_cpu AS target, i.kind, i.reason, i.target_state AS state, s.path, i.line
-    FROM ipi_sends i JOIN sources s USING (source_id) WHERE i.boot = :boot AND i.ts_ns BETWEEN :from AND :to`;
+    FROM ipi_sends i JOIN sources s USING (source_id)
+    WHERE i.boot = :boot AND i.ts_ns BETWEEN :from AND :to AND i.repeats_event_id IS NULL`;
   const csdSql = `SELECT c.csd_use_id AS id, c.csd, c.func, c.src_cpu AS src, c.target_cpu AS target, c.queued_ns AS queued,
       c.released_ns AS released, c.outcome, s.path, e.line
     FROM csd_lifecycle c LEFT JOIN events e ON e.event_id = c.queue_event_id LEFT JOIN sources s ON s.source_id = e.source_id
@@ -87,7 +92,7 @@ export function buildTimeline(db: Db, boot: string, options: TimelineOptions = {
     const binOf = (column: string) => `min(${DENSITY_BINS - 1}, CAST((${column} - :from) * 1.0 / max(1, :to - :from) * ${DENSITY_BINS} AS INTEGER))`;
     const bins = db.prepare(`SELECT cpu, bin, sum(n) AS n FROM (
         SELECT target_cpu AS cpu, ${binOf('ts_ns')} AS bin, count(*) AS n FROM ipi_sends
-          WHERE boot = :boot AND ts_ns BETWEEN :from AND :to GROUP BY 1, 2
+          WHERE boot = :boot AND ts_ns BETWEEN :from AND :to AND repeats_event_id IS NULL GROUP BY 1, 2
         UNION ALL
         SELECT target_cpu, ${binOf('max(queued_ns, :from)')}, count(*) FROM csd_lifecycle
           WHERE boot = :boot AND queued_ns IS NOT NULL AND queued_ns <= :to AND (released_ns IS NULL OR released_ns >= :from) GROUP BY 1, 2
@@ -410,7 +415,7 @@ function renderSvg(data: TimelineData, svgId: string, findingIds: string[]): str
   return parts.join('\n');
 }
 
-const isProblem = (i: Ipi) => i.state !== 'online' && i.state !== 'going_down';
+const isProblem = (i: Ipi) => i.state === 'offline' || i.state === 'nonexistent';
 
 /** Parts of [from, to] that no traced window covers. */
 function uncovered(windows: [number, number][], from: number, to: number): [number, number][] {
@@ -445,7 +450,7 @@ function renderBoot(data: TimelineData, index: number): string {
 CPUs possible ${esc(data.possible ?? 'unknown')}, present ${esc(data.present ?? 'unknown')}, online at end ${esc(data.onlineAtEnd || 'none known')}.
 In this window: ${data.totals.ipis} IPIs, ${data.totals.csds} csds.</p>`);
   if (data.density) {
-    out.push(`<p class="note">More than ${data.density.maxItems} IPIs and csds in this window: each lane shows how many were sent or queued to it per time bin (blue bars); IPIs to CPUs that were not online and csds never released are still drawn one by one. Pick a shorter window with <code>--from S --to S</code> to see every arrow.</p>`);
+    out.push(`<p class="note">More than ${data.density.maxItems} IPIs and csds in this window: each lane shows how many were sent or queued to it per time bin (blue bars); IPIs to CPUs that were offline or do not exist and csds never released are still drawn one by one. Pick a shorter window with <code>--from S --to S</code> to see every arrow.</p>`);
   }
   const timed = data.findings.filter((f) => f.ts_ns !== null);
   if (timed.length && data.whole) {
@@ -454,7 +459,7 @@ In this window: ${data.totals.ipis} IPIs, ${data.totals.csds} csds.</p>`);
   }
   out.push(`<div class="legend">${CPU_STATES.map((s) => `<span><i class="sw state-${s}"></i>${s.replace('_', ' ')}</span>`).join('')}
 <span><i class="sw nonexistent"></i>nonexistent</span>${data.coverage ? '<span><i class="sw untraced"></i>not covered by ftrace</span>' : ''}
-<span><i class="sw line"></i>IPI sender → target</span><span><i class="sw line bad"></i>IPI to a CPU not online</span>
+<span><i class="sw line"></i>IPI sender → target</span><span><i class="sw line bad"></i>IPI to an offline or nonexistent CPU</span>
 <span><i class="sw csd"></i>csd queued → released (on the target's lane)</span><span><i class="sw csd open"></i>csd never released</span>
 <span><i class="badge" style="background:#c1121f">1</i>finding</span></div>`);
   out.push(renderSvg(data, svgId, findingIds));

@@ -83,7 +83,11 @@ CREATE TABLE IF NOT EXISTS ipi_sends (
   -- The csd use this IPI was sent for (csd_lifecycle), NULL for IPIs that carry no csd.
   csd_use_id   INTEGER,
   -- cpu_states.state of the target at ts_ns, or 'nonexistent'.
-  target_state TEXT    NOT NULL
+  target_state TEXT    NOT NULL,
+  -- arm/arm64 kernels (6.5+) trace one IPI twice: the generic ipi_send_cpu / ipi_send_cpumask, then the
+  -- arch's ipi_raise for the same targets on the same CPU. The ipi_raise row names the generic send's
+  -- event_id here; NULL for a send of its own. One IPI is one row WHERE repeats_event_id IS NULL.
+  repeats_event_id INTEGER
 );
 
 -- One row per use of a csd: queued by src_cpu for target_cpu, then IPI, run and release.
