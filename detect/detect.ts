@@ -4,13 +4,15 @@ import { listBoots, replayBoot, type ReplayOptions } from '../replay/replay.js';
 import { bulkWriteMode, type Db } from '../store/db.js';
 import { IpitraceError } from '../store/errors.js';
 import { FINDING_COLUMNS, loadDetectors } from './detectors.js';
+import { signature } from './signature.js';
 
 export const SEVERITIES = ['error', 'warning', 'info'] as const;
 export type Severity = (typeof SEVERITIES)[number];
 
 export const Evidence = z.array(z.object({ file: z.string(), line: z.number().int().positive() }).strict());
 
-export const Finding = z.object({
+/** The columns every detector's SELECT returns (FINDING_COLUMNS), evidence parsed. */
+export const DetectorRow = z.object({
   detector: z.string(),
   severity: z.enum(SEVERITIES),
   boot: z.string(),
@@ -23,6 +25,9 @@ export const Finding = z.object({
   message: z.string(),
   evidence: Evidence,
 }).strict();
+
+/** A finding: a detector's row and its signature (detect/signature.ts), stable across boots. */
+export const Finding = DetectorRow.extend({ signature: z.string().min(1) }).strict();
 export type Finding = z.infer<typeof Finding>;
 
 export interface DetectOptions extends ReplayOptions {
@@ -70,14 +75,21 @@ function runDetector(db: Db, sql: string, file: string, boot: string, options: D
   } catch (error) {
     throw new IpitraceError('E_DETECTOR_INVALID', `${file}: ${(error as Error).message}`);
   }
-  return rows.map((row) => Finding.parse({ ...row, evidence: JSON.parse(String(row.evidence ?? '[]')) }));
+  const csdRow = db.prepare(`SELECT callsite, target_state FROM csd_lifecycle WHERE boot = :boot AND csd = :csd
+    ORDER BY queued_ns = :ts DESC, func IS :func DESC, queued_ns LIMIT 1`);
+  return rows.map((row) => {
+    const f = DetectorRow.parse({ ...row, evidence: JSON.parse(String(row.evidence ?? '[]')) });
+    const csd = f.csd === null ? undefined
+      : csdRow.get({ boot, csd: f.csd, ts: f.ts_ns, func: f.func }) as { callsite: string | null; target_state: string | null } | undefined;
+    return { ...f, signature: signature({ ...f, callsite: csd?.callsite, targetState: csd?.target_state }) };
+  });
 }
 
 function storeFindings(db: Db, findings: Finding[]): void {
-  const insert = db.prepare(`INSERT INTO findings (boot, detector, severity, ts_ns, cpu, target_cpu, csd, func, title, message, evidence)
-    VALUES (?,?,?,?,?,?,?,?,?,?,?)`);
+  const insert = db.prepare(`INSERT INTO findings (boot, detector, severity, ts_ns, cpu, target_cpu, csd, func, title, message, evidence, signature)
+    VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`);
   for (const f of findings) {
-    insert.run(f.boot, f.detector, f.severity, f.ts_ns, f.cpu, f.target_cpu, f.csd, f.func, f.title, f.message, JSON.stringify(f.evidence));
+    insert.run(f.boot, f.detector, f.severity, f.ts_ns, f.cpu, f.target_cpu, f.csd, f.func, f.title, f.message, JSON.stringify(f.evidence), f.signature);
   }
 }
 

@@ -62,6 +62,11 @@ export function looksBinary(head: Buffer): boolean {
   return control / head.length > 0.1;
 }
 
+/** trace-cmd's trace.dat magic: 0x17 0x08 0x44 'tracing' (trace-cmd.dat(5)). */
+const TRACE_DAT_MAGIC = Buffer.from([0x17, 0x08, 0x44, ...Buffer.from('tracing')]);
+
+export const isTraceDat = (head: Buffer): boolean => head.length >= TRACE_DAT_MAGIC.length && head.subarray(0, TRACE_DAT_MAGIC.length).equals(TRACE_DAT_MAGIC);
+
 function decode(raw: Readable, size: number | null, name: string): OpenedInput {
   const hash = createHash('sha256');
   let bytes = 0;
@@ -112,7 +117,11 @@ class FirstChunkSniffer extends Transform {
     if (!this.decided) {
       this.decided = true;
       if (chunk.length >= 2 && chunk[0] === 0x1f && chunk[1] === 0x8b) this.startGunzip();
-      else if (looksBinary(chunk.subarray(0, 4096))) {
+      else if (isTraceDat(chunk)) {
+        done(new IpitraceError('E_INPUT_BINARY',
+          `${this.name}: a binary trace-cmd file (trace.dat), not text; convert it first: trace-cmd report -i ${this.name} > trace.txt`));
+        return;
+      } else if (looksBinary(chunk.subarray(0, 4096))) {
         done(new IpitraceError('E_INPUT_BINARY', `${this.name}: not a text log (binary data at line 1)`));
         return;
       }

@@ -2,7 +2,6 @@
 // the CPU universe and hotplug transitions, IPI and cross-call counts per sender -> target pair, and
 // the findings. Times are seconds of the boot's reference clock (clock_offsets.ref_clock).
 import type { Finding } from '../detect/detect.js';
-import { formatText } from '../detect/report.js';
 import { formatCpuList } from '../parsers/patterns.js';
 import type { Db } from '../store/db.js';
 
@@ -184,17 +183,6 @@ function formatQemu(q: QemuSummary): string[] {
   return out;
 }
 
-/** The JSON document of `analyze --json`: findings in the same shape as `detect --json`. */
-export function formatSummaryJson(summaries: BootSummary[]): string {
-  return JSON.stringify({
-    boots: summaries.map((s) => ({
-      ...s,
-      findings: s.findings.map(({ detector, severity, boot, ts_ns, cpu, target_cpu, csd, func, title, message, evidence }) =>
-        ({ detector, severity, boot, ts_ns, cpu, target_cpu, csd, func, title, message, evidence })),
-    })),
-  }, null, 2);
-}
-
 const MAX_TRANSITIONS = 24;
 const MAX_PAIRS = 24;
 
@@ -203,9 +191,10 @@ const seconds3 = (s: number) => (Math.abs(s) < 0.0005 ? 0 : s).toFixed(3);
 
 const cpuName = (cpu: number | null) => (cpu === null ? 'CPU?' : `CPU${cpu}`);
 
-export function formatSummaryText(summaries: BootSummary[]): string {
+/** The detail of one boot: its clock and span, CPUs and hotplug transitions, IPI counts, QEMU. */
+export function formatSummaryText(s: BootSummary): string[] {
   const out: string[] = [];
-  for (const s of summaries) {
+  {
     const span = s.span_s ? `, ${seconds3(s.span_s.start)} to ${seconds3(s.span_s.end)} s` : '';
     out.push(`== boot ${s.boot} (times in seconds of the ${s.clock ?? 'unknown'} clock${span})`);
     out.push(`CPUs: possible ${s.cpus.possible ?? 'unknown'}, present ${s.cpus.present ?? 'unknown'}, online at end ${s.cpus.online_at_end || 'none known'}`);
@@ -232,7 +221,6 @@ export function formatSummaryText(summaries: BootSummary[]): string {
       if (s.pairs.length > pairs.length) out.push(`    ... ${s.pairs.length - pairs.length} more pairs with fewer (--json lists all)`);
     }
     if (s.qemu) out.push(...formatQemu(s.qemu));
-    out.push(formatText(s.findings, [s.boot]));
   }
-  return out.join('\n');
+  return out;
 }

@@ -100,7 +100,7 @@ export function buildTimeline(db: Db, boot: string, options: TimelineOptions = {
     density = { bins, nbins: DENSITY_BINS, maxItems };
   }
 
-  const findings = (db.prepare(`SELECT detector, severity, boot, ts_ns, cpu, target_cpu, csd, func, title, message, evidence
+  const findings = (db.prepare(`SELECT detector, severity, boot, ts_ns, cpu, target_cpu, csd, func, title, message, evidence, signature
     FROM findings WHERE boot = ? ORDER BY ts_ns IS NULL, ts_ns, detector`).all(boot) as (Omit<Finding, 'evidence'> & { evidence: string })[])
     .map((f) => ({ ...f, evidence: JSON.parse(f.evidence) as Finding['evidence'] }) as Finding);
 

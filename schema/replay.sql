@@ -219,7 +219,11 @@ CREATE TABLE IF NOT EXISTS findings (
   title      TEXT    NOT NULL,
   message    TEXT    NOT NULL,
   -- JSON array of {file, line}: the input lines that show it.
-  evidence   TEXT    NOT NULL
+  evidence   TEXT    NOT NULL,
+  -- Stable across boots, for deduplication (detect/signature.ts): detector + function + the
+  -- callsite's function (+ the target's state class), or the title without CPU numbers,
+  -- addresses, times and counts: 'csd-never-released: ipi_fault_func from ipi_fault_write to offline CPU'.
+  signature  TEXT    NOT NULL
 );
 
 -- Guest <-> QEMU correlation (replay/qemu-correlate.ts), for boots with a QEMU -trace log.

@@ -37,6 +37,12 @@ interface Summary {
   }[];
 }
 
+/** The JSON document (report/json.ts) with each boot's summary fields beside its findings. */
+function summaryOf(stdout: string): Summary {
+  const doc = JSON.parse(stdout) as { boots: Record<string, unknown>[] };
+  return { boots: doc.boots.map((b) => ({ ...(b.summary as object), ...b })) } as unknown as Summary;
+}
+
 let work: string;
 beforeAll(() => {
   // dist/ is built by test/global-setup.ts.
@@ -59,7 +65,7 @@ describe('ipitrace analyze', () => {
 
     const json = run('analyze', '--json', ...files('faulty-x86-ci-offline-async'));
     expect(json.status).toBe(1);
-    const summary = JSON.parse(json.stdout) as Summary;
+    const summary = summaryOf(json.stdout);
     expect(summary.boots.map((b) => b.boot)).toEqual([truth.boot]);
     const found = summary.boots[0].findings;
     expect(found.map((f) => f.detector).sort()).toEqual(truth.expected_findings.map((f) => f.detector).sort());
@@ -90,10 +96,10 @@ describe('ipitrace analyze', () => {
     const [consoleFile, traceFile] = ['console.log', 'trace.txt.gz'].map((f) => join(FIXTURES, 'faulty-x86-offline-async', f));
     copyFileSync(consoleFile, join(folder, 'job17-serial.log'));
     copyFileSync(traceFile, join(folder, 'job17-ftrace.txt.gz'));
-    const one = JSON.parse(run('analyze', '--json', join(folder, 'job17-serial.log'), join(folder, 'job17-ftrace.txt.gz')).stdout) as Summary;
+    const one = summaryOf(run('analyze', '--json', join(folder, 'job17-serial.log'), join(folder, 'job17-ftrace.txt.gz')).stdout);
     expect(one.boots.map((b) => b.boot)).toEqual(['ci-job-17']);
     expect(one.boots[0].findings.map((f) => f.detector).sort()).toEqual(truth.expected_findings.map((f) => f.detector).sort());
-    const two = JSON.parse(run('analyze', '--json', join(folder, 'job17-serial.log'), relative(ROOT, traceFile)).stdout) as Summary;
+    const two = summaryOf(run('analyze', '--json', join(folder, 'job17-serial.log'), relative(ROOT, traceFile)).stdout);
     expect(two.boots.map((b) => b.boot).sort()).toEqual(['faulty-x86-offline-async', 'job17-serial']);
   }, 120_000);
 
@@ -111,7 +117,7 @@ describe('ipitrace analyze', () => {
     expect(line).not.toBeNull();
     expect([...line![1].matchAll(/CPU\d+ (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0)).toBe(entries);
     // The x86 hotplug messages (grep -c 'is now offline' = 4: CPU2 three times, CPU3 once).
-    const json = JSON.parse(run('analyze', '--json', ...files(name)).stdout) as Summary;
+    const json = summaryOf(run('analyze', '--json', ...files(name)).stdout);
     const offline = json.boots[0].cpus.transitions.filter((t) => t.state === 'offline');
     expect(offline.map((t) => t.cpu)).toEqual([2, 2, 2, 3]);
   }, 120_000);
@@ -121,7 +127,7 @@ describe('ipitrace analyze', () => {
     const truth = [...readFileSync(join(FIXTURES, 'faulty-x86-clean-control', 'qemu-cpus.txt'), 'utf8')
       .matchAll(/CPU #(\d+): thread_id=(\d+)/g)].map((m) => ({ host_tid: Number(m[2]), cpu: Number(m[1]) }));
     const json = run('analyze', '--json', ...files('faulty-x86-clean-control'));
-    const boot = (JSON.parse(json.stdout) as Summary & { boots: { qemu: { guest_sends: number; linked: number; method: string;
+    const boot = (summaryOf(json.stdout) as Summary & { boots: { qemu: { guest_sends: number; linked: number; method: string;
       vcpus: { host_tid: number; cpu: number }[] } | null }[] }).boots[0];
     const ipis = boot.pairs.reduce((n, p) => n + p.ipis, 0);
     expect(boot.qemu).not.toBeNull();
@@ -138,7 +144,7 @@ describe('ipitrace analyze', () => {
     const want = truth.expected_cpus;
     const json = run('analyze', '--json', '--boot', truth.boot, ...files('faulty-x86-offline-async'));
     expect(json.status).toBe(1);
-    const boot = (JSON.parse(json.stdout) as Summary).boots[0];
+    const boot = (summaryOf(json.stdout)).boots[0];
     expect(boot.boot).toBe(truth.boot);
     expect(boot.clock).toBe('ftrace');
     expect(parseCpuList(boot.cpus.possible ?? 'x')).toEqual(parseCpuList(want.possible));
@@ -194,7 +200,7 @@ describe('ipitrace analyze', () => {
     const result = run('analyze', '--json', '--fail-on', 'never', ...files('faulty-x86-ci-offline-async'));
     expect(result.status).toBe(0);
     expect(result.stdout.trim().startsWith('{')).toBe(true);
-    expect(Object.keys(JSON.parse(result.stdout) as object)).toEqual(['boots']);
+    expect(Object.keys(JSON.parse(result.stdout) as object)).toEqual(['format', 'version', 'boots']);
   }, 120_000);
 
   it('reads a console log from stdin (-)', () => {

@@ -190,10 +190,11 @@ describe('CLI contract', () => {
     expect(counts()).toEqual(once);
   });
 
-  it('detect exits 1 on errors, 0 with --fail-on never; --json prints only the findings array', () => {
+  it('detect exits 1 on errors, 0 with --fail-on never; --json prints only the findings document', () => {
     const r = ipitrace(['detect', '--db', db, '--json']);
     expect(r.status).toBe(1);
-    const findings = JSON.parse(r.stdout) as { detector: string; evidence: { file: string; line: number }[] }[];
+    const doc = JSON.parse(r.stdout) as { boots: { findings: { detector: string; evidence: { file: string; line: number }[] }[] }[] };
+    const findings = doc.boots.flatMap((b) => b.findings);
     expect(findings.map((f) => f.detector).sort()).toEqual(['csd-never-released', 'ipi-to-offline']);
     expect(findings.every((f) => f.evidence.length > 0)).toBe(true);
     expect(ipitrace(['detect', '--db', db, '--fail-on', 'never']).status).toBe(0);
@@ -265,7 +266,8 @@ describe('several boots in one database', () => {
     expect(ipitrace(['ingest', '--db', db, '--boot', 'clean', join(clean, 'console.log'), join(clean, 'trace.txt.gz')]).status).toBe(0);
     const r = ipitrace(['detect', '--db', db, '--json']);
     expect(r.stderr).toBe('');
-    const findings = JSON.parse(r.stdout) as { boot: string; detector: string }[];
+    const doc = JSON.parse(r.stdout) as { boots: { findings: { boot: string; detector: string }[] }[] };
+    const findings = doc.boots.flatMap((b) => b.findings);
     expect(findings.map((f) => `${f.boot} ${f.detector}`).sort()).toEqual(['faulty csd-never-released', 'faulty ipi-to-offline']);
     expect(query(db, 'SELECT count(DISTINCT boot) AS n FROM csd_lifecycle')).toEqual([{ n: 2 }]);
   });

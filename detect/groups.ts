@@ -1,0 +1,120 @@
+// Findings that tell one story, grouped, with one headline each: the verdict line a person reads
+// first. A csd never released, the cross-call to an offline CPU that left it locked and the kernel's
+// own CSD-lock report of the wait it causes are one group; its headline names who waits, for what,
+// and why the target never answered:
+//   CPU1 waits forever in csd_lock_wait: it queued ipi_fault_func to CPU2, which had gone offline
+//   at 2.997 s (trace.txt:1466)
+// Two findings join when they name the same csd, or the same sender -> target pair with the same
+// function (or one of them names none). Info findings (panics, BUGs: context) stay groups of their own.
+import type { Db } from '../store/db.js';
+import { SEVERITIES, type Finding, type Severity } from './detect.js';
+
+export interface FindingGroup {
+  boot: string;
+  severity: Severity;
+  /** One line: the root cause, with the evidence location that shows it. */
+  headline: string;
+  /** The signature of the group's leading finding (detect/signature.ts). */
+  signature: string;
+  /** In severity order, the leading finding first. */
+  findings: Finding[];
+}
+
+/** Which finding of a group leads it (and names its signature), at equal severity. */
+const LEAD_ORDER = ['csd-never-released', 'ipi-to-nonexistent', 'ipi-to-offline', 'pending-at-offline', 'callback-on-offline-cpu',
+  'csd-reuse-while-locked', 'kernel-reported', 'csd-held-too-long', 'csd-released-late', 'ipi-not-delivered', 'spurious-delivery'];
+
+const rank = (f: Finding) => SEVERITIES.indexOf(f.severity) * 100 + (LEAD_ORDER.indexOf(f.detector) + 1 || 99);
+
+/** Formats a path for display: relative to the working directory when that is shorter. */
+export type PathDisplay = (file: string) => string;
+
+function related(a: Finding, b: Finding): boolean {
+  if (a.boot !== b.boot || a.severity === 'info' || b.severity === 'info') return false;
+  if (a.csd !== null && a.csd === b.csd && a.csd !== '0x0') return true;
+  return a.cpu !== null && a.target_cpu !== null && a.cpu === b.cpu && a.target_cpu === b.target_cpu
+    && (a.func === null || b.func === null || a.func === b.func);
+}
+
+export function groupFindings(findings: Finding[]): Finding[][] {
+  const parent = findings.map((_, i) => i);
+  const find = (i: number): number => {
+    while (parent[i] !== i) i = parent[i] = parent[parent[i]];
+    return i;
+  };
+  for (let i = 0; i < findings.length; i++) {
+    for (let j = i + 1; j < findings.length; j++) if (related(findings[i], findings[j])) parent[find(j)] = find(i);
+  }
+  const groups = new Map<number, Finding[]>();
+  findings.forEach((f, i) => {
+    const root = find(i);
+    groups.set(root, [...(groups.get(root) ?? []), f]);
+  });
+  return [...groups.values()]
+    .map((g) => g.sort((a, b) => rank(a) - rank(b) || (a.ts_ns ?? Infinity) - (b.ts_ns ?? Infinity)))
+    .sort((a, b) => rank(a[0]) - rank(b[0]) || (a[0].ts_ns ?? Infinity) - (b[0].ts_ns ?? Infinity));
+}
+
+interface TargetState { state: string; startNs: number | null; path: string | null; line: number | null }
+
+/** The target's hotplug state at a time (the cpu_states interval in force), or nonexistent. */
+function targetStateAt(db: Db, boot: string, cpu: number, ns: number | null): TargetState | null {
+  const absent = db.prepare('SELECT 1 FROM cpu_universe WHERE boot = ? AND cpu = ? AND present = 0').get(boot, cpu);
+  if (absent) return { state: 'nonexistent', startNs: null, path: null, line: null };
+  if (ns === null) return null;
+  const row = db.prepare(`SELECT st.state, st.start_ns AS startNs, s.path, st.line FROM cpu_states st
+      LEFT JOIN sources s ON s.source_id = st.source_id
+    WHERE st.boot = ? AND st.cpu = ? AND (st.start_ns IS NULL OR st.start_ns <= ?) ORDER BY st.start_ns IS NULL, st.start_ns DESC LIMIT 1`)
+    .get(boot, cpu, ns) as TargetState | undefined;
+  return row ?? null;
+}
+
+function presentList(db: Db, boot: string): string | null {
+  const rows = db.prepare('SELECT cpu FROM cpu_universe WHERE boot = ? AND present = 1 ORDER BY cpu').all(boot) as { cpu: number }[];
+  return rows.length ? `${rows.length} present` : null;
+}
+
+const at = (path: string | null, line: number | null, display: PathDisplay) => (path !== null && line !== null ? ` (${display(path)}:${line})` : '');
+
+/** "which had gone offline at 2.997 s (trace.txt:1466)", from replay's tables. */
+function whyTarget(db: Db, f: Finding, display: PathDisplay): string {
+  if (f.target_cpu === null) return '';
+  const t = targetStateAt(db, f.boot, f.target_cpu, f.ts_ns);
+  if (t === null) return ` to CPU${f.target_cpu}`;
+  const when = t.startNs !== null ? ` at ${(t.startNs / 1e9).toFixed(3)} s` : '';
+  switch (t.state) {
+    case 'nonexistent': {
+      const present = presentList(db, f.boot);
+      return ` to CPU${f.target_cpu}, which does not exist${present ? ` (${present})` : ''}`;
+    }
+    case 'offline': return ` to CPU${f.target_cpu}, which had gone offline${when}${at(t.path, t.line, display)}`;
+    case 'dying': return ` to CPU${f.target_cpu}, which was going offline (dying${t.startNs !== null ? ` since ${(t.startNs / 1e9).toFixed(3)} s` : ''})${at(t.path, t.line, display)}`;
+    case 'online': case 'going_down': return ` to CPU${f.target_cpu}, which was online and never ran it`;
+    default: return ` to CPU${f.target_cpu}, ${t.state} then${at(t.path, t.line, display)}`;
+  }
+}
+
+const firstEvidence = (f: Finding, display: PathDisplay) => (f.evidence.length ? ` (${display(f.evidence[0].file)}:${f.evidence[0].line})` : '');
+
+/** The verdict line of one group. */
+export function headline(db: Db, group: Finding[], display: PathDisplay): string {
+  const lead = group[0];
+  const kernelWait = group.find((f) => f.detector === 'kernel-reported' && /^CSD lock never released/.test(f.title));
+  const cause = group.find((f) => ['csd-never-released', 'ipi-to-offline', 'ipi-to-nonexistent', 'pending-at-offline'].includes(f.detector)
+    && f.cpu !== null && f.target_cpu !== null);
+  const func = cause?.func ?? lead.func ?? 'a cross-call';
+  if (cause && kernelWait) {
+    return `CPU${cause.cpu} waits forever in csd_lock_wait: it queued ${func}${whyTarget(db, cause, display)}`;
+  }
+  if (cause && group.some((f) => f.detector === 'csd-never-released')) {
+    return `a csd of ${func} stays locked forever (the next csd_lock_wait on it hangs): CPU${cause.cpu} queued it${whyTarget(db, cause, display)}`;
+  }
+  if (cause) return `CPU${cause.cpu} sent ${func}${whyTarget(db, cause, display)}`;
+  return `${lead.title}${firstEvidence(lead, display)}`;
+}
+
+export function findingGroups(db: Db, findings: Finding[], display: PathDisplay): FindingGroup[] {
+  return groupFindings(findings).map((g) => ({
+    boot: g[0].boot, severity: g[0].severity, headline: headline(db, g, display), signature: g[0].signature, findings: g,
+  }));
+}
