@@ -6,6 +6,10 @@
 --   interrupts off for long, or a callback ran that long.
 -- Evidence: the csd_queue_cpu line and the line that released it (exit, entry or the flush).
 -- Limits: release times of batched remote wake-ups and irq_work csds are the flush that took them.
+--   Only uses whose target's trace covers the queue and the release (outcome 'released'): a csd queued
+--   before its target's ring-buffer window starts (overwritten start, LOST EVENTS in an oops-time dump)
+--   may have been released before the first flush the window shows. A release no event shows (replay's
+--   'untraced', proven by the csd's reuse) has no time to measure.
 SELECT 'csd-held-too-long' AS detector, 'warning' AS severity, l.boot, l.queued_ns AS ts_ns,
        l.src_cpu AS cpu, l.target_cpu, l.csd, l.func,
        'CSD lock held too long: ' || coalesce(l.func, '?') || ' queued by CPU' || coalesce(l.src_cpu, '?')
@@ -17,4 +21,5 @@ SELECT 'csd-held-too-long' AS detector, 'warning' AS severity, l.boot, l.queued_
           FROM events e JOIN sources s USING (source_id)
          WHERE e.event_id IN (l.queue_event_id, coalesce(l.exit_event_id, l.entry_event_id, l.flush_event_id))) AS evidence
   FROM csd_lifecycle l
- WHERE l.boot = :boot AND l.released_ns IS NOT NULL AND l.released_ns - l.queued_ns > :csd_timeout_ns
+ WHERE l.boot = :boot AND l.outcome = 'released' AND l.release_how != 'untraced'
+   AND l.released_ns IS NOT NULL AND l.released_ns - l.queued_ns > :csd_timeout_ns

@@ -9,7 +9,12 @@
 -- Limits: only when the target's ring buffer covers the time after the queue (cpu_coverage; else the
 --   outcome is 'unknown'), and, for an online target, when the trace goes on for at least the grace
 --   period (--grace, 1 s) after the queue. Remote wake-ups and irq_work csds are released by any
---   later flush of the target's queue, which the kernel does not name per csd.
+--   later flush of the target's queue, which the kernel does not name per csd. A csd queued to a CPU
+--   that then went offline is not here: that CPU's CPU_DYING flush (smpcfd_dying_cpu) runs it after
+--   the CPU left cpu_online_mask, where no tracepoint fires, so the trace cannot show it either way
+--   (pending-at-offline says what decides it). Each CPU's window is its own: in an oops-time dump
+--   whose buffers overran, a CPU's window starts at its first event after its LOST EVENTS line, and a
+--   CPU with no event in the dump has none.
 SELECT 'csd-never-released' AS detector, 'error' AS severity, l.boot, l.queued_ns AS ts_ns,
        l.src_cpu AS cpu, l.target_cpu, l.csd, l.func,
        'CSD lock never released: ' || coalesce(l.func, '?') || ' queued by CPU' || coalesce(l.src_cpu, '?')

@@ -6,7 +6,8 @@
 --   callback ran on a CPU that was offline when it was asked (IPIs arriving on CPUs that went
 --   offline with callbacks still queued, 2014). The queue itself is reported by ipi-to-offline.
 -- Evidence: the csd_queue_cpu line and the csd_function_entry (or flush) that finally ran it.
--- Limits: needs the target's re-online and the run inside the trace.
+-- Limits: needs the target's re-online and the run inside the trace, the queue inside the target's
+--   ring-buffer window (outcome 'released').
 SELECT 'csd-released-late' AS detector, 'warning' AS severity, l.boot, l.released_ns AS ts_ns,
        l.src_cpu AS cpu, l.target_cpu, l.csd, l.func,
        'CSD released late: ' || coalesce(l.func, '?') || ' from CPU' || coalesce(l.src_cpu, '?')
@@ -18,4 +19,4 @@ SELECT 'csd-released-late' AS detector, 'warning' AS severity, l.boot, l.release
           FROM events e JOIN sources s USING (source_id)
          WHERE e.event_id IN (l.queue_event_id, coalesce(l.entry_event_id, l.flush_event_id))) AS evidence
   FROM csd_lifecycle l
- WHERE l.boot = :boot AND l.target_state = 'offline' AND l.released_ns IS NOT NULL
+ WHERE l.boot = :boot AND l.target_state = 'offline' AND l.outcome = 'released' AND l.released_ns IS NOT NULL

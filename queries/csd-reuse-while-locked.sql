@@ -5,7 +5,10 @@
 --   llist and loses one of the calls (csd reuse races, 2009 and 2011).
 -- Evidence: the earlier and the later csd_queue_cpu lines.
 -- Limits: remote wake-ups (sched_ttwu_pending, the task's wake_entry) are not csd locks and are
---   skipped; csds hashed out as (ptrval) cannot be compared.
+--   skipped; csds hashed out as (ptrval) cannot be compared. csd_lock() waits for the unlock before a
+--   queue, so a second queue proves the first use was released, traced or not: only flagged when the
+--   first use's target stayed in cpu_online_mask in between (else its CPU_DYING flush ran it, with no
+--   trace) and its ring-buffer window covers the time from the first queue to the second.
 SELECT 'csd-reuse-while-locked' AS detector, 'error' AS severity, l.boot, l.queued_ns AS ts_ns,
        l.src_cpu AS cpu, l.target_cpu, l.csd, l.func,
        'csd reused while locked: ' || coalesce(l.func, '?') || ' from CPU' || coalesce(l.src_cpu, '?') AS title,

@@ -26,7 +26,15 @@ export interface CsdUse {
   exitNs: number | null;
   flushEventId: number | null;
   flushNs: number | null;
+  /** The earlier use of the same csd that showed no release when this one was queued. */
   reusedUseId: number | null;
+  /** That earlier use's queue time and target (whether it really was still locked is the writer's call). */
+  reusedPrev: { queuedNs: number; target: number } | null;
+  /**
+   * When the same csd was queued again while this use showed no release: csd_lock() waits for the
+   * lock, so that later queue proves this use had been released before it, traced or not.
+   */
+  reusedAtNs: number | null;
 }
 
 /** Remote wake-ups reuse the task's wake_entry: not a csd lock, never a reuse bug. */
@@ -55,12 +63,14 @@ export class CsdTracker {
     const use: CsdUse = {
       id: this.firstId + this.count++, csd, func, callsite, src, target, queueEventId: eventId, queuedNs: ts,
       ipiEventId: null, ipiNs: null, entryEventId: null, entryNs: null, exitEventId: null, exitNs: null,
-      flushEventId: null, flushNs: null, reusedUseId: null,
+      flushEventId: null, flushNs: null, reusedUseId: null, reusedPrev: null, reusedAtNs: null,
     };
     if (csd !== null && csd !== '0x0') {
       const previous = this.byCsd.get(csd);
       if (previous && func !== TTWU_FUNC && previous.func !== TTWU_FUNC && releasedAt(previous) === null) {
         use.reusedUseId = previous.id;
+        use.reusedPrev = { queuedNs: previous.queuedNs, target: previous.target };
+        previous.reusedAtNs ??= ts;
       }
       this.byCsd.set(csd, use);
     }
@@ -171,8 +181,12 @@ export function releasedAt(use: CsdUse): number | null {
   return use.exitNs ?? use.entryNs ?? use.flushNs;
 }
 
-/** How a csd's lock was released (csd_lifecycle.release_how). */
-export const RELEASE_HOWS = ['exit', 'entry', 'flush'] as const;
+/**
+ * How a csd's lock was released (csd_lifecycle.release_how). 'untraced': no event shows it, but the
+ * csd's next queue proves it (see CsdUse.reusedAtNs), on a target that left cpu_online_mask between
+ * the two (its CPU_DYING flush runs with tracepoints off).
+ */
+export const RELEASE_HOWS = ['exit', 'entry', 'flush', 'untraced'] as const;
 
 export function releaseHow(use: CsdUse): (typeof RELEASE_HOWS)[number] | null {
   if (use.exitNs !== null) return 'exit';

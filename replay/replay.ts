@@ -5,17 +5,21 @@ import { parseCpuList, squeezeRepeats } from '../parsers/patterns.js';
 import { BatchInsert, ROWS_PER_STATEMENT } from '../store/batch-insert.js';
 import { ensureIndexes, type Db } from '../store/db.js';
 import { ftraceViews, mapClocks, type ClockMap } from './clocks.js';
-import { buildCoverage, coveringWindow, type Coverage, type CoverageRow } from './coverage.js';
-import { CsdTracker, RELEASE_HOWS, releaseHow, releasedAt, type CsdUse } from './csd.js';
+import { buildCoverage, type Coverage, type CoverageRow } from './coverage.js';
+import { CsdTracker, RELEASE_HOWS } from './csd.js';
 import { writeEpisodes } from './episodes.js';
-import { CPU_STATES, HotplugTracker, stateAt, type CpuState, type Interval } from './hotplug.js';
+import { CPU_STATES, HotplugTracker, type CpuState, type Interval } from './hotplug.js';
+import { LIFECYCLE_COLUMNS, lifecycleWriter, OUTCOMES } from './lifecycle.js';
 import { correlateQemu, GuestSends, hasQemuLog } from './qemu-correlate.js';
 import { hasStream, type StreamEvent } from '../store/event-stream.js';
 import {
   bootSources, ChunkCursor, OutOfOrder, RowCursor, scanBySource, scanByTime, scanSorted, type BootSource, type EventCursor,
   type ScanFilter,
 } from './stream.js';
-import { computeUniverse, garbledCpus, isNonexistent, writeUniverse, type Universe } from './universe.js';
+import { intervalBefore, TARGET_STATES, targetState, type TargetState } from './states.js';
+import { computeUniverse, garbledCpus, writeUniverse, type Universe } from './universe.js';
+
+export { targetState, type TargetState } from './states.js';
 
 export interface ReplayOptions {
   /** Number of CPUs that exist, when the user knows better than the logs (--cpus). */
@@ -30,11 +34,7 @@ export interface ReplayOptions {
 export const DEFAULT_GRACE_NS = 1_000_000_000;
 
 // The derived tables' fixed text vocabularies, the types derived from them (BatchInsert binds them as codes).
-const TARGET_STATES = [...CPU_STATES, 'nonexistent', 'unknown'] as const;
-export type TargetState = (typeof TARGET_STATES)[number];
 
-const OUTCOMES = ['released', 'running_at_end', 'never_released', 'in_flight_at_end', 'unknown'] as const;
-type Outcome = (typeof OUTCOMES)[number];
 
 export interface BootModel {
   boot: string;
@@ -270,96 +270,6 @@ function writeStates(db: Db, boot: string, states: Map<number, Interval[]>): voi
   insert.flush();
 }
 
-/**
- * The target's state at `ts`. A CPU with no history at all is offline only when the console says
- * fewer CPUs were brought up at boot (maxcpus=); otherwise nothing is known about it.
- */
-export function targetState(model: BootModel, cpu: number, ts: number): TargetState {
-  if (isNonexistent(model.universe, cpu)) return 'nonexistent';
-  return fastStateAt(model.states, cpu, ts) ?? (model.broughtUp !== null && cpu >= model.broughtUp ? 'offline' : 'unknown');
-}
-
-/** Per CPU, the interval start times when they are in order (binary search), null when not. */
-const startTimes = new WeakMap<Map<number, Interval[]>, Map<number, number[] | null>>();
-
-function sortedStarts(states: Map<number, Interval[]>, cpu: number, list: Interval[]): number[] | null {
-  let byCpu = startTimes.get(states);
-  if (byCpu === undefined) startTimes.set(states, (byCpu = new Map()));
-  let starts = byCpu.get(cpu);
-  if (starts === undefined) {
-    starts = list.map((interval) => interval.ts);
-    for (let i = 1; i < starts.length; i++) {
-      if (!(starts[i - 1] <= starts[i])) {
-        starts = null;
-        break;
-      }
-    }
-    byCpu.set(cpu, starts);
-  }
-  return starts;
-}
-
-/** Index of the first start after `ts` (`orAt`: at or after it), by binary search. */
-function firstStartAfter(starts: number[], ts: number, orAt: boolean): number {
-  let lo = 0;
-  let hi = starts.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (starts[mid] < ts || (!orAt && starts[mid] === ts)) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** stateAt() (hotplug.ts) by binary search: called for every queue and IPI, on CPUs with long histories. */
-function fastStateAt(states: Map<number, Interval[]>, cpu: number, ts: number): CpuState | null {
-  const list = states.get(cpu);
-  if (!list) return null;
-  const starts = sortedStarts(states, cpu, list);
-  if (starts === null) return stateAt(states, cpu, ts);
-  // The last interval starting at or before ts (stateAt's linear walk stops at the first after).
-  const after = firstStartAfter(starts, ts, false);
-  return after === 0 ? list[0].state : list[after - 1].state;
-}
-
-/**
- * The interval in force just before `ts` as SQL on cpu_states reads it: the last (in list order on
- * equal starts) to start strictly before ts, never one with an unknown start (NULL start_ns); null
- * when there is none or it ended by ts.
- */
-function intervalBefore(states: Map<number, Interval[]>, cpu: number, ts: number): Interval | null {
-  const list = states.get(cpu);
-  if (!list) return null;
-  const starts = sortedStarts(states, cpu, list);
-  let found: Interval | null = null;
-  if (starts !== null) {
-    const at = firstStartAfter(starts, ts, true) - 1;
-    if (at >= 0) found = list[at];
-  } else {
-    for (const interval of list) if (interval.ts < ts && (found === null || interval.ts >= found.ts)) found = interval;
-  }
-  if (found === null || !Number.isFinite(found.ts) || (found.end !== null && !(ts < found.end))) return null;
-  return found;
-}
-
-/**
- * Start of the first offline interval to start after `ts`, first as SQL on cpu_states orders them
- * (start_ns, then rowid), null when there is none.
- */
-function nextOfflineStart(states: Map<number, Interval[]>, cpu: number, ts: number): number | null {
-  const list = states.get(cpu);
-  if (!list) return null;
-  const starts = sortedStarts(states, cpu, list);
-  if (starts !== null) {
-    // States cycle through offline within a few intervals, so this walk is short.
-    for (let i = firstStartAfter(starts, ts, false); i < list.length; i++) if (list[i].state === 'offline') return list[i].ts;
-    return null;
-  }
-  let found: number | null = null;
-  for (const interval of list) if (interval.state === 'offline' && interval.ts > ts && (found === null || interval.ts < found)) found = interval.ts;
-  return found;
-}
-
 // Second pass: the events that queue, send, flush and run csds.
 const QUEUE_OPS = new Set(['csd_queue', 'ipi_send', 'ipi_entry', 'csd_entry', 'csd_exit']);
 
@@ -465,53 +375,4 @@ class RepeatedSends {
 /** IPI handler entries that flush the call-single queue (x86 vectors 251/252, ARM "Function call"). */
 function isCallFunctionEntry(reason: string | null): boolean {
   return reason === 'call_function_single' || reason === 'call_function' || reason === 'Function call interrupts';
-}
-
-/** Writes one csd use (its final state) to csd_lifecycle. */
-const LIFECYCLE_COLUMNS = ['csd_use_id', 'csd', 'func', 'callsite', 'src_cpu', 'target_cpu', 'queue_event_id',
-  'queued_ns', 'ipi_event_id', 'ipi_ns', 'entry_event_id', 'entry_ns', 'exit_event_id', 'exit_ns', 'flush_event_id', 'flush_ns',
-  'released_ns', 'release_how', 'target_state', 'release_state', 'next_offline_ns', 'reused_use_id', 'outcome', 'note'];
-
-function lifecycleWriter(model: BootModel, insert: BatchInsert, queueState: Map<number, TargetState>, coverage: Coverage,
-  graceNs: number): (use: CsdUse) => void {
-  return (use) => {
-    const state = queueState.get(use.id) ?? 'unknown';
-    queueState.delete(use.id);
-    const released = releasedAt(use);
-    const { outcome, note } = classify(model, use, state, released, coverage, graceNs);
-    insert.add(use.id, use.csd, use.func, use.callsite, use.src, use.target, use.queueEventId, use.queuedNs,
-      use.ipiEventId, use.ipiNs, use.entryEventId, use.entryNs, use.exitEventId, use.exitNs, use.flushEventId, use.flushNs,
-      released, releaseHow(use), state, released === null ? null : targetState(model, use.target, released),
-      nextOfflineStart(model.states, use.target, use.queuedNs), use.reusedUseId, outcome, note);
-  };
-}
-
-function classify(model: BootModel, use: CsdUse, state: TargetState, released: number | null, coverage: Coverage,
-  graceNs: number): { outcome: Outcome; note: string | null } {
-  if (use.exitNs !== null || (released !== null && use.entryNs === null)) return { outcome: 'released', note: null };
-  const window = coveringWindow(coverage, use.target, use.queuedNs);
-  if (use.entryNs !== null) {
-    return { outcome: 'running_at_end', note: window ? `entered; the trace ends ${fmt(window.end - use.entryNs)} later without its exit` : null };
-  }
-  if (!window) return { outcome: 'unknown', note: `CPU${use.target}'s trace does not cover the time after the queue` };
-  const cannotRun = state === 'nonexistent' || state === 'offline';
-  const backOnline = nextOnline(model, use.target, use.queuedNs);
-  if (cannotRun && (backOnline === null || backOnline > window.end)) {
-    return { outcome: 'never_released', note: `CPU${use.target} was ${state} and stayed so until the trace ended ${fmt(window.end - use.queuedNs)} later` };
-  }
-  if (window.end - use.queuedNs >= graceNs) {
-    return { outcome: 'never_released', note: `no flush on CPU${use.target} in the ${fmt(window.end - use.queuedNs)} the trace covers after the queue` };
-  }
-  return { outcome: 'in_flight_at_end', note: `queued ${fmt(window.end - use.queuedNs)} before the trace of CPU${use.target} ends` };
-}
-
-function nextOnline(model: BootModel, cpu: number, after: number): number | null {
-  for (const interval of model.states.get(cpu) ?? []) {
-    if (interval.ts > after && (interval.state === 'online' || interval.state === 'coming_up')) return interval.ts;
-  }
-  return null;
-}
-
-function fmt(ns: number): string {
-  return `${(ns / 1e9).toFixed(3)} s`;
 }

@@ -198,7 +198,7 @@ rect.untraced{fill:url(#hatch-untraced)}
 .grid{stroke:#d3d8e0;stroke-width:1}.tick{font-size:11px;fill:#3d4656}.axis-title{font-size:11px;fill:#5b6475}
 line.ipi{stroke:#8a94a6;stroke-width:1;opacity:.45}
 line.ipi.bad{stroke:#c1121f;stroke-width:2.5;opacity:1}
-rect.csd{fill:#2f6db5;opacity:.8}rect.csd.open{fill:#c1121f;opacity:.9}rect.csd.outcome-in_flight_at_end,rect.csd.outcome-unknown{fill:#9b6dd6}
+rect.csd{fill:#2f6db5;opacity:.8}rect.csd.open{fill:#c1121f;opacity:.9}rect.csd.outcome-in_flight_at_end,rect.csd.outcome-unknown,rect.csd.outcome-maybe_flushed_at_dying{fill:#9b6dd6}
 rect.density{fill:#2f6db5}
 .finding-guide{stroke-width:1.2;stroke-dasharray:3 3;opacity:.7}
 .finding-ring{fill:none;stroke-width:2.5}

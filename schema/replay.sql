@@ -114,7 +114,10 @@ CREATE TABLE IF NOT EXISTS csd_lifecycle (
   -- batched remote wake-up run naming another csd).
   flush_event_id  INTEGER,
   flush_ns        INTEGER,
-  -- When the lock was released: exit (sync), entry (async, or no exit before the trace ended), or flush.
+  -- When the lock was released: exit (sync), entry (async, or no exit before the trace ended), flush, or
+  -- 'untraced': no event shows it, but the csd was queued again later (csd_lock() waits for the unlock)
+  -- and its target left cpu_online_mask in between (its CPU_DYING flush runs with tracepoints off);
+  -- released_ns is then an upper bound (the offline transition or the reuse, whichever came first).
   released_ns     INTEGER,
   release_how     TEXT,
   -- Target state when queued, and when released.
@@ -126,7 +129,10 @@ CREATE TABLE IF NOT EXISTS csd_lifecycle (
   -- The earlier use of the same csd that was still locked when this one was queued.
   reused_use_id   INTEGER,
   -- 'released', 'running_at_end' (entered, trace ended before exit), 'never_released',
-  -- 'in_flight_at_end' (queued shortly before the trace ended), 'unknown' (outside coverage).
+  -- 'in_flight_at_end' (queued shortly before the trace ended), 'unknown' (the queue or the release is
+  -- outside the target's ring-buffer window), 'maybe_flushed_at_dying' (queued to a CPU that then went
+  -- offline, not seen running before: its CPU_DYING flush runs the queue after it left cpu_online_mask,
+  -- where no tracepoint fires, so nothing in the trace can say; released_ns is NULL).
   outcome         TEXT    NOT NULL,
   -- Why the outcome is what it is (coverage, grace period).
   note            TEXT
