@@ -162,6 +162,7 @@ export class SourceReader {
     if (printk) {
       ctx.consoleTsNs = secondsToNs(printk[1], printk[2]);
       if (printk[3] === 'C') ctx.callerCpu = Number(printk[4]);
+      if (printk[3] !== undefined) ctx.caller = `${printk[3]}${printk[4]}`;
       ctx.fromConsole = true;
       body = body.slice(printk[0].length);
       if (body.endsWith(LAVA_RESIDUE)) body = body.slice(0, -LAVA_RESIDUE.length);

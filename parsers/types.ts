@@ -11,6 +11,8 @@ export interface LineContext {
   consoleTsNs: number | null;
   /** CPU from a PRINTK_CALLER `[ C1]` field, else null. */
   callerCpu: number | null;
+  /** The whole PRINTK_CALLER field ('C1', 'T1234'), else null/absent: lines of one caller belong together. */
+  caller?: string | null;
   /** True when the line had a console prefix (printk stamp or syslog prefix). */
   fromConsole: boolean;
   /** Per-source mutable state, shared by all modules for one file. */

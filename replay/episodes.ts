@@ -92,11 +92,9 @@ export function writeEpisodes(db: Db, model: BootModel): void {
   const closeLockup = () => {
     if (lockup && lockup.frames.some((f) => CROSS_CALL_FRAME.test(f))) {
       const own = episodes.find((e) => e.origin === 'csd_debug' && e.waiter === lockup!.episode.waiter && e.sourceId === lockup!.episode.sourceId);
+      // A lockup in a cross-call without CSD-lock messages is the cross-call-wait detector's
+      // (console_snapshots); here it only adds evidence to the CSD episode of the same waiter.
       if (own) own.evidence.push(...lockup.episode.evidence);
-      else {
-        lockup.episode.func = lockup.frames.find((f) => CROSS_CALL_FRAME.test(f)) ?? null;
-        episodes.push(lockup.episode);
-      }
     }
     lockup = null;
   };

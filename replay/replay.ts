@@ -7,6 +7,7 @@ import { ensureIndexes, type Db } from '../store/db.js';
 import { ftraceViews, mapClocks, type ClockMap } from './clocks.js';
 import { buildCoverage, type Coverage, type CoverageRow } from './coverage.js';
 import { CsdTracker, RELEASE_HOWS } from './csd.js';
+import { writeConsoleSnapshots } from './console-snapshots.js';
 import { writeEpisodes } from './episodes.js';
 import { CPU_STATES, HotplugTracker, type CpuState, type Interval } from './hotplug.js';
 import { LIFECYCLE_COLUMNS, lifecycleWriter, OUTCOMES } from './lifecycle.js';
@@ -46,7 +47,7 @@ export interface BootModel {
 }
 
 /** The tables replay and detect derive, each with a boot column. */
-export const DERIVED_TABLES = ['clock_offsets', 'cpu_universe', 'cpu_states', 'cpu_coverage', 'ipi_sends', 'csd_lifecycle', 'offline_callbacks', 'csd_episodes', 'console_reports', 'findings',
+export const DERIVED_TABLES = ['clock_offsets', 'cpu_universe', 'cpu_states', 'cpu_coverage', 'ipi_sends', 'csd_lifecycle', 'offline_callbacks', 'csd_episodes', 'console_reports', 'console_snapshots', 'findings',
   'qemu_vcpus', 'qemu_sends', 'qemu_links'];
 
 export function listBoots(db: Db): string[] {
@@ -75,6 +76,9 @@ export function replayBoot(db: Db, boot: string, options: ReplayOptions = {}): B
   const guestSends = hasQemuLog(db, boot) ? new GuestSends() : undefined;
   const targets = replayQueues(db, model, plan, coverage, options.graceNs ?? DEFAULT_GRACE_NS, guestSends);
   writeUniverse(db, boot, universe, targets);
+  writeConsoleSnapshots(db, {
+    boot, toRef: (ts) => (ts === null ? null : ts + (clocks.ref === 'ftrace' ? clocks.printkOffset : 0)),
+  });
   writeEpisodes(db, model);
   correlateQemu(db, model, guestSends);
   return model;

@@ -207,6 +207,50 @@ CREATE TABLE IF NOT EXISTS console_reports (
   evidence   TEXT    NOT NULL
 );
 
+-- What each CPU was doing when the console showed its stack: one row per report that names a CPU
+-- and prints its stack or register state (soft/hard lockup, RCU stall, NMI backtrace, task dump,
+-- WARNING, BUG, oops, panic), plus one row per CPU an NMI backtrace was asked of that never
+-- answered (report_kind 'no_response'). Built by replay/console-snapshots.ts; read by the
+-- cross-call-wait detector, which follows waiter -> awaited CPUs within one incident.
+CREATE TABLE IF NOT EXISTS console_snapshots (
+  snapshot_id   INTEGER PRIMARY KEY,
+  boot          TEXT    NOT NULL,
+  -- Numbered per boot: a lockup or stall header starts an incident; the NMI backtraces, task dumps
+  -- and panic printed after it belong to it.
+  incident      INTEGER NOT NULL,
+  cpu           INTEGER,
+  ts_ns         INTEGER,
+  -- 'soft_lockup', 'hard_lockup', 'rcu_stall' (the stalled CPU's own stack), 'rcu_detector' (the
+  -- stack printed after "(detected by N, ...)": CPU N's current task), 'nmi_backtrace',
+  -- 'task_dump', 'warning', 'bug', 'oops', 'panic', 'no_response'.
+  report_kind   TEXT    NOT NULL,
+  -- The RIP / pc function, and the first reliable frames, innermost first, joined by ' < '
+  -- ('?' frames left out).
+  pc            TEXT,
+  top_frames    TEXT,
+  -- The innermost cross-call wait frame (csd_lock_wait, smp_call_function_many_cond, on_each_cpu,
+  -- text_poke_bp, kvm_make_all_cpus_request ...) and the first frame outside the cross-call code
+  -- that called it (what the cross-call is for), NULL when the stack does not wait in a cross-call.
+  waiting_in    TEXT,
+  wait_via      TEXT,
+  -- 1/0 from the register dump (x86 EFLAGS.IF, arm64 pstate I bit; the first one of the report:
+  -- the state where the report caught the CPU), or 1 from a lock taken with _irqsave/_irq or a
+  -- stack inside an interrupt; NULL when nothing says.
+  irqs_off      INTEGER,
+  -- 1 when the stack is in the idle loop or the backtrace was skipped as idle.
+  idle          INTEGER NOT NULL,
+  -- The spinning lock function (queued_spin_lock_slowpath, _raw_spin_lock_irqsave ...) or NULL.
+  in_lock       TEXT,
+  -- 1 when an RCU stall report of this incident names the CPU as stalled.
+  stalled       INTEGER NOT NULL,
+  -- The CPU whose "Sending NMI from CPU W to CPUs ..." asked for this backtrace, and for a waiter
+  -- the CPUs it asked (as printed).
+  asked_by      INTEGER,
+  asked_cpus    TEXT,
+  -- JSON array of {file, line}: the header and the frames that decided waiting_in / irqs_off.
+  evidence      TEXT    NOT NULL
+);
+
 -- Findings of the detectors in queries/*.sql, one row each.
 CREATE TABLE IF NOT EXISTS findings (
   finding_id INTEGER PRIMARY KEY,

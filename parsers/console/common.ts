@@ -14,6 +14,13 @@ export interface ConsoleState {
   traceCpu: number | null;
   /** Between `.... node  #0, CPUs:` and `smp: Brought up`: `#5 #6` lines continue the list. */
   smpBoot: boolean;
+  /** After an RCU `self-detected stall` header: the next per-CPU stall line names the CPU whose trace follows. */
+  rcuSelf: boolean;
+  /**
+   * Trace state per PRINTK_CALLER ('T1234', 'C1'; '' for lines without one): reports printed by
+   * different callers at once interleave line by line, and each keeps its own trace and CPU.
+   */
+  callers: Map<string, { inTrace: boolean; traceCpu: number | null }>;
 }
 
 export function consoleState(ctx: LineContext): ConsoleState {
@@ -21,6 +28,8 @@ export function consoleState(ctx: LineContext): ConsoleState {
   s.inTrace ??= false;
   s.traceCpu ??= null;
   s.smpBoot ??= false;
+  s.rcuSelf ??= false;
+  s.callers ??= new Map();
   return s as ConsoleState;
 }
 

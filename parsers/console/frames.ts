@@ -7,7 +7,7 @@ import { consoleItem, endTrace, OFF, SYM, type Env } from './common.js';
 // Stack traces
 
 interface FrameRule {
-  info: 'rip' | 'pc' | 'lr' | 'frame';
+  info: 'rip' | 'pc' | 'lr' | 'frame' | 'unreliable';
   /** True when the line alone proves a trace (RIP/pc/lr/[<addr>] lines); else only inside one. */
   opens: boolean;
   pattern: RegExp;
@@ -37,9 +37,11 @@ const FRAME_RULES: FrameRule[] = [
     pattern: new RegExp(`^\\s*(?<reg>PC|LR|EIP) is at (?<func>${SYM})${OFF}`),
   },
   // [<ffffffff800c904a>] __flush_smp_call_function_queue+0x90/0x292      (riscv; x86 before 4.x)
+  //   <IRQ>  [<ffffffff816efb87>] _sched_show_task+0x31a/0x325            (x86 4.x: the section marker
+  //   <EOI>  [<ffffffff815bcdb1>] ? __sanitizer_cov_trace_pc+0x21/0x60      on the first frame's line)
   {
     info: 'frame', opens: true,
-    pattern: new RegExp(`^\\s*\\[<[0-9a-f]+>\\] (?:\\? )?(?<func>${SYM})${OFF}`),
+    pattern: new RegExp(`^\\s*(?:<[A-Z]+>\\s+)?\\[<[0-9a-f]+>\\] (?<unreliable>\\? )?(?<func>${SYM})${OFF}`),
   },
   // [<c0110f54>] (smp_call_function_many) from [<c0111004>] (smp_call_function+0x34/0x3c)   (arm32, old)
   {
@@ -55,13 +57,13 @@ const FRAME_RULES: FrameRule[] = [
   //  pl011_console_write_atomic+0x94/0x170 (P)
   {
     info: 'frame', opens: false,
-    pattern: new RegExp(`^\\s*(?:\\? )?(?<func>${SYM})${OFF}(?:\\s|$)`),
+    pattern: new RegExp(`^\\s*(?<unreliable>\\? )?(?<func>${SYM})${OFF}(?:\\s|$)`),
   },
   //  csd_lock_wait kernel/smp.c:443 [inline]          (syzkaller symbolized)
   //  do_nothing (kernel/smp.c:1058)                   (scripts/decode_stacktrace.sh)
   {
     info: 'frame', opens: false,
-    pattern: new RegExp(`^\\s*(?:\\? )?(?<func>${SYM}) \\(?[^\\s:()]+:\\d+`),
+    pattern: new RegExp(`^\\s*(?<unreliable>\\? )?(?<func>${SYM}) \\(?[^\\s:()]+:\\d+`),
   },
 ];
 
@@ -86,8 +88,24 @@ const TRACE_CONTINUATION = new RegExp([
 /** Every frame pattern names the symbol `func`; register lines also name the register `reg`. */
 function frameItem(rule: FrameRule, m: RegExpExecArray, env: Env): ParsedItem {
   const reg = m.groups?.['reg'];
-  const info = reg === undefined ? rule.info : (REG_INFO[reg] ?? rule.info);
+  // `?` frames: an address found on the stack that the unwinder could not prove is a return address.
+  const info = m.groups?.['unreliable'] ? 'unreliable' : reg === undefined ? rule.info : (REG_INFO[reg] ?? rule.info);
   return consoleItem(env, 'frame', { func: m.groups?.['func'] ?? null, info, cpu: env.st.traceCpu });
+}
+
+/**
+ * Interrupt state in a register dump: x86 `EFLAGS: 00000246` (IF, bit 9 = 0x200: interrupts on),
+ * arm64 `pstate: 60400009 (nZCv daIf -PAN ...)` (an upper-case I: IRQs masked), riscv `status:
+ * 0000000200000120` (SIE, bit 1). info 'irqs_off' or 'irqs_on'.
+ */
+function irqFlags(msg: string): { info: 'irqs_off' | 'irqs_on'; opens: boolean } | null {
+  const x86 = /^\s*(?:RSP|ESP|EIP): .*\bE?FLAGS: ([0-9a-f]{8,16})\b/.exec(msg);
+  if (x86) {
+    return { info: (Number.parseInt(x86[1]!.slice(-4), 16) & 0x200) !== 0 ? 'irqs_on' : 'irqs_off', opens: false };
+  }
+  const arm64 = /^\s*pstate: [0-9a-f]{8} \([nN][zZ][cC][vV] [dD][aA]([iI])[fF]\b/.exec(msg);
+  if (arm64) return { info: arm64[1] === 'I' ? 'irqs_off' : 'irqs_on', opens: true };
+  return null;
 }
 
 /**
@@ -97,6 +115,11 @@ function frameItem(rule: FrameRule, m: RegExpExecArray, env: Env): ParsedItem {
  */
 export function parseTrace(msg: string, env: Env): ParsedItem[] | null | undefined {
   const { st } = env;
+  const flags = irqFlags(msg);
+  if (flags !== null && (st.inTrace || flags.opens)) {
+    st.inTrace = true;
+    return [consoleItem(env, 'regs', { info: flags.info, cpu: st.traceCpu })];
+  }
   for (const rule of FRAME_RULES) {
     if (!rule.opens && !st.inTrace) continue;
     const m = rule.pattern.exec(msg);

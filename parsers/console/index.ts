@@ -74,13 +74,22 @@ function parse(body: string, ctx: LineContext): ParsedItem[] | undefined {
     const st = consoleState(ctx);
     if (ctx.state.dump !== 'none') {
       endTrace(st);
+      st.callers.clear();
       return undefined;
     }
     const env: Env = { body, ctx, st };
     const msg = cleanBody(body);
-    const trace = parseTrace(msg, env);
-    if (trace !== undefined) return trace ?? undefined;
-    return matchRules(msg, env);
+    const caller = ctx.caller ?? '';
+    const own = st.callers.get(caller);
+    st.inTrace = own?.inTrace ?? false;
+    st.traceCpu = own?.traceCpu ?? null;
+    try {
+      const trace = parseTrace(msg, env);
+      if (trace !== undefined) return trace ?? undefined;
+      return matchRules(msg, env);
+    } finally {
+      st.callers.set(caller, { inTrace: st.inTrace, traceCpu: st.traceCpu });
+    }
   } catch {
     return undefined;
   }

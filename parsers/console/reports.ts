@@ -49,7 +49,10 @@ export const REPORT_RULES: Rule[] = [
   {
     kind: 'hard_lockup', header: 'Watchdog detected hard LOCKUP on cpu',
     pattern: /^\s*(?:(?:NMI )?watchdog: )?(?:CPU\d+: )?Watchdog detected hard LOCKUP on cpu (\d+)/,
-    build: (m, env) => [consoleItem(env, 'hard_lockup', { cpu: num(m[1]) })],
+    build: (m, env) => {
+      env.st.traceCpu = num(m[1]);
+      return [consoleItem(env, 'hard_lockup', { cpu: num(m[1]) })];
+    },
   },
   // rcu: INFO: rcu_sched self-detected stall on CPU
   // rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:
@@ -60,17 +63,60 @@ export const REPORT_RULES: Rule[] = [
     pattern: /^\s*(?:rcu: )?INFO: (\w+) (self-detected stall|detected stalls|detected expedited stalls) on CPU(?:s\/tasks:)?\s*(?:\{([^}]*)\})?/,
     build: (m, env) => {
       const cpus = (m[3] ?? '').split(/\s+/).map((t) => /^(\d+)(?:-|$)/.exec(t)?.[1]).filter((t) => t !== undefined);
-      return [consoleItem(env, 'rcu_stall', {
+      env.st.rcuSelf = m[2] === 'self-detected stall';
+      const header = consoleItem(env, 'rcu_stall', {
         info: `${m[1]} ${m[2]}`, cpus: cpuRanges(cpus.map(Number)), cpu: env.ctx.callerCpu,
-      })];
+      });
+      // 3.x prints the detecting CPU on the same line.
+      const by = /\(detected by (\d+),/.exec(env.body);
+      if (by === null) return [header];
+      env.st.traceCpu = num(by[1]);
+      return [header, consoleItem(env, 'rcu_stall', { cpu: num(by[1]), info: 'detected by' })];
     },
   },
   // rcu: 	1-....: (2099 ticks this GP) idle=a334/1/0x4000000000000000 softirq=76/76 fqs=951
   // rcu: 	4-O...: (0 ticks this GP) idle=002/1/0x4000000000000000 softirq=0/0 fqs=2435   ('O' = offline)
+  // 	1-...!: (0 ticks this GP) idle=9f4/0/0x0 softirq=1234/1234 fqs=0          (4.x: '!' = kthread starved)
+  // 	1: (1 GPs behind) idle=5f1/140000000000000/0 softirq=4551/4551 fqs=5249   (3.x, no flags)
   {
     kind: 'rcu_stall', header: ': (',
-    pattern: /^\s*(?:rcu:\s+)?(\d+)-([^\s:]{3,6}): \(/,
-    build: (m, env) => [consoleItem(env, 'rcu_stall', { cpu: num(m[1]), info: 'stalled cpu' })],
+    pattern: /^\s*(?:rcu:\s+)?(\d+)(?:-([^\s:]{3,7}))?: \((?:\d+ ticks this GP|\d+ GPs behind|\d+ ticks)/,
+    build: (m, env) => {
+      // After a self-detected header the stack that follows is this CPU's own.
+      if (env.st.rcuSelf) env.st.traceCpu = num(m[1]);
+      env.st.rcuSelf = false;
+      return [consoleItem(env, 'rcu_stall', { cpu: num(m[1]), info: 'stalled cpu' })];
+    },
+  },
+  // rcu: 	(detected by 1, t=10502 jiffies, g=5521, q=412 ncpus=4)
+  //  	(detected by 0, t=105002 jiffies, g=89793, c=89792, q=195)
+  // The stack printed next without a header of its own (sched_show_task(current) when all QSes
+  // were seen, 4.x) is the detecting CPU's.
+  {
+    kind: 'rcu_stall', header: '(detected by ',
+    pattern: /^\s*(?:rcu:\s+)?\(detected by (\d+), t=\d+ jiffies/,
+    build: (m, env) => {
+      env.st.traceCpu = num(m[1]);
+      return [consoleItem(env, 'rcu_stall', { cpu: num(m[1]), info: 'detected by' })];
+    },
+  },
+  // rcu: RCU grace-period kthread stack dump:        (the kthread's stack: not a CPU's)
+  {
+    kind: 'rcu_stall', header: 'kthread stack dump',
+    pattern: /^\s*(?:rcu:\s+)?RCU grace-period kthread stack dump:/,
+    build: (_m, env) => {
+      env.st.traceCpu = null;
+      return [consoleItem(env, 'rcu_stall', { info: 'kthread dump' })];
+    },
+  },
+  // Task dump for CPU 1:                              (RCU stall, kernels without NMI backtraces)
+  {
+    kind: 'task_dump', header: 'Task dump for CPU ',
+    pattern: /^\s*(?:rcu:\s+)?Task dump for CPU (\d+):/,
+    build: (m, env) => {
+      env.st.traceCpu = num(m[1]);
+      return [consoleItem(env, 'task_dump', { cpu: num(m[1]) })];
+    },
   },
   // INFO: task kworker/u4:2:57 blocked for more than 122 seconds.
   {

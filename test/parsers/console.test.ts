@@ -160,6 +160,13 @@ describe('NMI backtraces', () => {
 
 describe('lockups, stalls, hangs, panics, warnings', () => {
   it.each<Row>([
+    // syzkaller report_493 line 6, report_289 line 7: the detecting CPU (its stack may follow)
+    ['[ 3024.981320] rcu: \t(detected by 1, t=10546 jiffies, g=301501, q=390)', 'rcu_stall', { cpu: 1, info: 'detected by' }],
+    ['[ 2355.201792] \t(detected by 0, t=10502 jiffies, g=98916, c=98915, q=146)', 'rcu_stall', { cpu: 0, info: 'detected by' }],
+    // syzkaller report_268 line 6: '!' flag (4.x: the grace-period kthread starved), "GPs behind"
+    ['[  328.830097] rcu: \t1-...!: (3 GPs behind) idle=19a/1/0x4000000000000002 softirq=12356/12357 fqs=2 ', 'rcu_stall', { cpu: 1, info: 'stalled cpu' }],
+    // syzkaller report_287 line 11 (RCU stall without NMI backtraces: dump_cpu_task)
+    ['[  268.657826] Task dump for CPU 1:', 'task_dump', { cpu: 1 }],
     // faulty-x86/offline-hang/console.log.gz lines 237, 199, 200, 264
     ['[   66.548485] watchdog: BUG: soft lockup - CPU#1 stuck for 59s! [init:1]', 'soft_lockup', { cpu: 1, wait_ns: 59e9, info: 'init:1' }],
     ['[   24.968581] rcu: INFO: rcu_sched self-detected stall on CPU', 'rcu_stall', { info: 'rcu_sched self-detected stall' }],
@@ -181,10 +188,6 @@ describe('lockups, stalls, hangs, panics, warnings', () => {
     ['[ 8599.142560] rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:', 'rcu_stall', { info: 'rcu_preempt detected stalls' }],
     ['[ 8599.149806] rcu: \t4-O...: (0 ticks this GP) idle=002/1/0x4000000000000000 softirq=0/0 fqs=2435 ', 'rcu_stall', { cpu: 4, info: 'stalled cpu' }],
     // lkml, pre-4.19 one-line form without `rcu: ` (ids 14259430782, 43693347983)
-    ['[  130.604032] INFO: rcu_sched detected stalls on CPUs/tasks: { 14} (detected by 10, t=60002 jiffies, g=4006, c=4005, q=14130)',
-      'rcu_stall', { info: 'rcu_sched detected stalls', cpus: '14' }],
-    ['[ 1273.079260] INFO: rcu_sched detected stalls on CPUs/tasks: { 12 13} (detected by 17, t=60002 jiffies)',
-      'rcu_stall', { info: 'rcu_sched detected stalls', cpus: '12-13' }],
     // lkml, expedited stall (id 27473107950)
     ['[  201.476199] rcu: INFO: rcu_sched detected expedited stalls on CPUs/tasks: { 11-...D } 31660 jiffies s: 28553 root: 0x2/.',
       'rcu_stall', { info: 'rcu_sched detected expedited stalls', cpus: '11' }],
@@ -361,6 +364,23 @@ function expectSequence(lines: string[], wants: Want[]): void {
 }
 
 const F = (func: string, cpu: number | null, info: string = 'frame'): Want => ({ kind: 'frame', func, info, cpu });
+const U = 'unreliable';
+
+describe('RCU stall one-liners (pre-4.19)', () => {
+  it('give the header and the detecting CPU', () => {
+    // lkml, pre-4.19 one-line form without `rcu: ` (ids 14259430782, 43693347983)
+    for (const [line, cpus, by] of [
+      ['[  130.604032] INFO: rcu_sched detected stalls on CPUs/tasks: { 14} (detected by 10, t=60002 jiffies, g=4006, c=4005, q=14130)', '14', 10],
+      ['[ 1273.079260] INFO: rcu_sched detected stalls on CPUs/tasks: { 12 13} (detected by 17, t=60002 jiffies)', '12-13', 17],
+    ] as const) {
+      const { body, ctx } = lineCtx(line);
+      expect(consoleParser.parse(body, ctx)?.map((i) => (i.type === 'console' ? i.message : i))).toEqual([
+        expect.objectContaining({ kind: 'rcu_stall', info: 'rcu_sched detected stalls', cpus }),
+        expect.objectContaining({ kind: 'rcu_stall', info: 'detected by', cpu: by }),
+      ]);
+    }
+  });
+});
 
 describe('stack traces', () => {
   it('x86: soft lockup in __csd_lock_wait, frames carry the CPU of the trace', () => {
@@ -396,10 +416,11 @@ describe('stack traces', () => {
       '[   66.549036] Kernel panic - not syncing: softlockup: hung tasks',
     ], [
       { kind: 'soft_lockup', cpu: 1 }, null, F('__csd_lock_wait', 1, 'rip'),
-      null, null, null, null, null, null, null, null, null, null, null, null,
-      F('do_nothing', 1), F('smp_call_function_single', 1), F('ipi_fault_write', 1), F('full_proxy_write', 1),
-      F('full_proxy_poll', 1), F('vfs_write', 1), F('f_dupfd', 1), F('filp_close', 1), F('ksys_write', 1),
-      F('do_syscall_64', 1), F('entry_SYSCALL_64_after_hwframe', 1),
+      null, { kind: 'regs', info: 'irqs_on', cpu: 1 }, null, null, null, null, null, null, null, null, null, null,
+      // `?` frames: stale return addresses the unwinder could not prove
+      F('do_nothing', 1, U), F('smp_call_function_single', 1, U), F('ipi_fault_write', 1, U), F('full_proxy_write', 1, U),
+      F('full_proxy_poll', 1, U), F('vfs_write', 1, U), F('f_dupfd', 1, U), F('filp_close', 1, U), F('ksys_write', 1, U),
+      F('do_syscall_64', 1, U), F('entry_SYSCALL_64_after_hwframe', 1, U),
       null, { kind: 'panic', info: 'softlockup: hung tasks', cpu: null },
     ]);
   });
@@ -431,9 +452,9 @@ describe('stack traces', () => {
       '[ 1098.703273][    C2] RSP: 002b:00007fff245ca880 EFLAGS: 00000297 ORIG_RAX: ffffffffffffff13',
     ], [
       { kind: 'nmi_backtrace_request', cpu: 2, cpus: '0-1,3' }, { kind: 'nmi_backtrace', cpu: 1 }, null, null, null,
-      F('delay_tsc', 1, 'rip'), null, null, null, F('__const_udelay', 1), F('ret_from_fork', 1),
+      F('delay_tsc', 1, 'rip'), { kind: 'regs', info: 'irqs_on', cpu: 1 }, null, null, F('__const_udelay', 1), F('ret_from_fork', 1),
       { kind: 'nmi_backtrace', cpu: 0 }, null, null,
-      F('native_queued_spin_lock_slowpath', 0, 'rip'), null, null, F('do_raw_spin_lock', 0), null, null, null,
+      F('native_queued_spin_lock_slowpath', 0, 'rip'), null, null, F('do_raw_spin_lock', 0), null, null, { kind: 'regs', info: 'irqs_on', cpu: 0 },
     ]);
   });
 
@@ -455,7 +476,7 @@ describe('stack traces', () => {
       ' csd_lock_wait kernel/smp.c:443 [inline]',
       ' smp_call_function_many_cond+0x958/0xa04 kernel/smp.c:988',
     ], [
-      null, null, null, F('csd_lock_wait', 1, 'pc'), F('smp_call_function_many_cond', 1, 'pc'),
+      null, null, { kind: 'regs', info: 'irqs_on', cpu: 1 }, F('csd_lock_wait', 1, 'pc'), F('smp_call_function_many_cond', 1, 'pc'),
       F('csd_lock_wait', 1, 'lr'), F('smp_call_function_many_cond', 1, 'lr'), null, null, null,
       F('__cmpwait_case_32', 1), F('__cmpwait', 1), F('csd_lock_wait', 1), F('smp_call_function_many_cond', 1),
     ]);
