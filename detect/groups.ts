@@ -22,7 +22,7 @@ export interface FindingGroup {
 
 /** Which finding of a group leads it (and names its signature), at equal severity. */
 const LEAD_ORDER = ['csd-never-released', 'ipi-to-nonexistent', 'ipi-to-offline', 'pending-at-offline', 'callback-on-offline-cpu',
-  'csd-reuse-while-locked', 'kernel-reported', 'csd-held-too-long', 'csd-released-late', 'ipi-not-delivered', 'spurious-delivery'];
+  'csd-reuse-while-locked', 'kernel-reported', 'cross-call-wait', 'csd-held-too-long', 'csd-released-late', 'ipi-not-delivered', 'spurious-delivery'];
 
 const rank = (f: Finding) => SEVERITIES.indexOf(f.severity) * 100 + (LEAD_ORDER.indexOf(f.detector) + 1 || 99);
 
