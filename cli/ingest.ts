@@ -73,7 +73,7 @@ function printSummary(outcomes: FileOutcome[]): void {
     if (events > 0) out.push(`  events per kind: ${formatMap(counts.events)}`);
     for (const [id, value] of counts.stats) {
       const [name, key] = id.split('\u0000') as [keyof typeof STATS, string];
-      if (STATS[name].severity !== 'info' && name !== 'unparsed_lines') out.push(`  ${name}${key ? `[${key}]` : ''}: ${value} (${STATS[name].description})`);
+      if ((STATS[name].severity !== 'info' || name === 'console_after_text') && name !== 'unparsed_lines') out.push(`  ${name}${key ? `[${key}]` : ''}: ${value} (${STATS[name].description})`);
     }
     for (const { line, reason } of counts.unparsed.slice(0, 5)) out.push(`  unparsed ${outcome.path}:${line}: ${reason}`);
     if (counts.unparsedTotal > 5) out.push(`  ... ${counts.unparsedTotal - 5} more in table unparsed`);

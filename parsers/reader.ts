@@ -37,6 +37,8 @@ const DMESG_LEVEL = /^(?:kern|user|mail|daemon|auth|syslog|lpr|news|uucp|cron|au
 const DMESG_WALL = /^(?:\[(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}\]|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d,\d+[+-]\d\d:?\d\d) /;
 // journalctl -k -o short-monotonic: `[    6.123456] host kernel: text` (the host after the stamp)
 const JOURNAL_HOST = /^\S+ kernel: /;
+// A printk stamp inside a line (console output glued after other text): six decimals, as printk prints.
+const GLUED_PRINTK = /(?:<\d+>)?\[\s*\d+\.\d{6}\](?:\[\s*[CT]\d+\])?/;
 // A QEMU record's thread id: `29728@1795309286.727317:apic_local_deliver ...`
 const QEMU_TID = /^(\d+)@/;
 // ANSI escape sequences (SeaBIOS clears the screen on the serial console).
@@ -130,6 +132,7 @@ export class SourceReader {
     const qemuTid = first >= 0x30 && first <= 0x39 ? QEMU_TID.exec(body) : null;
     if (qemuTid) noteQemuTid(this.state, Number(qemuTid[1]));
     else body = this.stripConsolePrefix(body, ctx);
+    if (!qemuTid) body = this.splitGluedConsole(body, ctx, lineNo);
 
     const sectionItems = this.trackDumpSection(body, ctx);
     const parsed = sectionItems ? { format: 'ftrace-dump' as const, items: sectionItems } : parseLine(body, ctx);
@@ -139,6 +142,28 @@ export class SourceReader {
     }
     this.emit(parsed.items, lineNo, line);
     this.sink.format(parsed.format);
+  }
+
+  /**
+   * A kernel message glued after other output (`...test output[  123.456789] CPU3 is now offline`,
+   * `syzkaller login: [  417.725670][    C1] rcu: INFO: ...`): the text before the printk stamp is
+   * kept as console text and counted (stat console_after_text); the message is read as a line of
+   * its own. Only a stamp with six decimals (printk's own) counts, and never inside an ftrace
+   * event line.
+   */
+  private splitGluedConsole(body: string, ctx: LineContext, lineNo: number): string {
+    if (!body.includes('.') || !body.includes('[')) return body;
+    const m = GLUED_PRINTK.exec(body);
+    if (m === null || m.index === 0 || FTRACE_EVENT_LIKE.test(body) || body.slice(m.index + m[0].length).trim() === '') return body;
+    const before = body.slice(0, m.index);
+    const beforeTs = ctx.consoleTsNs;
+    const probe: LineContext = { ...ctx, consoleTsNs: null, callerCpu: null, caller: null, fromConsole: false };
+    const rest = this.stripConsolePrefix(body.slice(m.index), probe);
+    if (!probe.fromConsole) return body;
+    Object.assign(ctx, { consoleTsNs: probe.consoleTsNs, callerCpu: probe.callerCpu, caller: probe.caller ?? null, fromConsole: true });
+    if (before.trim() !== '') this.sink.console(blankConsole('text', before, beforeTs ?? ctx.consoleTsNs), lineNo);
+    this.sink.stat('console_after_text', '', 1);
+    return rest;
   }
 
   private stripConsolePrefix(line: string, ctx: LineContext): string {

@@ -43,6 +43,10 @@ export const STATS = {
     indexed: false, severity: 'info',
     description: 'console lines split by an interleaved QEMU trace line and glued back together',
   },
+  console_after_text: {
+    indexed: false, severity: 'info',
+    description: 'kernel console lines that did not start their line (CI logs glue them after test output): the printk stamp was found inside the line, the text before it kept as console text',
+  },
   ftrace_entries_in_buffer: {
     indexed: false, severity: 'info',
     description: 'ftrace header entries-in-buffer (events the ring buffer still held when read)',
