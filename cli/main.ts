@@ -8,6 +8,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isIpitraceError } from '../store/errors.js';
 import { analyzeCommand, timelineCommand } from './analyze.js';
+import { batchCommand } from './batch.js';
 import { detectCommand } from './detect.js';
 import { ingestCommand } from './ingest.js';
 import { STDIN_SENTINEL } from './options.js';
@@ -33,6 +34,7 @@ async function main(): Promise<void> {
     .command(queryCommand)
     .command(schemaCommand)
     .command(analyzeCommand).command(timelineCommand)
+    .command(batchCommand)
     .command(recordCommand)
     .option('debug', { type: 'boolean', describe: 'show stack traces of internal errors', global: true })
     .demandCommand(1, 'give a command (see --help)')

@@ -1,0 +1,85 @@
+// A fixed pool of worker threads (batch/worker.ts) that analyzes boots in parallel: each worker takes
+// the next boot as soon as it is done with one, results come back in completion order.
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { BootUnit } from './units.js';
+
+/** Analyze options common to every boot of a run (those of `ipitrace analyze`, less files/boot/db). */
+export interface BatchOptions {
+  failOn: 'error' | 'warning' | 'never';
+  csdTimeout: number;
+  grace: number;
+  cpus?: number;
+}
+
+export interface BatchJob {
+  id: number;
+  unit: BootUnit;
+  options: BatchOptions;
+}
+
+export interface BatchResult {
+  id: number;
+  /** analyze's exit code: 0 clean, 1 findings at --fail-on, 2 the boot could not be analyzed. */
+  code: number;
+  /** What analyze --json printed (empty when it failed before). */
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+function workerUrl(): URL {
+  const here = import.meta.url;
+  return here.endsWith('.ts') ? new URL('../dist/batch/worker.js', here) : new URL('./worker.js', here);
+}
+
+export function defaultJobs(): number {
+  return availableParallelism();
+}
+
+/**
+ * Analyzes every unit with `jobs` workers; onResult is called once per unit, as each finishes. A
+ * worker that dies takes only its current boot with it (reported as code 2); a new one replaces it.
+ */
+export async function runPool(units: BootUnit[], options: BatchOptions, jobs: number,
+  onResult: (unit: BootUnit, result: BatchResult) => void): Promise<void> {
+  let next = 0;
+  const threads = Math.max(1, Math.min(jobs, units.length));
+  const lane = async (): Promise<void> => {
+    let worker: Worker | null = null;
+    try {
+      while (next < units.length) {
+        const id = next++;
+        worker ??= new Worker(workerUrl());
+        const result = await runOne(worker, { id, unit: units[id], options });
+        if (result.died) {
+          await worker.terminate();
+          worker = null;
+        }
+        onResult(units[id], result.result);
+      }
+    } finally {
+      await worker?.terminate();
+    }
+  };
+  await Promise.all(Array.from({ length: threads }, lane));
+}
+
+function runOne(worker: Worker, job: BatchJob): Promise<{ result: BatchResult; died: boolean }> {
+  return new Promise((resolve) => {
+    const done = (result: BatchResult, died: boolean) => {
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+      resolve({ result, died });
+    };
+    const failed = (why: string) => done({ id: job.id, code: 2, stdout: '', stderr: `ipitrace: internal error: ${why}\n`, ms: 0 }, true);
+    const onMessage = (result: BatchResult) => done(result, false);
+    const onError = (error: Error) => failed(`analysis thread failed: ${error.message}`);
+    const onExit = (code: number) => failed(`analysis thread exited (${code})`);
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+    worker.postMessage(job);
+  });
+}

@@ -1,0 +1,141 @@
+// ipitrace batch PATH... [--manifest F] [--out DIR] [--jobs N] [--json] [--fail-on ...]
+// Many boots in one run, as a boot farm has them: each folder (its files) or file is one boot,
+// analyzed as `ipitrace analyze --json` would, on every core. A boot that cannot be analyzed is
+// reported and the run goes on.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CommandModule } from 'yargs';
+import { z } from 'zod';
+import { IpitraceError } from '../store/errors.js';
+import { detectOptions } from './detect.js';
+import { validateOptions } from './options.js';
+
+export const BatchArgs = z.object({
+  paths: z.array(z.string()).default([]),
+  manifest: z.string().min(1).optional(),
+  out: z.string().min(1).optional(),
+  jobs: z.number().int().positive().optional(),
+  json: z.boolean(),
+  failOn: z.enum(['error', 'warning', 'never']),
+  csdTimeout: z.number().positive(),
+  grace: z.number().nonnegative(),
+  cpus: z.number().int().positive().optional(),
+  progress: z.boolean().optional(),
+});
+export type BatchArgs = z.infer<typeof BatchArgs>;
+
+/** One boot's line of `batch --json` (JSON Lines: one object per boot, in completion order). */
+export interface BatchLine {
+  boot: string;
+  files: string[];
+  /** analyze's exit code for this boot: 0 clean, 1 findings at --fail-on, 2 not analyzed. */
+  exit_code: number;
+  errors: number;
+  warnings: number;
+  infos: number;
+  seconds: number;
+  /** The first finding's title at the highest severity, or null. */
+  headline: string | null;
+  /** Why the boot could not be analyzed (exit_code 2), else null. */
+  error: string | null;
+}
+
+interface Counts { errors: number; warnings: number; infos: number; headline: string | null }
+
+/** Severity counts and the headline from analyze's JSON document (whatever else it holds). */
+function countFindings(json: string): Counts {
+  const counts: Counts = { errors: 0, warnings: 0, infos: 0, headline: null };
+  if (json.trim() === '') return counts;
+  const doc = JSON.parse(json) as { boots?: { findings?: { severity: string; title: string }[] }[] };
+  const findings = (doc.boots ?? []).flatMap((b) => b.findings ?? []);
+  for (const f of findings) {
+    if (f.severity === 'error') counts.errors++;
+    else if (f.severity === 'warning') counts.warnings++;
+    else counts.infos++;
+  }
+  const rank = ['error', 'warning', 'info'];
+  const first = [...findings].sort((a, b) => rank.indexOf(a.severity) - rank.indexOf(b.severity))[0];
+  counts.headline = first && first.severity !== 'info' ? first.title : null;
+  return counts;
+}
+
+/** Runs the batch; returns the exit code: 1 if any boot has a finding at --fail-on, else 2 if any boot failed, else 0. */
+export async function runBatch(args: BatchArgs, out = { stdout: (t: string) => process.stdout.write(t), stderr: (t: string) => process.stderr.write(t) }): Promise<number> {
+  const { unitsFromManifest, unitsFromPaths } = await import('../batch/units.js');
+  const { defaultJobs, runPool } = await import('../batch/pool.js');
+  const units = [...(args.manifest ? unitsFromManifest(args.manifest) : []), ...unitsFromPaths(args.paths)];
+  if (units.length === 0) throw new IpitraceError('E_USAGE', 'give boots to analyze: folders, files or --manifest FILE');
+  if (args.out) mkdirSync(args.out, { recursive: true });
+  const jobs = args.jobs ?? defaultJobs();
+  const progress = args.progress ?? process.stderr.isTTY === true;
+  let done = 0;
+  const tally = { findings: 0, clean: 0, failed: 0 };
+  const width = Math.min(40, Math.max(...units.map((u) => u.boot.length)));
+  const started = performance.now();
+  await runPool(units, { failOn: args.failOn, csdTimeout: args.csdTimeout, grace: args.grace, cpus: args.cpus }, jobs, (unit, result) => {
+    done++;
+    let counts: Counts = { errors: 0, warnings: 0, infos: 0, headline: null };
+    let error: string | null = null;
+    if (result.code === 2) error = result.stderr.trim().replace(/^ipitrace: /, '') || 'not analyzed';
+    else {
+      try {
+        counts = countFindings(result.stdout);
+      } catch {
+        error = 'internal error: analyze printed no JSON';
+      }
+    }
+    const code = error ? 2 : result.code;
+    if (code === 1) tally.findings++;
+    else if (code === 0) tally.clean++;
+    else tally.failed++;
+    if (args.out) {
+      const name = unit.boot.replace(/[^\w.~-]/g, '_');
+      if (error) writeFileSync(join(args.out, `${name}.error.txt`), `${error}\n`);
+      else writeFileSync(join(args.out, `${name}.json`), result.stdout);
+    }
+    const line: BatchLine = {
+      boot: unit.boot, files: unit.files, exit_code: code, errors: counts.errors, warnings: counts.warnings, infos: counts.infos,
+      seconds: Math.round(result.ms) / 1000, headline: counts.headline, error,
+    };
+    if (progress) out.stderr('\r\x1b[K');
+    out.stdout(args.json ? `${JSON.stringify(line)}\n` : `${formatLine(line, width)}\n`);
+    if (progress) out.stderr(`[${done}/${units.length}] ${tally.findings} with findings, ${tally.failed} failed`);
+  });
+  if (progress) out.stderr('\r\x1b[K');
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  out.stderr(`ipitrace batch: ${units.length} boot${units.length === 1 ? '' : 's'} in ${seconds} s on ${Math.min(jobs, units.length)} thread${jobs === 1 ? '' : 's'}: `
+    + `${tally.findings} with findings at --fail-on ${args.failOn}, ${tally.clean} clean, ${tally.failed} not analyzed\n`);
+  return tally.findings > 0 ? 1 : tally.failed > 0 ? 2 : 0;
+}
+
+function formatLine(line: BatchLine, width: number): string {
+  const name = line.boot.padEnd(width);
+  if (line.error) return `${name}  NOT ANALYZED  ${line.error}`;
+  const counts = [line.errors && `${line.errors} error${line.errors === 1 ? '' : 's'}`, line.warnings && `${line.warnings} warning${line.warnings === 1 ? '' : 's'}`]
+    .filter(Boolean).join(', ');
+  return `${name}  ${counts ? `${counts}: ${line.headline}` : 'no IPI or CSD problem found'}`;
+}
+
+export const batchCommand: CommandModule = {
+  command: 'batch [paths..]',
+  describe: 'analyze many boots in one run on every core: each folder (its files) or file is one boot; a line per boot',
+  builder: (y) => y
+    .positional('paths', { type: 'string', array: true, describe: 'boot folders (all files in one are one boot) or single-file boots' })
+    .options({
+      'fail-on': detectOptions['fail-on'],
+      'csd-timeout': detectOptions['csd-timeout'],
+      grace: detectOptions.grace,
+      cpus: detectOptions.cpus,
+      manifest: { type: 'string', describe: 'a file listing boots, one a line: NAME<TAB>FILE[<TAB>FILE...] (or only files)' },
+      out: { type: 'string', describe: "write each boot's analyze --json document to DIR/BOOT.json (DIR/BOOT.error.txt when it failed)" },
+      jobs: { type: 'number', describe: 'boots analyzed at once (default: the number of cores)' },
+      json: { type: 'boolean', default: false, describe: 'print one JSON object per boot (JSON Lines): boot, files, exit_code, errors, warnings, infos, seconds, headline, error' },
+      progress: { type: 'boolean', describe: 'show a progress line on stderr (default: when stderr is a terminal)' },
+    })
+    .example('$0 batch runs/*/ --out results/ --fail-on warning', 'a boot per folder, every core, one JSON document per boot')
+    .example('$0 batch --manifest boots.tsv --json > verdicts.jsonl', 'boots listed in a manifest, one JSON line each'),
+  handler: async (argv) => {
+    const args = validateOptions(BatchArgs, argv);
+    process.exitCode = await runBatch(args);
+  },
+};
