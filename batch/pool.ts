@@ -2,6 +2,7 @@
 // the next boot as soon as it is done with one, results come back in completion order.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import type { BootRow, FindingRow } from '../report/export.js';
 import type { BootUnit } from './units.js';
 
 /** Analyze options common to every boot of a run (those of `ipitrace analyze`, less files/boot/db). */
@@ -16,6 +17,8 @@ export interface BatchJob {
   id: number;
   unit: BootUnit;
   options: BatchOptions;
+  /** Also return the boot's warehouse rows (report/export.ts). */
+  exportRows: boolean;
 }
 
 export interface BatchResult {
@@ -26,6 +29,8 @@ export interface BatchResult {
   stdout: string;
   stderr: string;
   ms: number;
+  /** The warehouse rows of each boot analyzed, when the job asked for them. */
+  rows: { boot: BootRow; findings: FindingRow[] }[] | null;
 }
 
 function workerUrl(): URL {
@@ -41,7 +46,7 @@ export function defaultJobs(): number {
  * Analyzes every unit with `jobs` workers; onResult is called once per unit, as each finishes. A
  * worker that dies takes only its current boot with it (reported as code 2); a new one replaces it.
  */
-export async function runPool(units: BootUnit[], options: BatchOptions, jobs: number,
+export async function runPool(units: BootUnit[], options: BatchOptions, jobs: number, exportRows: boolean,
   onResult: (unit: BootUnit, result: BatchResult) => void): Promise<void> {
   let next = 0;
   const threads = Math.max(1, Math.min(jobs, units.length));
@@ -51,7 +56,7 @@ export async function runPool(units: BootUnit[], options: BatchOptions, jobs: nu
       while (next < units.length) {
         const id = next++;
         worker ??= new Worker(workerUrl());
-        const result = await runOne(worker, { id, unit: units[id], options });
+        const result = await runOne(worker, { id, unit: units[id], options, exportRows });
         if (result.died) {
           await worker.terminate();
           worker = null;
@@ -73,7 +78,7 @@ function runOne(worker: Worker, job: BatchJob): Promise<{ result: BatchResult; d
       worker.off('exit', onExit);
       resolve({ result, died });
     };
-    const failed = (why: string) => done({ id: job.id, code: 2, stdout: '', stderr: `ipitrace: internal error: ${why}\n`, ms: 0 }, true);
+    const failed = (why: string) => done({ id: job.id, code: 2, stdout: '', stderr: `ipitrace: internal error: ${why}\n`, ms: 0, rows: null }, true);
     const onMessage = (result: BatchResult) => done(result, false);
     const onError = (error: Error) => failed(`analysis thread failed: ${error.message}`);
     const onExit = (code: number) => failed(`analysis thread exited (${code})`);

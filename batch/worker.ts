@@ -18,17 +18,21 @@ port.on('message', (job: BatchJob) => {
 
 async function analyzeOne(job: BatchJob): Promise<BatchResult> {
   const { runAnalyze } = await import('../cli/analyze.js');
+  const { exportRows } = await import('../report/export.js');
+  let rows: BatchResult['rows'] = null;
   let stdout = '';
   let stderr = '';
   const started = performance.now();
   try {
     const code = await runAnalyze({
-      ...job.options, files: job.unit.files, boot: job.unit.boot, json: true, db: totalBytes(job.unit.files) < IN_MEMORY_BYTES ? ':memory:' : undefined,
-    }, { stdout: (text) => (stdout += text), stderr: (text) => (stderr += text) });
-    return { id: job.id, code, stdout, stderr, ms: performance.now() - started };
+      ...job.options, files: job.unit.files, boot: job.unit.boot, json: true, verbose: false, db: totalBytes(job.unit.files) < IN_MEMORY_BYTES ? ':memory:' : undefined,
+    }, { stdout: (text) => (stdout += text), stderr: (text) => (stderr += text) }, undefined, {
+      analyzed: job.exportRows ? (db, boots) => (rows = boots.map((boot) => exportRows(db, boot))) : undefined,
+    });
+    return { id: job.id, code, stdout, stderr, ms: performance.now() - started, rows };
   } catch (error) {
     const message = isIpitraceError(error) ? error.message : `internal error: ${(error as Error).message}`;
-    return { id: job.id, code: 2, stdout, stderr: stderr + `ipitrace: ${message}\n`, ms: performance.now() - started };
+    return { id: job.id, code: 2, stdout, stderr: stderr + `ipitrace: ${message}\n`, ms: performance.now() - started, rows: null };
   }
 }
 

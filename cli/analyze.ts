@@ -23,8 +23,13 @@ export type AnalyzeArgs = z.infer<typeof AnalyzeArgs>;
 
 export { processOutput, type Output } from './detect.js';
 
+/** What a caller (ipitrace batch) may read from the database before analyze closes it. */
+export interface AnalyzeHooks {
+  analyzed?: (db: import('../store/db.js').Db, boots: string[]) => void;
+}
+
 /** Runs the whole analysis; returns the exit code (0, 1 at --fail-on, 2 for unreadable input or nothing to analyze). */
-export async function runAnalyze(args: AnalyzeArgs, out: Output = processOutput, progress?: Progress): Promise<number> {
+export async function runAnalyze(args: AnalyzeArgs, out: Output = processOutput, progress?: Progress, hooks: AnalyzeHooks = {}): Promise<number> {
   checkOutputPath(args.junit, '--junit');
   checkOutputPath(args.html, '--html');
   checkOutputPath(args.db, '--db');
@@ -45,6 +50,7 @@ export async function runAnalyze(args: AnalyzeArgs, out: Output = processOutput,
         detail: true,
         progress,
         after: (_db, analyzed) => {
+          hooks.analyzed?.(db, analyzed);
           if (!args.html) return;
           const pages = analyzed.map((boot) => buildTimeline(db, boot, { db: args.db ?? null, files: args.files }));
           writeOutput(args.html, renderTimelinePage(pages), '--html');

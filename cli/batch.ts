@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { z } from 'zod';
+import type { BootRow, FindingRow } from '../report/export.js';
 import { IpitraceError } from '../store/errors.js';
 import { detectOptions } from './detect.js';
 import { validateOptions } from './options.js';
@@ -21,6 +22,8 @@ export const BatchArgs = z.object({
   grace: z.number().nonnegative(),
   cpus: z.number().int().positive().optional(),
   progress: z.boolean().optional(),
+  export: z.string().min(1).optional(),
+  exportFormat: z.enum(['jsonl', 'parquet']),
 });
 export type BatchArgs = z.infer<typeof BatchArgs>;
 
@@ -63,17 +66,36 @@ function countFindings(json: string): Counts {
 export async function runBatch(args: BatchArgs, out = { stdout: (t: string) => process.stdout.write(t), stderr: (t: string) => process.stderr.write(t) }): Promise<number> {
   const { unitsFromManifest, unitsFromPaths } = await import('../batch/units.js');
   const { defaultJobs, runPool } = await import('../batch/pool.js');
+  const { exportPaths, writeJsonl, writeParquet } = await import('../report/export-write.js');
   const units = [...(args.manifest ? unitsFromManifest(args.manifest) : []), ...unitsFromPaths(args.paths)];
   if (units.length === 0) throw new IpitraceError('E_USAGE', 'give boots to analyze: folders, files or --manifest FILE');
   if (args.out) mkdirSync(args.out, { recursive: true });
+  // Warehouse rows: JSON Lines appended boot by boot (memory stays flat), Parquet written at the end.
+  const exported = args.export ? exportPaths(args.export, args.exportFormat) : null;
+  const parquetRows: { boots: BootRow[]; findings: FindingRow[] } = { boots: [], findings: [] };
+  if (exported) {
+    mkdirSync(args.export!, { recursive: true });
+    if (args.exportFormat === 'jsonl') for (const path of [exported.findings, exported.boots]) writeJsonl(path, [], false);
+  }
   const jobs = args.jobs ?? defaultJobs();
   const progress = args.progress ?? process.stderr.isTTY === true;
   let done = 0;
   const tally = { findings: 0, clean: 0, failed: 0 };
   const width = Math.min(40, Math.max(...units.map((u) => u.boot.length)));
   const started = performance.now();
-  await runPool(units, { failOn: args.failOn, csdTimeout: args.csdTimeout, grace: args.grace, cpus: args.cpus }, jobs, (unit, result) => {
+  await runPool(units, { failOn: args.failOn, csdTimeout: args.csdTimeout, grace: args.grace, cpus: args.cpus }, jobs, exported !== null, (unit, result) => {
     done++;
+    if (exported && result.rows) {
+      const boots = result.rows.map((r) => r.boot);
+      const findings = result.rows.flatMap((r) => r.findings);
+      if (args.exportFormat === 'jsonl') {
+        writeJsonl(exported.findings, findings, true);
+        writeJsonl(exported.boots, boots, true);
+      } else {
+        parquetRows.boots.push(...boots);
+        parquetRows.findings.push(...findings);
+      }
+    }
     let counts: Counts = { errors: 0, warnings: 0, infos: 0, headline: null };
     let error: string | null = null;
     if (result.code === 2) error = result.stderr.trim().replace(/^ipitrace: /, '') || 'not analyzed';
@@ -102,6 +124,7 @@ export async function runBatch(args: BatchArgs, out = { stdout: (t: string) => p
     if (progress) out.stderr(`[${done}/${units.length}] ${tally.findings} with findings, ${tally.failed} failed`);
   });
   if (progress) out.stderr('\r\x1b[K');
+  if (exported && args.exportFormat === 'parquet') await writeParquet(exported, parquetRows.boots, parquetRows.findings);
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   out.stderr(`ipitrace batch: ${units.length} boot${units.length === 1 ? '' : 's'} in ${seconds} s on ${Math.min(jobs, units.length)} thread${jobs === 1 ? '' : 's'}: `
     + `${tally.findings} with findings at --fail-on ${args.failOn}, ${tally.clean} clean, ${tally.failed} not analyzed\n`);
@@ -131,6 +154,8 @@ export const batchCommand: CommandModule = {
       jobs: { type: 'number', describe: 'boots analyzed at once (default: the number of cores)' },
       json: { type: 'boolean', default: false, describe: 'print one JSON object per boot (JSON Lines): boot, files, exit_code, errors, warnings, infos, seconds, headline, error' },
       progress: { type: 'boolean', describe: 'show a progress line on stderr (default: when stderr is a terminal)' },
+      export: { type: 'string', describe: 'also write every finding and a summary per boot for a warehouse: DIR/findings.EXT, DIR/boots.EXT (as ipitrace export)' },
+      'export-format': { choices: ['jsonl', 'parquet'], default: 'jsonl', describe: 'format of --export' },
     })
     .example('$0 batch runs/*/ --out results/ --fail-on warning', 'a boot per folder, every core, one JSON document per boot')
     .example('$0 batch --manifest boots.tsv --json > verdicts.jsonl', 'boots listed in a manifest, one JSON line each'),

@@ -10,6 +10,7 @@ import { isIpitraceError } from '../store/errors.js';
 import { analyzeCommand, timelineCommand } from './analyze.js';
 import { batchCommand } from './batch.js';
 import { detectCommand } from './detect.js';
+import { exportCommand } from './export.js';
 import { ingestCommand } from './ingest.js';
 import { STDIN_SENTINEL } from './options.js';
 import { queryCommand } from './query.js';
@@ -34,7 +35,7 @@ async function main(): Promise<void> {
     .command(queryCommand)
     .command(schemaCommand)
     .command(analyzeCommand).command(timelineCommand)
-    .command(batchCommand)
+    .command(batchCommand).command(exportCommand)
     .command(recordCommand)
     .option('debug', { type: 'boolean', describe: 'show stack traces of internal errors', global: true })
     .demandCommand(1, 'give a command (see --help)')
