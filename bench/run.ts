@@ -1,7 +1,7 @@
 // `npm run bench`: ingest and detect throughput, memory and scaling on large generated inputs
 // (bench/generate.ts), against a baseline that merely stores the rows (bench/baseline.ts).
 //   node dist/bench/run.js [--sizes 1000000,5000000] [--repeat 3] [--gzip 1000000|none] [--only ftrace|mixed]
-//                          [--keep] [--out DIR] [--cli PATH/dist/cli/main.js]
+//                          [--keep] [--out DIR] [--cli PATH/dist/cli/main.js] [--only startup]
 // --cli measures another build of ipitrace (e.g. a copy with a patch applied) on the same inputs.
 // Every step runs in its own child process, so that its peak RSS and CPU time can be measured (GNU
 // time's %M %U %S, or process.resourceUsage() from a preloaded hook when /usr/bin/time is missing).
@@ -16,6 +16,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateInputs, label, type GeneratedInput } from './generate.js';
+import { measureStartup, type StartupResult } from './startup.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..', '..');
@@ -34,7 +35,7 @@ interface Options {
   sizes: number[];
   repeat: number;
   gzip: number | null;
-  only: 'ftrace' | 'mixed' | null;
+  only: 'ftrace' | 'mixed' | 'startup' | null;
   keep: boolean;
   out: string;
   cli: string;
@@ -202,7 +203,7 @@ const fmtRate = (x: number) => `${(x / 1000).toFixed(0)}k/s`;
 const fmtInt = (n: number) => n.toLocaleString('en-US');
 const pad = (s: string, n: number) => s.padStart(n);
 
-function report(results: InputResult[], options: Options, host: Record<string, string | number>): void {
+function report(results: InputResult[], startup: StartupResult, options: Options, host: Record<string, string | number>): void {
   const out: string[] = [];
   out.push('');
   out.push(`machine: ${host.cpus} CPUs (${host.cpu_model}), ${host.memory_gb} GB, node ${host.node}, SQLite ${host.sqlite}; best of ${options.repeat}, wall time incl. process start`);
@@ -224,7 +225,13 @@ function report(results: InputResult[], options: Options, host: Record<string, s
   const mismatched = results.filter((r) => r.storedEvents !== r.events);
   for (const r of mismatched) out.push(`note: ${r.name}: ${fmtInt(r.storedEvents)} events stored for ${fmtInt(r.events)} generated`);
 
-  const summary = summarize(results, options, host);
+  out.push(`start-up: node -e 0 ${startup.node_s.toFixed(3)} s, ipitrace --version ${startup.version_s.toFixed(3)} s`
+    + (startup.small_console ? `, analyze of a ${startup.small_console.bytes} B console ${startup.analyze_small_s!.toFixed(3)} s` : ''));
+  if (startup.batch) {
+    out.push(`batch: ${startup.batch.consoles} syzkaller consoles in ${startup.batch.s.toFixed(1)} s, ${(startup.batch.per_console_s * 1000).toFixed(0)} ms each; `
+      + `one analyze process per console: ${(startup.batch.process_per_console_s * 1000).toFixed(0)} ms each`);
+  }
+  const summary = summarize(results, startup, options, host);
   out.push('');
   const t = summary.targets as Record<string, { value: number | null; target: string; met: boolean | null }>;
   for (const [name, { value, target, met }] of Object.entries(t)) {
@@ -241,7 +248,7 @@ function cpuLine(r: InputResult): string {
   return parts.filter(Boolean).join(', ');
 }
 
-function summarize(results: InputResult[], options: Options, host: Record<string, string | number>): Record<string, unknown> {
+function summarize(results: InputResult[], startup: StartupResult, options: Options, host: Record<string, string | number>): Record<string, unknown> {
   const plain = results.filter((r) => r.kind !== 'ftrace-gz');
   const ratios = plain.filter((r) => r.baseline).map((r) => r.baseline!.seconds / r.ingest.seconds);
   const detectPerM = plain.filter((r) => r.detect).map((r) => r.detect!.seconds / (r.events / 1e6));
@@ -287,6 +294,7 @@ function summarize(results: InputResult[], options: Options, host: Record<string
       rss_ratio: { ftrace_ingest: rssGrowth('ftrace', 'ingest'), ftrace_detect: rssGrowth('ftrace', 'detect'), mixed_ingest: rssGrowth('mixed', 'ingest'), mixed_detect: rssGrowth('mixed', 'detect') },
     },
     gzip_vs_plain: gzRatio,
+    startup,
     targets: {
       'ingest ev/s / baseline ev/s (min)': { value: minRatio, target: '>= 1.0', met: minRatio === null ? null : minRatio >= 1.0 },
       'replay+detect s per M events (max)': { value: maxDetect, target: '<= 1.0', met: maxDetect === null ? null : maxDetect <= 1.0 },
@@ -294,7 +302,19 @@ function summarize(results: InputResult[], options: Options, host: Record<string
       [`peak RSS ${label(largest)}/${label(smallest)} (max)`]: { value: rssGrowths.length ? Math.max(...rssGrowths) : null, target: `<= ${FLAT_RSS}`, met: rssGrowths.length ? Math.max(...rssGrowths) <= FLAT_RSS : null },
       'detect growth exponent (max)': { value: exps.length ? Math.max(...exps) : null, target: '~1', met: exps.length ? Math.max(...exps) < 1.3 : null },
       '.gz ingest / plain ingest': { value: gzRatio, target: '<= 1.3', met: gzRatio === null ? null : gzRatio <= 1.3 },
+      ...startupTargets(startup),
     },
+  };
+}
+
+function startupTargets(startup: StartupResult): Record<string, { value: number | null; target: string; met: boolean | null }> {
+  const version = round(startup.version_s / startup.node_s, 2);
+  const small = startup.analyze_small_s === null ? null : round(startup.analyze_small_s / startup.node_s, 2);
+  const batch = startup.batch ? round(startup.batch.per_console_s / startup.batch.process_per_console_s, 2) : null;
+  return {
+    'ipitrace --version / node -e 0': { value: version, target: '<= 2', met: version <= 2 },
+    'analyze 10 KB console / node -e 0': { value: small, target: '<= 3', met: small === null ? null : small <= 3 },
+    'batch per console / analyze process': { value: batch, target: '< 1', met: batch === null ? null : batch < 1 },
   };
 }
 
@@ -303,14 +323,15 @@ async function main(): Promise<void> {
   const log = (text: string) => process.stderr.write(text + '\n');
   if (!existsSync(options.cli)) throw new Error(`${options.cli}: not built (npm run build)`);
   const host = machine();
-  const kinds = options.only ? [options.only] : (['ftrace', 'mixed'] as const).slice();
-  const inputs = await generateInputs(options.out, kinds, options.sizes, options.only === 'mixed' ? null : options.gzip, log);
+  const startup = measureStartup(options.cli, ROOT, options.repeat, log);
+  const kinds = options.only === 'startup' ? [] : options.only ? [options.only] : (['ftrace', 'mixed'] as const).slice();
+  const inputs = kinds.length ? await generateInputs(options.out, kinds, options.sizes, options.only === 'mixed' ? null : options.gzip, log) : [];
   const results: InputResult[] = [];
   for (const input of inputs) {
     log(`${input.name}: ${fmtInt(input.events)} events, ${fmtInt(input.lines)} lines, ${(input.bytes / 1e6).toFixed(0)} MB`);
     results.push(measure(input, options, log));
   }
-  report(results, options, { ...host, load_at_end: round(loadavg()[0], 2) });
+  report(results, startup, options, { ...host, load_at_end: round(loadavg()[0], 2) });
 }
 
 main().catch((error: unknown) => {
