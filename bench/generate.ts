@@ -7,6 +7,8 @@
 //   QEMU log of the same boot), each copy of both shifted by the same time and the two interleaved in
 //   proportion to their lengths, and a printk-prefixed kernel message (x86/big's console, cycled
 //   without its hotplug messages, stamped with the current time) after every 8 events.
+// - console: the mixed console without QEMU's lines: a console of tp_printk events and kernel
+//   messages, as a CI job that boots with tp_printk keeps it (no ftrace file, no QEMU log).
 // Files are written to bench/out/ and reused while the generator version and sizes match.
 import { closeSync, createReadStream, createWriteStream, existsSync, mkdirSync, openSync, readFileSync, renameSync,
   statSync, writeFileSync, writeSync } from 'node:fs';
@@ -14,7 +16,7 @@ import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, gunzipSync } from 'node:zlib';
 
-export const GENERATOR_VERSION = 3;
+export const GENERATOR_VERSION = 4;
 
 export const CORPUS = process.env.IPITRACE_CORPUS ?? '/work/shared/corpus';
 const TRACE = 'x86/big/trace.txt.gz';
@@ -31,7 +33,7 @@ const CONSOLE_EVERY = 8;
 export interface GeneratedInput {
   name: string;
   path: string;
-  kind: 'ftrace' | 'mixed' | 'ftrace-gz';
+  kind: 'ftrace' | 'mixed' | 'console' | 'ftrace-gz';
   /** Event lines written (the count ipitrace should store as events). */
   events: number;
   lines: number;
@@ -179,8 +181,8 @@ function loadConsole(): string[] {
   return messages;
 }
 
-function writeMixed(path: string, events: number, rec: Recording): { lines: number; copies: number } {
-  const qemu = loadQemu();
+function writeMixed(path: string, events: number, rec: Recording, withQemu: boolean): { lines: number; copies: number } {
+  const qemu = withQemu ? loadQemu() : { lines: [], spanUs: 0 };
   const messages = loadConsole();
   const out = new Out(path);
   // Both logs of one copy are shifted by the same time, so that the guest's sends of copy k meet their
@@ -197,7 +199,7 @@ function writeMixed(path: string, events: number, rec: Recording): { lines: numb
   let message = 0;
   let nowUs = 0;
   for (let written = 0; written < events; written++) {
-    if (trace / rec.events.length <= q / qemu.lines.length) {
+    if (!withQemu || trace / rec.events.length <= q / qemu.lines.length) {
       const ev = rec.events[trace++];
       nowUs = ev.us + copy * shiftUs;
       // tp_printk prints `name: args`: the ftrace line's tail after the timestamp's ': '.
@@ -228,7 +230,7 @@ interface Manifest {
 }
 
 /** The inputs for the given event counts, generated into `dir` unless already there. */
-export async function generateInputs(outDir: string, kinds: ('ftrace' | 'mixed')[], sizes: number[], gzipSize: number | null,
+export async function generateInputs(outDir: string, kinds: ('ftrace' | 'mixed' | 'console')[], sizes: number[], gzipSize: number | null,
   log: (text: string) => void): Promise<GeneratedInput[]> {
   const dir = resolve(outDir);
   mkdirSync(dir, { recursive: true });
@@ -253,7 +255,8 @@ export async function generateInputs(outDir: string, kinds: ('ftrace' | 'mixed')
         rec ??= loadTrace();
         const path = join(dir, `${name}.${kind === 'ftrace' ? 'txt' : 'log'}`);
         const started = performance.now();
-        const { lines, copies } = kind === 'ftrace' ? writeFtrace(path + '.tmp', events, rec) : writeMixed(path + '.tmp', events, rec);
+        const { lines, copies } = kind === 'ftrace' ? writeFtrace(path + '.tmp', events, rec)
+          : writeMixed(path + '.tmp', events, rec, kind === 'mixed');
         renameSync(path + '.tmp', path);
         input = { name, path, kind, events, lines, bytes: statSync(path).size, copies };
         manifest.files[name] = input;

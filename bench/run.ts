@@ -1,7 +1,7 @@
 // `npm run bench`: ingest and detect throughput, memory and scaling on large generated inputs
 // (bench/generate.ts), against a baseline that merely stores the rows (bench/baseline.ts).
-//   node dist/bench/run.js [--sizes 1000000,5000000] [--repeat 3] [--gzip 1000000|none] [--only ftrace|mixed]
-//                          [--keep] [--out DIR] [--cli PATH/dist/cli/main.js] [--only startup]
+//   node dist/bench/run.js [--sizes 1000000,5000000] [--repeat 3] [--gzip 1000000|none] [--only ftrace|mixed|console|startup]
+//                          [--keep] [--out DIR] [--cli PATH/dist/cli/main.js]
 // --cli measures another build of ipitrace (e.g. a copy with a patch applied) on the same inputs.
 // Every step runs in its own child process, so that its peak RSS and CPU time can be measured (GNU
 // time's %M %U %S, or process.resourceUsage() from a preloaded hook when /usr/bin/time is missing).
@@ -35,7 +35,7 @@ interface Options {
   sizes: number[];
   repeat: number;
   gzip: number | null;
-  only: 'ftrace' | 'mixed' | 'startup' | null;
+  only: 'ftrace' | 'mixed' | 'console' | 'startup' | null;
   keep: boolean;
   out: string;
   cli: string;
@@ -148,7 +148,7 @@ function measure(input: GeneratedInput, options: Options, log: (text: string) =>
   const baselineRuns: Run[] = [];
   const ingestRuns: Run[] = [];
   const detectRuns: Run[] = [];
-  const baselineKind = input.kind === 'mixed' ? 'mixed' : 'ftrace';
+  const baselineKind = input.kind === 'mixed' || input.kind === 'console' ? 'mixed' : 'ftrace';
   const withBaseline = input.kind !== 'ftrace-gz';
   const withDetect = input.kind !== 'ftrace-gz';
   for (let rep = 1; rep <= options.repeat; rep++) {
@@ -272,10 +272,12 @@ function summarize(results: InputResult[], startup: StartupResult, options: Opti
   const gzPlain = gz ? at('ftrace', gz.events) : undefined;
   const gzRatio = gz && gzPlain ? round(gz.ingest.seconds / gzPlain.ingest.seconds, 2) : null;
   const minRatio = ratios.length ? round(Math.min(...ratios), 2) : null;
+  const cpuRatios = plain.filter((r) => r.baseline).map((r) => r.ingest.cpuSeconds / r.baseline!.cpuSeconds);
+  const maxCpuRatio = cpuRatios.length ? round(Math.max(...cpuRatios), 2) : null;
   const maxDetect = detectPerM.length ? round(Math.max(...detectPerM), 2) : null;
   const maxRss = rssLargest.length ? round(Math.max(...rssLargest), 0) : null;
-  const exps = [growth('ftrace', 'detect'), growth('mixed', 'detect')].filter((x): x is number => x !== null);
-  const rssGrowths = (['ftrace', 'mixed'] as const).flatMap((k) => [rssGrowth(k, 'ingest'), rssGrowth(k, 'detect')])
+  const exps = [growth('ftrace', 'detect'), growth('mixed', 'detect'), growth('console', 'detect')].filter((x): x is number => x !== null);
+  const rssGrowths = (['ftrace', 'mixed', 'console'] as const).flatMap((k) => [rssGrowth(k, 'ingest'), rssGrowth(k, 'detect')])
     .filter((x): x is number => x !== null);
   return {
     bench: 'ipitrace', machine: host, repeat: options.repeat, cli: options.cli === DEFAULT_CLI ? null : options.cli,
@@ -289,14 +291,15 @@ function summarize(results: InputResult[], startup: StartupResult, options: Opti
     })),
     scaling: {
       from: smallest, to: largest,
-      ingest_exponent: { ftrace: growth('ftrace', 'ingest'), mixed: growth('mixed', 'ingest') },
-      detect_exponent: { ftrace: growth('ftrace', 'detect'), mixed: growth('mixed', 'detect') },
-      rss_ratio: { ftrace_ingest: rssGrowth('ftrace', 'ingest'), ftrace_detect: rssGrowth('ftrace', 'detect'), mixed_ingest: rssGrowth('mixed', 'ingest'), mixed_detect: rssGrowth('mixed', 'detect') },
+      ingest_exponent: { ftrace: growth('ftrace', 'ingest'), mixed: growth('mixed', 'ingest'), console: growth('console', 'ingest') },
+      detect_exponent: { ftrace: growth('ftrace', 'detect'), mixed: growth('mixed', 'detect'), console: growth('console', 'detect') },
+      rss_ratio: { ftrace_ingest: rssGrowth('ftrace', 'ingest'), ftrace_detect: rssGrowth('ftrace', 'detect'), mixed_ingest: rssGrowth('mixed', 'ingest'), mixed_detect: rssGrowth('mixed', 'detect'), console_ingest: rssGrowth('console', 'ingest'), console_detect: rssGrowth('console', 'detect') },
     },
     gzip_vs_plain: gzRatio,
     startup,
     targets: {
       'ingest ev/s / baseline ev/s (min)': { value: minRatio, target: '>= 1.0', met: minRatio === null ? null : minRatio >= 1.0 },
+      'ingest CPU / baseline CPU (max)': { value: maxCpuRatio, target: '<= 1.5', met: maxCpuRatio === null ? null : maxCpuRatio <= 1.5 },
       'replay+detect s per M events (max)': { value: maxDetect, target: '<= 1.0', met: maxDetect === null ? null : maxDetect <= 1.0 },
       [`peak RSS MB at ${label(largest)} (max)`]: { value: maxRss, target: '< 300', met: maxRss === null ? null : maxRss < 300 },
       [`peak RSS ${label(largest)}/${label(smallest)} (max)`]: { value: rssGrowths.length ? Math.max(...rssGrowths) : null, target: `<= ${FLAT_RSS}`, met: rssGrowths.length ? Math.max(...rssGrowths) <= FLAT_RSS : null },
@@ -324,8 +327,8 @@ async function main(): Promise<void> {
   if (!existsSync(options.cli)) throw new Error(`${options.cli}: not built (npm run build)`);
   const host = machine();
   const startup = measureStartup(options.cli, ROOT, options.repeat, log);
-  const kinds = options.only === 'startup' ? [] : options.only ? [options.only] : (['ftrace', 'mixed'] as const).slice();
-  const inputs = kinds.length ? await generateInputs(options.out, kinds, options.sizes, options.only === 'mixed' ? null : options.gzip, log) : [];
+  const kinds = options.only === 'startup' ? [] : options.only ? [options.only] : (['ftrace', 'mixed', 'console'] as const).slice();
+  const inputs = kinds.length ? await generateInputs(options.out, kinds, options.sizes, options.only === 'mixed' || options.only === 'console' ? null : options.gzip, log) : [];
   const results: InputResult[] = [];
   for (const input of inputs) {
     log(`${input.name}: ${fmtInt(input.events)} events, ${fmtInt(input.lines)} lines, ${(input.bytes / 1e6).toFixed(0)} MB`);
