@@ -37,7 +37,7 @@ export interface BatchLine {
   warnings: number;
   infos: number;
   seconds: number;
-  /** The first finding's title at the highest severity, or null. */
+  /** The boot's first verdict line (analyze's headline of its most severe story), null when clean. */
   headline: string | null;
   /** Why the boot could not be analyzed (exit_code 2), else null. */
   error: string | null;
@@ -49,7 +49,7 @@ interface Counts { errors: number; warnings: number; infos: number; headline: st
 function countFindings(json: string): Counts {
   const counts: Counts = { errors: 0, warnings: 0, infos: 0, headline: null };
   if (json.trim() === '') return counts;
-  const doc = JSON.parse(json) as { boots?: { findings?: { severity: string; title: string }[] }[] };
+  const doc = JSON.parse(json) as { boots?: { headlines?: string[]; findings?: { severity: string; title: string }[] }[] };
   const findings = (doc.boots ?? []).flatMap((b) => b.findings ?? []);
   for (const f of findings) {
     if (f.severity === 'error') counts.errors++;
@@ -58,7 +58,8 @@ function countFindings(json: string): Counts {
   }
   const rank = ['error', 'warning', 'info'];
   const first = [...findings].sort((a, b) => rank.indexOf(a.severity) - rank.indexOf(b.severity))[0];
-  counts.headline = first && first.severity !== 'info' ? first.title : null;
+  const headline = (doc.boots ?? []).flatMap((b) => b.headlines ?? [])[0];
+  counts.headline = first && first.severity !== 'info' ? headline ?? first.title : null;
   return counts;
 }
 
