@@ -1,18 +1,33 @@
 -- @detector callback-on-offline-cpu
 -- @severity error
--- Flags: a queued csd's function running (csd_function_entry with a csd) on a CPU that is offline
---   at that moment, by cpu_states (replay lists these runs in offline_callbacks).
--- Why: the receiver-side bug: a CPU that is not online must not run cross-call callbacks (the
---   kernel warns "IPI on offline CPU" when it finds queued work while offline).
--- Evidence: the csd_function_entry line.
--- Limits: the dying CPU's own CPU_DYING flush runs callbacks legitimately: the 'dying' state is
---   not flagged. Local calls (csd=0) are not queued and are skipped.
-SELECT 'callback-on-offline-cpu' AS detector, 'error' AS severity, o.boot, o.ts_ns,
-       o.cpu, o.cpu AS target_cpu, e.csd, e.func,
-       'callback ' || coalesce(e.func, '?') || ' ran on offline CPU' || o.cpu AS title,
+-- Flags: a queued csd's function running on a CPU that is offline at that moment: the kernel's own
+--   "IPI on offline CPU N" WARN with its "IPI callback F sent to offline CPU" lines (one finding per
+--   WARN, whatever its WARNING line and stack in between), or a csd_function_entry with a csd on a CPU
+--   cpu_states has offline then (replay lists these runs in offline_callbacks).
+-- Why: the receiver-side bug: a CPU that is not online must not run cross-call callbacks; work was
+--   queued to it after it left cpu_online_mask (its CPU_DYING flush had already run), 2014. The csd
+--   itself is released (the handler runs the whole queue after the warning), not leaked: replay marks
+--   the uses pending on that CPU before the WARN released ('untraced').
+-- Evidence: the WARN's lines (message, WARNING line, callback lines); or the csd_function_entry line.
+-- Limits: the kernel warns once per boot (a static 'warned'). Tracepoints do not fire on a CPU outside
+--   cpu_online_mask (include/linux/tracepoint.h): a traced run on a CPU the replay has offline means the
+--   CPU was back in the mask without a traced bring-up (lost events), so that branch rests on the replayed
+--   states. The dying CPU's own CPU_DYING flush runs callbacks legitimately and untraced: never flagged.
+--   Local calls (csd=0) are not queued and are skipped.
+SELECT 'callback-on-offline-cpu' AS detector, 'error' AS severity, r.boot, r.ts_ns,
+       r.target_cpu AS cpu, r.target_cpu, NULL AS csd, r.func,
+       'callback ' || coalesce(r.func, '?') || ' ran on offline CPU' || coalesce(r.target_cpu, '?') AS title,
+       'the kernel warned "IPI on offline CPU ' || coalesce(r.target_cpu, '?') || '": '
+         || coalesce('callback ' || r.func, 'callbacks') || ' had been queued to it after it left cpu_online_mask and ran there' AS message,
+       r.evidence
+  FROM console_reports r
+ WHERE r.boot = :boot AND r.kind = 'ipi_offline_warning'
+UNION ALL
+SELECT 'callback-on-offline-cpu', 'error', o.boot, o.ts_ns,
+       o.cpu, o.cpu, e.csd, e.func,
+       'callback ' || coalesce(e.func, '?') || ' ran on offline CPU' || o.cpu,
        'csd ' || coalesce(e.csd, '(hashed)') || ' (' || coalesce(e.func, '?') || ') ran on CPU' || o.cpu
-         || ', which was offline since ' || printf('%.6f', o.offline_since_ns / 1e9) AS message,
-       json_array(json_object('file', s.path, 'line', e.line)) AS evidence
+         || ', which was offline since ' || printf('%.6f', o.offline_since_ns / 1e9),
+       json_array(json_object('file', s.path, 'line', e.line))
   FROM offline_callbacks o JOIN events e USING (event_id) JOIN sources s USING (source_id)
  WHERE o.boot = :boot
- ORDER BY o.event_id

@@ -20,3 +20,5 @@ SELECT 'csd-released-late' AS detector, 'warning' AS severity, l.boot, l.release
          WHERE e.event_id IN (l.queue_event_id, coalesce(l.entry_event_id, l.flush_event_id))) AS evidence
   FROM csd_lifecycle l
  WHERE l.boot = :boot AND l.target_state = 'offline' AND l.outcome = 'released' AND l.released_ns IS NOT NULL
+   -- A run on the offline CPU itself (the kernel's "IPI on offline CPU" WARN) is callback-on-offline-cpu's.
+   AND l.release_how != 'untraced'

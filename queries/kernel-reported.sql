@@ -1,10 +1,11 @@
 -- @detector kernel-reported
--- @severity error (CSD lock leaked, IPI on offline CPU), warning (late release, re-send to an
+-- @severity error (CSD lock leaked), warning (late release, re-send to an
 --   offline CPU, warning in the cross-call code, failed CPU bring-up), info (panic, BUG, oops,
 --   CPUs smp_send_stop could not stop, with their replayed states: context)
 -- Flags: what the kernel itself printed: each CSD_LOCK_WAIT_DEBUG episode (one per lock number,
 --   classified as a leak when it never got unstuck before the log ends, or a late release), soft
---   lockups whose stack is in a cross-call, "IPI on offline CPU" and offline-reschedule warnings,
+--   lockups whose stack is in a cross-call, offline-reschedule warnings (the "IPI on offline CPU"
+--   WARN is callback-on-offline-cpu's),
 --   CSD-debug re-sends and NMI requests to CPUs that are offline, WARNINGs in kernel/smp.c and
 --   irq_work.c.
 -- Why: often the only evidence a hung CI boot leaves; linked to the replayed csd (csd column) when
@@ -40,4 +41,5 @@ SELECT 'kernel-reported', r.severity, r.boot, r.ts_ns, r.cpu, r.target_cpu, NULL
                    ELSE replace(r.kind, '_', ' ') || ' CPU' || coalesce(r.target_cpu, '?') END,
        r.message, r.evidence
   FROM console_reports r
- WHERE r.boot = :boot
+ -- "IPI on offline CPU" is callback-on-offline-cpu's (one finding per WARN).
+ WHERE r.boot = :boot AND r.kind != 'ipi_offline_warning'

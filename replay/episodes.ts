@@ -175,7 +175,7 @@ export function writeEpisodes(db: Db, model: BootModel): void {
       case 'ipi_offline_warning':
       case 'resched_offline':
         reports.push({
-          kind: m.kind, severity: 'error', ts, cpu: null, target: m.cpu, func: null,
+          kind: m.kind, sourceId: m.source_id, lastLine: m.line, severity: 'error', ts, cpu: null, target: m.cpu, func: null,
           message: m.kind === 'ipi_offline_warning'
             ? `the kernel warned: IPI on offline CPU ${m.cpu} (callbacks were queued to it while it was offline)`
             : `the kernel warned: reschedule IPI to offline CPU ${m.cpu}`,
@@ -183,20 +183,32 @@ export function writeEpisodes(db: Db, model: BootModel): void {
         });
         break;
       case 'ipi_offline_callback': {
-        const last = reports[reports.length - 1];
-        if (last && last.kind === 'ipi_offline_warning') {
+        // __flush_smp_call_function_queue prints one line per queued callback after its WARN's whole
+        // report (WARNING line, registers, stack, end trace): they belong to the latest "IPI on offline CPU".
+        const last = [...reports].reverse().find((r) => r.kind === 'ipi_offline_warning' && r.sourceId === m.source_id);
+        if (last) {
           last.evidence.push(at);
           last.func ??= m.func;
+          last.lastLine = m.line;
         }
         break;
       }
-      case 'warning':
+      case 'warning': {
+        // WARN(1, "IPI on offline CPU %d") prints its message, then this WARNING line: one report, not two.
+        const last = reports[reports.length - 1];
+        if (last?.kind === 'ipi_offline_warning' && last.sourceId === m.source_id && m.line - (last.lastLine ?? 0) <= 3) {
+          last.evidence.push(at);
+          last.cpu ??= m.cpu;
+          last.lastLine = m.line;
+          break;
+        }
         if (CROSS_CALL_WARNING.test(m.info ?? '')) {
           const report = crossCallWarning(m, ts, at, hotplug.offlineTarget(m.source_id));
           reports.push(report);
           warning = { report, line: m.line, sourceId: m.source_id };
         }
         break;
+      }
       case 'stop_failed': {
         const cpus = m.cpus ? parseCpuList(m.cpus) : null;
         const states = ts === null || cpus === null ? '' : cpus.map((c) => `CPU${c} ${targetState(model, c, ts)}`).join(', ');

@@ -12,6 +12,7 @@
 // - Each CPU's ring buffer covers its own window (overwritten start, LOST EVENTS, a dump cut short):
 //   a use whose queue or release falls outside its target's window is 'unknown'.
 import type { BatchInsert } from '../store/batch-insert.js';
+import type { Db } from '../store/db.js';
 import { coveringWindow, type Coverage } from './coverage.js';
 import { releaseHow, releasedAt, RELEASE_HOWS, type CsdUse } from './csd.js';
 import { nextOfflineStart, targetState, type StateModel, type TargetState } from './states.js';
@@ -123,4 +124,21 @@ function fmt(ns: number): string {
 
 function secs(ns: number): string {
   return (ns / 1e9).toFixed(6);
+}
+
+/**
+ * The kernel's "IPI on offline CPU N" WARN (__flush_smp_call_function_queue(true) found csds queued to
+ * CPU N after it left cpu_online_mask) is followed by the run of that CPU's whole queue (llist_del_all):
+ * every csd still pending on N when it printed was released then, on the offline CPU, with no trace
+ * event. Runs after the console reports are written (episodes.ts).
+ */
+export function releaseByOfflineWarnings(db: Db, boot: string): void {
+  db.prepare(`UPDATE csd_lifecycle AS l SET outcome = 'released', release_how = 'untraced', released_ns = r.ts_ns,
+      release_state = 'offline',
+      note = 'ran on offline CPU' || r.target_cpu || ' (no trace event there): the kernel warned "IPI on offline CPU '
+        || r.target_cpu || '" at ' || printf('%.6f', r.ts_ns / 1e9) || ' s and then ran its queue'
+    FROM (SELECT target_cpu, min(ts_ns) AS ts_ns FROM console_reports
+           WHERE boot = :boot AND kind = 'ipi_offline_warning' AND ts_ns IS NOT NULL AND target_cpu IS NOT NULL GROUP BY target_cpu) r
+    WHERE l.boot = :boot AND l.target_cpu = r.target_cpu AND l.queued_ns <= r.ts_ns
+      AND l.outcome IN ('never_released', 'maybe_flushed_at_dying', 'unknown') AND l.released_ns IS NULL`).run({ boot });
 }

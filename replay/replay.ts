@@ -10,7 +10,7 @@ import { CsdTracker, RELEASE_HOWS } from './csd.js';
 import { writeConsoleSnapshots } from './console-snapshots.js';
 import { writeEpisodes } from './episodes.js';
 import { CPU_STATES, HotplugTracker, type CpuState, type Interval } from './hotplug.js';
-import { LIFECYCLE_COLUMNS, lifecycleWriter, OUTCOMES } from './lifecycle.js';
+import { LIFECYCLE_COLUMNS, lifecycleWriter, OUTCOMES, releaseByOfflineWarnings } from './lifecycle.js';
 import { correlateQemu, GuestSends, hasQemuLog } from './qemu-correlate.js';
 import { hasStream, type StreamEvent } from '../store/event-stream.js';
 import {
@@ -80,6 +80,7 @@ export function replayBoot(db: Db, boot: string, options: ReplayOptions = {}): B
     boot, toRef: (ts) => (ts === null ? null : ts + (clocks.ref === 'ftrace' ? clocks.printkOffset : 0)),
   });
   writeEpisodes(db, model);
+  releaseByOfflineWarnings(db, boot);
   correlateQemu(db, model, guestSends);
   return model;
 }

@@ -221,6 +221,42 @@ describe('detectors on hand-made sequences', () => {
       { func: 'stay_func', target_cpu: 3, next_offline_ns: null }]);
   });
 
+  // The kernel's WARN(1, "IPI on offline CPU %d\n") in __flush_smp_call_function_queue(true), as 6.12 prints it
+  // (format strings of kernel/smp.c and kernel/panic.c __warn): message, WARNING line, registers and stack, end
+  // of trace, then one pr_warn per queued callback. It then runs the whole queue.
+  const offlineWarn = (secs: number, cpu: number, func: string) => [
+    `[ ${secs.toFixed(6)}] ------------[ cut here ]------------`,
+    `[ ${secs.toFixed(6)}] IPI on offline CPU ${cpu}`,
+    `[ ${secs.toFixed(6)}] WARNING: CPU: ${cpu} PID: 0 at kernel/smp.c:815 __flush_smp_call_function_queue+0x2a5/0x330`,
+    `[ ${secs.toFixed(6)}] Modules linked in:`,
+    `[ ${secs.toFixed(6)}] RIP: 0010:__flush_smp_call_function_queue+0x2a5/0x330`,
+    `[ ${secs.toFixed(6)}] Call Trace:`,
+    `[ ${secs.toFixed(6)}]  <IRQ>`,
+    `[ ${secs.toFixed(6)}]  __sysvec_call_function_single+0x1c/0xb0`,
+    `[ ${secs.toFixed(6)}]  </IRQ>`,
+    `[ ${secs.toFixed(6)}] ---[ end trace 0000000000000000 ]---`,
+    `[ ${secs.toFixed(6)}] smp: IPI callback ${func}+0x0/0x10 sent to offline CPU`,
+  ];
+
+  it('"IPI on offline CPU": one WARN is one callback-on-offline-cpu finding, with its callback line past the WARNING line', async () => {
+    const f = await findingsOf({ 'console.log': [...offlineWarn(12.5, 2, 'ipi_fault_func'), ''].join('\n') });
+    expect(summary(f)).toEqual(['callback-on-offline-cpu error 2->2']);
+    expect(f[0].func).toBe('ipi_fault_func');
+    expect(f[0].evidence.map((e) => e.line)).toEqual([2, 3, 11]);
+  });
+
+  it('"IPI on offline CPU": the csd queued to the offline CPU ran there, so it is released, not leaked', async () => {
+    const f = await findingsOf({
+      'trace.txt': trace([
+        ...ticks(1), ev(2, 1.5, 'local_timer_entry: vector=236'), ...takedown(2, 1.4, 1.6),
+        queue(1, 2.0, 2, 'ffffffff819f4b80', 'ipi_fault_func'), ipi(1, 2.0, 2), ...ticks(4, [0, 1, 3]),
+      ]),
+      // "CPU 2 is now offline" at the takedown's exit lines the two clocks up.
+      'console.log': ['[    1.600000] smpboot: CPU 2 is now offline', ...offlineWarn(2.1, 2, 'ipi_fault_func'), ''].join('\n'),
+    });
+    expect(summary(f)).toEqual(['callback-on-offline-cpu error 2->2', 'ipi-to-offline error 1->2']);
+  });
+
   it('csd-released-late: queued to an offline CPU, run from its idle loop after it came back', async () => {
     const f = await findingsOf({ 'trace.txt': trace([
       ...ticks(1), ev(2, 1.5, 'local_timer_entry: vector=236'), ...takedown(2, 1.4, 1.6),
