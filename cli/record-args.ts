@@ -13,23 +13,27 @@
 //  * -D DIR/qemu-trace.log when there is no -D (else the user's -D file is the QEMU trace output).
 //  * -msg timestamp=on; when the user has -msg without timestamp=, ',timestamp=on' is added to the last
 //    one (a second -msg would reset the user's other -msg settings).
-//  * serial console captured in DIR/console.log, keeping what the user sees:
+//  * serial console written straight to DIR/console.log (ipitrace shows it as it grows): through QEMU's
+//    stdio chardev with a logfile=, a slow pipe on stdout made QEMU log retried writes again (repeated
+//    characters in the log), so stdio is not kept:
 //      -serial file:P             -> unchanged; P is the console
-//      -serial stdio              -> -chardev stdio,id=ipitrace-console,logfile=DIR/console.log -serial chardev:ipitrace-console
-//      -serial mon:stdio          -> same with mux=on,signal=off and -mon chardev=ipitrace-console,mode=readline
+//      -serial stdio|mon:stdio    -> -serial file:DIR/console.log (with mon:stdio the monitor goes too)
 //      -serial pty|null|vc        -> -chardev pty|null|vc,id=ipitrace-console,logfile=... -serial chardev:ipitrace-console
 //      -serial chardev:ID         -> logfile=DIR/console.log added to -chardev ...,id=ID (unless it has
 //                                    logfile= or is a file chardev: then that file is the console)
 //      other -serial (tcp:, unix:, none, ...) -> unchanged, console not captured (a note says so)
-//      no -serial, -nographic (without -nodefaults) -> what -nographic would do (serial, and the monitor
-//                                    unless -monitor/-mon/-qmp is given, on stdio) plus the logfile
-//      no -serial otherwise       -> -serial file:DIR/console.log (as the corpus recorders did)
+//      no -serial                 -> -serial file:DIR/console.log (as the corpus recorders did; with
+//                                    -nographic QEMU then puts only the monitor on stdio)
 //    Only the first -serial (serial0, the kernel console in the usual console=ttyS0/ttyAMA0) is handled.
 //  * -append: ' trace_event=ipi:*,csd:*,cpuhp:*' (x86 also the six irq_vectors call_function/
 //    reschedule entry/exit events, listed one by one: trace_event= takes no glob inside an event name)
 //    and ' ftrace_dump_on_oops'. Events already covered (exact, 'sys:*', '*:*') are not repeated; a
 //    user's trace_event= is extended in place (the kernel keeps only the last one); additions go before
 //    a ' -- ' (init arguments). Without -append the kernel command line is left alone (a note says so).
+//  * -no-reboot, and on the kernel command line panic=-1: a kernel that panics early ends QEMU at once
+//    instead of waiting for the timeout; log_buf_len=16M: the oops-time trace dump stalls after ~4,000
+//    lines in the default 128 KiB printk buffer. Each only when the user did not set it.
+//  * x86 under KVM: a note that QEMU's apic_* events do not see IPIs of the in-kernel irqchip.
 // The function is idempotent: buildRecordArgs(buildRecordArgs(a, d).argv, d).argv equals the first result.
 import { basename, join } from 'node:path';
 
@@ -59,6 +63,9 @@ export interface RecordPlan {
 export const CONSOLE_FILE = 'console.log';
 export const QEMU_TRACE_FILE = 'qemu-trace.log';
 export const CONSOLE_CHARDEV = 'ipitrace-console';
+
+/** Kernel parameters added unless the user set them (the name before '='). */
+export const KERNEL_PARAMS = ['panic=-1', 'log_buf_len=16M'];
 
 export const KERNEL_EVENTS = ['ipi:*', 'csd:*', 'cpuhp:*'];
 export const X86_KERNEL_EVENTS = [
@@ -243,6 +250,17 @@ export function extendCmdline(line: string, events: string[]): string {
   return /^\s*$/.test(out) ? appendWords.join(' ') : out.replace(/\s*$/, '') + ' ' + appendWords.join(' ');
 }
 
+/** Adds each NAME=VALUE whose NAME the kernel part (before ' -- ') of the line does not set. */
+export function addKernelParams(line: string, params: string[]): string {
+  const tokens = cmdlineTokens(line);
+  const dashes = tokens.findIndex((t) => t.text === '--');
+  const kernel = (dashes < 0 ? tokens : tokens.slice(0, dashes)).map((t) => t.text.split('=')[0]);
+  const missing = params.filter((p) => !kernel.includes(p.split('=')[0]));
+  if (!missing.length) return line;
+  if (dashes >= 0) return line.slice(0, tokens[dashes].start) + missing.join(' ') + ' ' + line.slice(tokens[dashes].start);
+  return /^\s*$/.test(line) ? missing.join(' ') : line.replace(/\s*$/, '') + ' ' + missing.join(' ');
+}
+
 /**
  * Adds the tracing ipitrace needs to a QEMU command line (argv[0] or a later word is the QEMU binary).
  * outDir is where the console and QEMU trace go unless the user already chose files.
@@ -301,20 +319,22 @@ export function buildRecordArgs(argv: readonly string[], outDir: string): Record
   const logfile = `logfile=${optValue(consoleFile)}`;
   const chardev = (backend: string, extra = '') => ['-chardev', `${backend},id=${CONSOLE_CHARDEV}${extra},${logfile}`];
   const serialTo = ['-serial', `chardev:${CONSOLE_CHARDEV}`];
-  const muxMonitor = ['-mon', `chardev=${CONSOLE_CHARDEV},mode=readline`];
   let consolePath: string | null = null;
   const serial = named(opts, 'serial')[0];
   const has = (...names: string[]) => opts.some((o) => names.includes(o.name));
   if (serial) {
     const value = serial.value as string;
     if (value.startsWith('file:')) consolePath = value.slice(5);
-    else if (value === 'stdio' || value === 'mon:stdio' || value === 'pty' || value === 'null' || value === 'vc') {
-      const mux = value === 'mon:stdio';
-      const backend = mux ? 'stdio' : value;
-      edits.push({ index: serial.index, value: [...chardev(backend, mux ? ',mux=on,signal=off' : ''), ...serialTo, ...(mux ? muxMonitor : [])] });
+    else if (value === 'stdio' || value === 'mon:stdio') {
+      edits.push({ index: serial.index, value: ['-serial', `file:${consoleFile}`] });
       consolePath = consoleFile;
       owned.push(consoleFile);
-      changes.push(`-serial ${value} -> chardev ${backend} with ${logfile}`);
+      changes.push(`-serial ${value} -> -serial file:${consoleFile} (written straight to the file, shown here as it grows)`);
+    } else if (value === 'pty' || value === 'null' || value === 'vc') {
+      edits.push({ index: serial.index, value: [...chardev(value), ...serialTo] });
+      consolePath = consoleFile;
+      owned.push(consoleFile);
+      changes.push(`-serial ${value} -> chardev ${value} with ${logfile}`);
     } else if (value.startsWith('chardev:')) {
       const id = value.slice(8);
       const dev = named(opts, 'chardev').find((o) => splitOpts(o.value as string).some(([k, v]) => k === 'id' && v === id));
@@ -335,13 +355,6 @@ export function buildRecordArgs(argv: readonly string[], outDir: string): Record
     } else {
       notes.push(`-serial ${value}: the console is not captured (use -serial file:PATH or a -chardev with logfile=)`);
     }
-  } else if (has('nographic') && !has('nodefaults')) {
-    // What -nographic does (serial, and the monitor unless the user placed one, on stdio), plus the log file.
-    const userMonitor = has('monitor', 'mon', 'qmp', 'qmp-pretty');
-    front.push(...chardev('stdio', userMonitor ? '' : ',mux=on,signal=off'), ...serialTo, ...(userMonitor ? [] : muxMonitor));
-    consolePath = consoleFile;
-    owned.push(consoleFile);
-    changes.push(`serial console on stdio as with -nographic, also logged: ${logfile}`);
   } else {
     front.push('-serial', `file:${consoleFile}`);
     consolePath = consoleFile;
@@ -353,14 +366,27 @@ export function buildRecordArgs(argv: readonly string[], outDir: string): Record
   const append = named(opts, 'append').at(-1);
   if (append) {
     const events = arch === 'x86' ? [...KERNEL_EVENTS, ...X86_KERNEL_EVENTS] : KERNEL_EVENTS;
-    const line = extendCmdline(append.value as string, events);
+    const line = addKernelParams(extendCmdline(append.value as string, events), KERNEL_PARAMS);
     if (line !== append.value) {
       edits.push({ index: append.index, value: [out[append.index], line] });
       changes.push(`-append '${line}'`);
+      if (!/(^|\s)log_buf_len=/.test(append.value as string) && /(^|\s)log_buf_len=/.test(line)) {
+        changes.push('log_buf_len=16M: the oops-time trace dump stalls after ~4,000 lines in the default 128 KiB printk buffer');
+      }
     }
     if (arch === 'x86' && !/(^|\s)console=/.test(line)) notes.push('-append has no console=: an x86 kernel then prints nothing on the serial console (add console=ttyS0)');
   } else if (has('kernel')) {
     notes.push('no -append: kernel tracing not enabled (give -append with trace_event=... or let ipitrace add it to your -append)');
+  }
+
+  if (!has('no-reboot')) {
+    front.push('-no-reboot');
+    changes.push('-no-reboot (with panic=-1: a panicking kernel ends QEMU instead of waiting for the timeout)');
+  }
+  const kvm = opts.some((o) => o.name === 'enable-kvm')
+    || [...named(opts, 'accel'), ...named(opts, 'M', 'machine')].some((o) => /(^|,)(accel=)?kvm\b/.test(o.value as string));
+  if (arch === 'x86' && kvm) {
+    notes.push('KVM: the in-kernel irqchip delivers IPIs without QEMU seeing them, so its log will hold no apic_* IPI writes to check the guest against (-accel tcg, or -machine kernel-irqchip=off, for that)');
   }
 
   // Apply in-place edits from the end, then insert the additions after the binary.

@@ -3,7 +3,7 @@
 // QEMU's stdout (the console when it is on stdio) goes to our stderr, so that our stdout carries
 // only the analysis; its stderr is copied to our stderr and to a log file.
 import { spawn } from 'node:child_process';
-import { accessSync, constants, createWriteStream, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, createWriteStream, openSync, readSync, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 
 export interface RunOptions {
@@ -15,6 +15,8 @@ export interface RunOptions {
   stderrLog?: string;
   /** Where QEMU's stdout and stderr are shown (default: our stderr). */
   echo?: (text: string | Buffer) => void;
+  /** A file QEMU writes (the serial console): shown through echo as it grows. */
+  follow?: string | null;
 }
 
 export interface RunResult {
@@ -51,9 +53,35 @@ export function findExecutable(command: string, env: NodeJS.ProcessEnv = process
   return null;
 }
 
+/** Echoes what is appended to a file, polled; call the returned function once more at the end. */
+export function followFile(path: string, echo: (chunk: Buffer) => void): () => void {
+  let offset = 0;
+  const buffer = Buffer.alloc(1 << 16);
+  return () => {
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch {
+      return; // not created yet
+    }
+    try {
+      for (;;) {
+        const n = readSync(fd, buffer, 0, buffer.length, offset);
+        if (n <= 0) break;
+        offset += n;
+        echo(Buffer.from(buffer.subarray(0, n)));
+      }
+    } finally {
+      closeSync(fd);
+    }
+  };
+}
+
 export function runQemu(argv: readonly string[], options: RunOptions): Promise<RunResult> {
   const echo = options.echo ?? ((text) => process.stderr.write(text));
   const started = Date.now();
+  const poll = options.follow ? followFile(options.follow, echo) : null;
+  const follower = poll ? setInterval(poll, 200) : undefined;
   return new Promise((resolvePromise, reject) => {
     const child = spawn(argv[0], argv.slice(1), { stdio: ['inherit', 'pipe', 'pipe'] });
     const log = options.stderrLog ? createWriteStream(options.stderrLog) : null;
@@ -89,6 +117,8 @@ export function runQemu(argv: readonly string[], options: RunOptions): Promise<R
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     const cleanup = () => {
+      clearInterval(follower);
+      poll?.();
       clearTimeout(limit);
       clearTimeout(killTimer);
       process.off('SIGINT', onSignal);

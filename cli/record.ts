@@ -4,7 +4,7 @@
 // `ipitrace analyze --boot $(basename DIR)` would. A timeout is reported, not an error: a hung boot
 // is what this tool is for. Exit code: analyze's (0, or 1 for findings at --fail-on), 2 for usage
 // errors (no command after --, QEMU binary not found) or when QEMU wrote nothing to analyze.
-import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { z } from 'zod';
@@ -46,6 +46,34 @@ function describeEnd(run: RunResult, args: RecordArgs): string {
 
 const nonEmpty = (path: string) => existsSync(path) && statSync(path).isFile() && statSync(path).size > 0;
 
+/** Lines of QEMU's stderr and of the kernel console that say tracing or the recording is incomplete. */
+const QEMU_WARNING = /warning|error|kvm|cannot|unable|failed/i;
+const KERNEL_WARNING = /Failed to enable trace event|Unstable clock detected, switching default tracing clock|Unknown kernel command line parameters|Hypervisor detected: KVM/;
+
+/**
+ * QEMU's and the kernel's own warnings, passed on after the run (the live echo scrolls away): what
+ * QEMU printed on stderr, and console lines that say the tracing is not what was asked for.
+ */
+export function ownWarnings(stderrLog: string, consoleFile: string | null): string[] {
+  const out: string[] = [];
+  const read = (path: string) => (existsSync(path) && statSync(path).isFile() ? readFileSync(path, 'latin1') : '');
+  const qemu = [...new Set(read(stderrLog).split(/\r?\n/).filter((l) => QEMU_WARNING.test(l)).map((l) => l.trim()))];
+  for (const line of qemu.slice(0, 10)) out.push(`QEMU said: ${cleanLine(line)}`);
+  if (consoleFile) {
+    const lines = read(consoleFile).split(/\r?\n/);
+    const seen = new Set<string>();
+    lines.forEach((line, i) => {
+      const m = KERNEL_WARNING.exec(line);
+      if (!m || seen.has(m[0])) return;
+      seen.add(m[0]);
+      out.push(`the kernel said: ${cleanLine(line.replace(/^.*?\]\s*/, ''))} (${basename(consoleFile)}:${i + 1})`);
+    });
+  }
+  return out;
+}
+
+const cleanLine = (line: string) => line.replace(/[\x00-\x1f\x7f]/g, '').slice(0, 240);
+
 /** Records one boot and analyzes it; returns the exit code. */
 export async function runRecord(args: RecordArgs, out: Output = processOutput): Promise<number> {
   if (!args.command.length) throw new IpitraceError('E_USAGE', 'give the QEMU command after --, e.g. ipitrace record --out run1 -- qemu-system-x86_64 -kernel bzImage ...');
@@ -69,11 +97,13 @@ export async function runRecord(args: RecordArgs, out: Output = processOutput): 
       killAfterMs: args.killAfter * 1000,
       stderrLog: resolve(outDir, 'qemu-stderr.log'),
       echo: (text) => out.stderr(text.toString()),
+      follow: plan.outputs.console && resolve(plan.outputs.console),
     });
   } catch (error) {
     throw new IpitraceError('E_USAGE', `cannot run ${binary}: ${(error as Error).message}`);
   }
   say(describeEnd(run, args));
+  for (const line of ownWarnings(resolve(outDir, 'qemu-stderr.log'), plan.outputs.console && resolve(plan.outputs.console))) say(line);
 
   const files = [plan.outputs.console, plan.outputs.qemuTrace]
     .filter((f): f is string => f !== null)

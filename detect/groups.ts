@@ -55,6 +55,18 @@ export function groupFindings(findings: Finding[]): Finding[][] {
     .sort((a, b) => rank(a[0]) - rank(b[0]) || (a[0].ts_ns ?? Infinity) - (b[0].ts_ns ?? Infinity));
 }
 
+/**
+ * What to add to a reference-clock time to show it: 0, or, when the reference is an ftrace clock that
+ * restarted at a buffer reset (the kernel's "Unstable clock detected, switching default tracing
+ * clock to global"), the shift back to the printk clock (kernel time since boot), so that no time
+ * shown is negative or out of order against the console.
+ */
+export function displayShiftNs(db: Db, boot: string): number {
+  const row = db.prepare(`SELECT offset_ns FROM clock_offsets WHERE boot = ? AND clock = 'printk' AND ref_clock = 'ftrace' AND method = 'buffer reset'`)
+    .get(boot) as { offset_ns: number } | undefined;
+  return row ? -row.offset_ns : 0;
+}
+
 interface TargetState { state: string; startNs: number | null; path: string | null; line: number | null }
 
 /** The target's hotplug state at a time (the cpu_states interval in force), or nonexistent. */
@@ -81,6 +93,7 @@ function whyTarget(db: Db, f: Finding, display: PathDisplay): string {
   if (f.target_cpu === null) return '';
   const t = targetStateAt(db, f.boot, f.target_cpu, f.ts_ns);
   if (t === null) return ` to CPU${f.target_cpu}`;
+  if (t.startNs !== null) t.startNs += displayShiftNs(db, f.boot);
   const when = t.startNs !== null ? ` at ${(t.startNs / 1e9).toFixed(3)} s` : '';
   switch (t.state) {
     case 'nonexistent': {

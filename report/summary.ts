@@ -2,6 +2,7 @@
 // the CPU universe and hotplug transitions, IPI and cross-call counts per sender -> target pair, and
 // the findings. Times are seconds of the boot's reference clock (clock_offsets.ref_clock).
 import type { Finding } from '../detect/detect.js';
+import { displayShiftNs } from '../detect/groups.js';
 import { formatCpuList } from '../parsers/patterns.js';
 import type { Db } from '../store/db.js';
 
@@ -135,16 +136,19 @@ export function summarizeBoot(db: Db, boot: string, findings: Finding[]): BootSu
   const list = (key: 'possible' | 'present'): string | null =>
     universe.length === 0 || universe.some((u) => u[key] === null) ? null : formatCpuList(universe.filter((u) => u[key] === 1).map((u) => u.cpu));
   const span = bootSpan(db, boot);
+  // After a ring-buffer reset (unstable clock) the ftrace clock starts late: times are shown on the
+  // printk clock instead, so that none is negative (detect/groups.ts displayShiftNs).
+  const shift = displayShiftNs(db, boot);
   return {
     boot,
-    clock: referenceClock(db, boot)?.clock ?? null,
-    span_s: span ? { start: toSeconds(span.startNs), end: toSeconds(span.endNs) } : null,
+    clock: shift ? 'printk' : referenceClock(db, boot)?.clock ?? null,
+    span_s: span ? { start: toSeconds(span.startNs + shift), end: toSeconds(span.endNs + shift) } : null,
     cpus: {
       possible: list('possible'),
       present: list('present'),
       online_at_end: formatCpuList(onlineAtEnd(states)),
       transitions: states.filter((s) => s.start_ns !== null).map((s) => ({
-        cpu: s.cpu, state: s.state, at_s: toSeconds(s.start_ns as number),
+        cpu: s.cpu, state: s.state, at_s: toSeconds((s.start_ns as number) + shift),
         evidence: s.path !== null && s.line !== null ? `${s.path}:${s.line}` : null, basis: s.basis,
       })).sort((a, b) => a.at_s - b.at_s || a.cpu - b.cpu),
     },

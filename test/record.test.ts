@@ -16,7 +16,7 @@ const HANG = join(ROOT, 'fixtures', 'faulty-x86-offline-hang');
 const OUT = '/rec/run1';
 const EVENTS = 'ipi:*,csd:*,cpuhp:*';
 const X86_EVENTS = `${EVENTS},irq_vectors:call_function_entry,irq_vectors:call_function_exit,irq_vectors:call_function_single_entry,irq_vectors:call_function_single_exit,irq_vectors:reschedule_entry,irq_vectors:reschedule_exit`;
-const MUX = ['-chardev', `stdio,id=ipitrace-console,mux=on,signal=off,logfile=${OUT}/console.log`, '-serial', 'chardev:ipitrace-console', '-mon', 'chardev=ipitrace-console,mode=readline'];
+const TO_FILE = ['-serial', `file:${OUT}/console.log`];
 
 const plan = (...argv: string[]): RecordPlan => buildRecordArgs(argv, OUT);
 /** The value following option `name` in argv (last occurrence). */
@@ -24,12 +24,13 @@ const valueOf = (argv: string[], name: string) => argv[argv.lastIndexOf(name) + 
 const traces = (argv: string[]) => argv.flatMap((a, i) => (a === '-trace' ? [argv[i + 1]] : []));
 
 describe('buildRecordArgs: x86', () => {
-  it('-nographic with -append: apic_*, -D, -msg, console on stdio and logged, kernel events', () => {
+  it('-nographic with -append: apic_*, -D, -msg, console straight to a file, -no-reboot, kernel events and log_buf_len', () => {
     const p = plan('qemu-system-x86_64', '-smp', '4', '-kernel', 'bzImage', '-append', 'console=ttyS0 panic=-1', '-nographic');
     expect(p.argv).toEqual([
-      'qemu-system-x86_64', '-trace', 'apic_*', '-D', `${OUT}/qemu-trace.log`, '-msg', 'timestamp=on', ...MUX,
-      '-smp', '4', '-kernel', 'bzImage', '-append', `console=ttyS0 panic=-1 trace_event=${X86_EVENTS} ftrace_dump_on_oops`, '-nographic',
+      'qemu-system-x86_64', '-trace', 'apic_*', '-D', `${OUT}/qemu-trace.log`, '-msg', 'timestamp=on', ...TO_FILE, '-no-reboot',
+      '-smp', '4', '-kernel', 'bzImage', '-append', `console=ttyS0 panic=-1 trace_event=${X86_EVENTS} ftrace_dump_on_oops log_buf_len=16M`, '-nographic',
     ]);
+    expect(p.changes.join('\n')).toContain('log_buf_len=16M: the oops-time trace dump stalls');
     expect(p.outputs).toEqual({ console: `${OUT}/console.log`, qemuTrace: `${OUT}/qemu-trace.log`, owned: [`${OUT}/qemu-trace.log`, `${OUT}/console.log`] });
     expect(p.arch).toBe('x86');
     expect(p.notes).toEqual([]);
@@ -38,7 +39,7 @@ describe('buildRecordArgs: x86', () => {
   it('without -append and without -nographic: -serial file:DIR/console.log, the command line left alone (noted)', () => {
     const p = plan('qemu-system-x86_64', '-kernel', 'bzImage', '-display', 'none');
     expect(p.argv).toEqual(['qemu-system-x86_64', '-trace', 'apic_*', '-D', `${OUT}/qemu-trace.log`, '-msg', 'timestamp=on',
-      '-serial', `file:${OUT}/console.log`, '-kernel', 'bzImage', '-display', 'none']);
+      '-serial', `file:${OUT}/console.log`, '-no-reboot', '-kernel', 'bzImage', '-display', 'none']);
     expect(p.argv).not.toContain('-append');
     expect(p.notes.join('\n')).toContain('no -append');
   });
@@ -68,8 +69,8 @@ describe('buildRecordArgs: x86', () => {
   it('a wrapper before QEMU (taskset) keeps its place; -- options and qemu-kvm are recognised', () => {
     const p = plan('taskset', '-c', '0', '/usr/bin/qemu-system-x86_64', '--append', 'console=ttyS0', '--nographic');
     expect(p.argv.slice(0, 6)).toEqual(['taskset', '-c', '0', '/usr/bin/qemu-system-x86_64', '-trace', 'apic_*']);
-    expect(valueOf(p.argv, '--append')).toBe(`console=ttyS0 trace_event=${X86_EVENTS} ftrace_dump_on_oops`);
-    expect(p.argv).toContain('-mon');
+    expect(valueOf(p.argv, '--append')).toBe(`console=ttyS0 trace_event=${X86_EVENTS} ftrace_dump_on_oops panic=-1 log_buf_len=16M`);
+    expect(p.argv).toContain(`file:${OUT}/console.log`);
     expect(plan('qemu-kvm').arch).toBe('x86');
   });
 
@@ -85,7 +86,7 @@ describe('buildRecordArgs: arm', () => {
     const p = plan('qemu-system-aarch64', '-M', 'virt,gic-version=3', '-cpu', 'cortex-a57', '-nographic', '-kernel', 'Image', '-append', 'console=ttyAMA0 panic=-1');
     expect(p.gic).toBe('v3');
     expect(traces(p.argv)).toEqual(['gicv3_*', '-gicv3_cpuif_virt_*']);
-    expect(valueOf(p.argv, '-append')).toBe(`console=ttyAMA0 panic=-1 trace_event=${EVENTS} ftrace_dump_on_oops`);
+    expect(valueOf(p.argv, '-append')).toBe(`console=ttyAMA0 panic=-1 trace_event=${EVENTS} ftrace_dump_on_oops log_buf_len=16M`);
     expect(p.notes).toEqual([]);
   });
 
@@ -110,7 +111,7 @@ describe('buildRecordArgs: arm', () => {
     const p = plan('qemu-system-riscv64', '-M', 'virt', '-append', 'console=ttyS0');
     expect(traces(p.argv)).toEqual([]);
     expect(p.argv).toContain('-D');
-    expect(valueOf(p.argv, '-append')).toBe(`console=ttyS0 trace_event=${EVENTS} ftrace_dump_on_oops`);
+    expect(valueOf(p.argv, '-append')).toBe(`console=ttyS0 trace_event=${EVENTS} ftrace_dump_on_oops panic=-1 log_buf_len=16M`);
     expect(p.notes.join('\n')).toContain('no interrupt-controller tracing');
   });
 });
@@ -136,11 +137,12 @@ describe('kernel command line', () => {
 
 describe('buildRecordArgs: serial console', () => {
   const con = `logfile=${OUT}/console.log`;
-  it('-serial stdio, mon:stdio, pty become a chardev with a logfile; -serial file: is kept', () => {
-    expect(plan('qemu-system-x86_64', '-serial', 'stdio', '-append', 'console=ttyS0').argv).toEqual(expect.arrayContaining(
-      ['-chardev', `stdio,id=ipitrace-console,${con}`, '-serial', 'chardev:ipitrace-console']));
+  it('-serial stdio and mon:stdio become -serial file: (straight to the file); pty a chardev with a logfile; -serial file: is kept', () => {
+    const stdio = plan('qemu-system-x86_64', '-serial', 'stdio', '-append', 'console=ttyS0');
+    expect(stdio.argv).toEqual(expect.arrayContaining(TO_FILE));
+    expect(stdio.argv).not.toContain('stdio');
     const mon = plan('qemu-system-x86_64', '-serial', 'mon:stdio', '-serial', 'file:trace.txt');
-    expect(mon.argv.slice(-8)).toEqual([...MUX, '-serial', 'file:trace.txt']);
+    expect(mon.argv.slice(-4)).toEqual([...TO_FILE, '-serial', 'file:trace.txt']);
     expect(plan('qemu-system-x86_64', '-serial', 'pty').argv).toContain(`pty,id=ipitrace-console,${con}`);
     expect(plan('qemu-system-x86_64', '-serial', 'file:c.log', '-serial', 'stdio').outputs.console).toBe('c.log');
   });
@@ -162,16 +164,35 @@ describe('buildRecordArgs: serial console', () => {
     }
   });
 
-  it('-nographic with a user monitor: serial alone on stdio (no mux, no -mon), as QEMU would do', () => {
-    const p = plan('qemu-system-x86_64', '-nographic', '-monitor', 'unix:mon.sock,server=on,wait=off');
-    expect(p.argv).toContain(`stdio,id=ipitrace-console,${con}`);
-    expect(p.argv).not.toContain('-mon');
-    // -nodefaults -nographic: QEMU would put nothing on stdio; the console goes to the file.
-    expect(plan('qemu-system-x86_64', '-nodefaults', '-nographic').argv).toContain(`file:${OUT}/console.log`);
+  it('-nographic, with or without a monitor or -nodefaults: the console goes to the file', () => {
+    for (const argv of [['-nographic'], ['-nographic', '-monitor', 'unix:mon.sock,server=on,wait=off'], ['-nodefaults', '-nographic']]) {
+      const p = plan('qemu-system-x86_64', ...argv);
+      expect(p.argv).toContain(`file:${OUT}/console.log`);
+      expect(p.argv.join(' ')).not.toContain('stdio');
+    }
   });
 
-  it('paths with commas are escaped for QemuOpts', () => {
-    expect(buildRecordArgs(['qemu-system-x86_64', '-nographic'], '/a,b').argv).toContain('stdio,id=ipitrace-console,mux=on,signal=off,logfile=/a,,b/console.log');
+  it('paths with commas are kept as they are in -serial file: (QEMU takes the rest of the word as the path)', () => {
+    expect(buildRecordArgs(['qemu-system-x86_64', '-nographic'], '/a,b').argv).toContain('file:/a,b/console.log');
+  });
+});
+
+describe('buildRecordArgs: a first boot ends when the kernel does', () => {
+  it('adds -no-reboot, panic=-1 and log_buf_len= unless set; each is said', () => {
+    const p = plan('qemu-system-x86_64', '-append', 'console=ttyS0 -- init=/bin/sh');
+    expect(p.argv).toContain('-no-reboot');
+    expect(valueOf(p.argv, '-append')).toBe(`console=ttyS0 trace_event=${X86_EVENTS} ftrace_dump_on_oops panic=-1 log_buf_len=16M -- init=/bin/sh`);
+    expect(p.changes.join('\n')).toMatch(/-no-reboot \(with panic=-1/);
+    const own = plan('qemu-system-x86_64', '-no-reboot', '-append', 'console=ttyS0 panic=10 log_buf_len=1M');
+    expect(own.argv.filter((a) => a === '-no-reboot')).toHaveLength(1);
+    expect(valueOf(own.argv, '-append')).toBe(`console=ttyS0 panic=10 log_buf_len=1M trace_event=${X86_EVENTS} ftrace_dump_on_oops`);
+  });
+
+  it('notes that KVM hides IPIs from QEMU (x86: -enable-kvm, -accel kvm, -M accel=kvm)', () => {
+    for (const argv of [['-enable-kvm'], ['-accel', 'kvm'], ['-M', 'q35,accel=kvm']]) {
+      expect(plan('qemu-system-x86_64', ...argv).notes.join('\n')).toContain('KVM: the in-kernel irqchip');
+    }
+    expect(plan('qemu-system-x86_64', '-accel', 'tcg').notes.join('\n')).not.toContain('KVM');
   });
 });
 
@@ -292,7 +313,7 @@ describe('ipitrace record with a fake QEMU', () => {
     // What QEMU got: the user's command plus ipitrace's tracing.
     const argv = JSON.parse(readFileSync(join(work, 'argv.json'), 'utf8')) as string[];
     expect(argv.slice(0, 8)).toEqual(['-trace', 'apic_*', '-D', join(dir, 'qemu-trace.log'), '-msg', 'timestamp=on', '-serial', `file:${join(dir, 'console.log')}`]);
-    expect(valueOf(argv, '-append')).toBe(`console=ttyS0,115200 csdlock_debug=1 panic=-1 trace_event=${X86_EVENTS} ftrace_dump_on_oops`);
+    expect(valueOf(argv, '-append')).toBe(`console=ttyS0,115200 csdlock_debug=1 panic=-1 trace_event=${X86_EVENTS} ftrace_dump_on_oops log_buf_len=16M`);
     expect(readFileSync(join(dir, 'command.txt'), 'utf8')).toBe([fake, ...argv].map(shellQuote).join(' ') + '\n');
     expect(readFileSync(join(dir, 'qemu-stderr.log'), 'utf8')).toContain('fake QEMU, mode ok');
     expect(rec.stderr).toContain('QEMU exited with status 0');
@@ -310,11 +331,12 @@ describe('ipitrace record with a fake QEMU', () => {
     expect(found.find((f) => f.detector === 'csd-never-released')?.target_cpu).toBe(2);
   }, 120_000);
 
-  it('text summary; console on stdio (-nographic) is shown on stderr and logged; --no-analyze only records', () => {
+  it('text summary; the console (-nographic) is written to its file and shown on stderr as it grows; --no-analyze only records', () => {
     const dir = join(work, 'stdio-run');
     const rec = ipitrace(['record', '--out', dir, '--', fake, '-nographic', '-append', 'console=ttyS0'], files);
     expect(rec.status).toBe(1);
-    expect(rec.stdout).toMatch(/^== boot stdio-run /);
+    expect(rec.stdout.split('\n')[0]).toMatch(/^ERROR /);
+    expect(rec.stdout).toMatch(/^== boot stdio-run /m);
     expect(rec.stdout).toContain('ERROR ipi-to-offline: cross-call to offline CPU2 from CPU1');
     expect(rec.stderr).toContain('Linux version'); // the console echo
     expect(readFileSync(join(dir, 'console.log'), 'latin1')).toContain('ipi_fault: CPU1 queues locked csd');
@@ -406,7 +428,7 @@ describe('ipitrace record with a real QEMU', () => {
       const echoes = console_.split('\n').filter((line) => /[Cc]ommand line: /.test(line)).join('\n');
       expect(echoes).toMatch(/trace_event=ipi:\*,csd:\*,cpuhp:\*,irq_vectors:call_function_entry.* ftrace_dump_on_oops/);
       expect(readFileSync(join(dir, 'qemu-trace.log'), 'utf8')).toMatch(/^\d+@\d+\.\d+:apic_/m);
-      expect(rec.stdout).toMatch(/^== boot real-boot /);
+      expect(rec.stdout).toMatch(/^== boot real-boot /m);
       expect(rec.stdout).toMatch(/CPUs: possible .*, present 0-1,/);
     } finally {
       rmSync(join(dir, '..'), { recursive: true, force: true });
