@@ -64,9 +64,10 @@ export function ownWarnings(stderrLog: string, consoleFile: string | null): stri
     const seen = new Set<string>();
     lines.forEach((line, i) => {
       const m = KERNEL_WARNING.exec(line);
-      if (!m || seen.has(m[0])) return;
-      seen.add(m[0]);
-      out.push(`the kernel said: ${cleanLine(line.replace(/^.*?\]\s*/, ''))} (${basename(consoleFile)}:${i + 1})`);
+      const text = cleanLine(line.replace(/^.*?\]\s*/, ''));
+      if (!m || seen.has(text)) return;
+      seen.add(text);
+      out.push(`the kernel said: ${text} (${basename(consoleFile)}:${i + 1})`);
     });
   }
   return out;

@@ -8,6 +8,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ownWarnings } from '../cli/record.js';
+import { followFile } from '../cli/record-run.js';
 import { callsiteFunction, normalizeText, signature } from '../detect/signature.js';
 import { FindingsDocument } from '../report/json.js';
 import { displayPath, useColour } from '../report/style.js';
@@ -253,5 +255,44 @@ describe('pipelines', () => {
     const r = run(['analyze', path]);
     expect(r.status).toBe(2);
     expectOneLineError(r.stderr, 'nothing to analyze');
+  });
+});
+
+describe('record and clocks, as a first-time user meets them', () => {
+  it("QEMU's and the kernel's own warnings are passed on after the run, once each, with file:line", () => {
+    const stderrLog = join(dir, 'qemu-stderr.log');
+    const consoleLog = join(dir, 'rec-console.log');
+    writeFileSync(stderrLog, 'qemu-system-x86_64: warning: host doesn\'t support requested feature: CPUID.01H:ECX.vmx [bit 5]\nqemu-system-x86_64: terminating on signal 15\n');
+    // Lines 97-98 and 140-141 of the 6.1 fixture: the kernel says twice that it has no ipi/csd events.
+    writeFileSync(consoleLog, readFileSync(join(FIXTURES, 'x86-debian61-hotplug-busybox', 'console.log')));
+    const said = ownWarnings(stderrLog, consoleLog);
+    expect(said).toEqual([
+      "QEMU said: qemu-system-x86_64: warning: host doesn't support requested feature: CPUID.01H:ECX.vmx [bit 5]",
+      'the kernel said: Failed to enable trace event: ipi:* (rec-console.log:97)',
+      'the kernel said: Failed to enable trace event: csd:* (rec-console.log:98)',
+      'the kernel said: Unstable clock detected, switching default tracing clock to "global" (rec-console.log:356)',
+    ]);
+  });
+
+  it('the console file is followed as it grows (shown live, not through a pipe)', () => {
+    const path = join(dir, 'growing.log');
+    const seen: string[] = [];
+    const poll = followFile(path, (b) => seen.push(b.toString()));
+    poll(); // not there yet
+    writeFileSync(path, 'Linux version 6.12\n');
+    poll();
+    writeFileSync(path, 'Linux version 6.12\nsmp: Bringing up secondary CPUs\n');
+    poll();
+    expect(seen.join('')).toBe('Linux version 6.12\nsmp: Bringing up secondary CPUs\n');
+  });
+
+  it('after "Unstable clock detected" (ring buffer reset) no time is negative: shown on the printk clock', () => {
+    const doc = FindingsDocument.parse(JSON.parse(run(['analyze', '--json', ...files('x86-debian61-unstable-clock-panic')]).stdout));
+    const summary = doc.boots[0].summary!;
+    expect(summary.span_s!.start).toBeGreaterThanOrEqual(0);
+    // console.log:143 '[    0.597630] .... node  #0, CPUs:      #1 #2 #3' brings CPUs 1-3 up.
+    expect(summary.cpus.transitions.filter((t) => t.state === 'online').map((t) => [t.cpu, t.at_s])).toEqual([[1, 0.59763], [2, 0.59763], [3, 0.59763]]);
+    const times = summary.cpus.transitions.map((t) => t.at_s);
+    expect(times).toEqual([...times].sort((a, b) => a - b));
   });
 });
