@@ -1,8 +1,6 @@
 // ipitrace analyze FILE... [--db F] [--html report.html] [--json] [--boot NAME] [--fail-on ...] [--csd-timeout S] [--grace S] [--cpus N]
 // ingest + detect + a short summary per boot, in one go. Without --db the database lives in a
 // temporary folder that is removed afterwards.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { z } from 'zod';
@@ -36,9 +34,11 @@ export async function runAnalyze(args: AnalyzeArgs, out: Output = processOutput,
   const { ingestFiles } = await import('../ingest/ingest.js');
   const { buildTimeline, renderTimelinePage } = await import('../report/timeline.js');
   const { openWritable } = await import('../store/db.js');
-  const tmp = args.db ? null : mkdtempSync(join(tmpdir(), 'ipitrace-analyze-'));
+  const { makeTempDir } = await import('../store/temp-dir.js');
+  // Removed on every way out, Ctrl-C, SIGTERM, SIGHUP and kill -9 included (store/temp-dir.ts).
+  const tmp = args.db ? null : makeTempDir('ipitrace-analyze-');
   try {
-    const db = openWritable(args.db ?? join(tmp as string, 'analyze.db'));
+    const db = openWritable(args.db ?? join(tmp!.path, 'analyze.db'));
     try {
       const outcomes = await ingestFiles(db, args.files, { boot: args.boot ?? analyzeBootName(args.files), onProgress: progress?.file });
       progress?.done();
@@ -61,7 +61,7 @@ export async function runAnalyze(args: AnalyzeArgs, out: Output = processOutput,
       db.close();
     }
   } finally {
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    tmp?.remove();
   }
 }
 

@@ -118,7 +118,7 @@ export const detectCommand: CommandModule = {
     }
     const { openWritable } = await import('../store/db.js');
     const { listBoots } = await import('../replay/replay.js');
-    const db = openWritable(args.db);
+    const db = openWritable(args.db, { create: false });
     try {
       const all = listBoots(db);
       if (args.boot && !all.includes(args.boot)) {

@@ -7,18 +7,31 @@ import './v8-flags.js';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isIpitraceError } from '../store/errors.js';
+import { guardStream } from '../store/terminal-text.js';
 import { analyzeCommand, timelineCommand } from './analyze.js';
 import { batchCommand } from './batch.js';
 import { detectCommand } from './detect.js';
 import { exportCommand } from './export.js';
 import { ingestCommand } from './ingest.js';
-import { STDIN_SENTINEL } from './options.js';
+import { markArgs } from './options.js';
 import { queryCommand } from './query.js';
 import { recordCommand } from './record.js';
 import { schemaCommand } from './schema.js';
 
-// yargs drops a lone '-' (stdin) from positionals: carry it through as a sentinel (cli/options.ts).
-const argv = hideBin(process.argv).map((arg) => (arg === '-' ? STDIN_SENTINEL : arg));
+// Text from logs reaches stdout and stderr in many places (query cells, function names in findings,
+// unparsed samples in ingest messages): whatever a formatter forgot, no escape sequence from a log
+// reaches the terminal (store/terminal-text.ts).
+guardStream(process.stdout);
+guardStream(process.stderr);
+// `ipitrace query ... | head`: a reader that has seen enough is not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw error;
+});
+
+// yargs drops a lone '-' (stdin) from positionals and reads '-x.log' after '--' as nothing: carry
+// both through with markers (cli/options.ts).
+const argv = markArgs(hideBin(process.argv));
 const debug = argv.includes('--debug');
 
 function fail(message: string): never {
@@ -50,8 +63,15 @@ async function main(): Promise<void> {
     .parseAsync();
 }
 
-main().catch((error: unknown) => {
+main().catch(async (error: unknown) => {
   if (isIpitraceError(error)) fail(error.message);
+  // A full disk or another process's lock is not a bug of ipitrace: one line naming the file.
+  const { storageErrorMessage } = await import('../store/db.js');
+  const storage = storageErrorMessage(error);
+  if (storage) {
+    if (debug) process.stderr.write(`${(error as Error).stack}\n`);
+    fail(storage);
+  }
   if (debug) process.stderr.write(`${(error as Error).stack}\n`);
   fail(`internal error: ${(error as Error).message}${debug ? '' : ' (run with --debug for the stack)'}`);
 });

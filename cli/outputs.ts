@@ -1,8 +1,9 @@
 // Output files (--junit, --html, --db) are checked before any work: a typo in a path costs a
 // one-line error at once, not a run's result at its end.
-import { accessSync, constants, existsSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { IpitraceError } from '../store/errors.js';
+import { writeOutputFile } from '../store/output-file.js';
 
 export function checkOutputPath(path: string | undefined, option: string): void {
   if (path === undefined) return;
@@ -25,11 +26,10 @@ export function checkOutputPath(path: string | undefined, option: string): void 
   }
 }
 
-/** Writes an output file; a failure (disk full) is one line naming the file. */
+/**
+ * Writes an output file whole or not at all (a temporary file renamed into place, see
+ * store/output-file.ts); a failure (disk full) is one line naming the option and the file.
+ */
 export function writeOutput(path: string, text: string, option: string): void {
-  try {
-    writeFileSync(path, text);
-  } catch (error) {
-    throw new IpitraceError('E_USAGE', `${option} ${path}: cannot write: ${(error as Error).message}`);
-  }
+  writeOutputFile(path, text, option);
 }

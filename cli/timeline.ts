@@ -1,8 +1,8 @@
 // ipitrace timeline --db F [--boot NAME] --html out.html [--from S --to S]
-import { existsSync, writeFileSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { z } from 'zod';
 import { IpitraceError } from '../store/errors.js';
+import { writeOutputFile } from '../store/output-file.js';
 import { dbOption, validateOptions } from './options.js';
 
 const TimelineArgs = z.object({
@@ -29,10 +29,7 @@ export const timelineCommand: CommandModule = {
     const { buildTimeline, renderTimelinePage } = await import('../report/timeline.js');
     const { listBoots } = await import('../replay/replay.js');
     const { openWritable } = await import('../store/db.js');
-    if (!existsSync(args.db)) {
-      throw new IpitraceError('E_DB_OPEN', `${args.db}: no such database (run 'ipitrace ingest --db ${args.db} FILE...' first)`);
-    }
-    const db = openWritable(args.db);
+    const db = openWritable(args.db, { create: false });
     try {
       const all = listBoots(db);
       if (args.boot && !all.includes(args.boot)) {
@@ -44,7 +41,7 @@ export const timelineCommand: CommandModule = {
       const replayed = db.prepare('SELECT 1 FROM clock_offsets WHERE boot = ?');
       for (const boot of boots) if (!replayed.get(boot)) detect(db, { boot });
       const pages = boots.map((boot) => buildTimeline(db, boot, { fromS: args.from, toS: args.to, db: args.db }));
-      writeFileSync(args.html, renderTimelinePage(pages));
+      writeOutputFile(args.html, renderTimelinePage(pages), '--html');
       const findings = pages.reduce((n, p) => n + p.findings.length, 0);
       process.stdout.write(`${args.html}: timeline of ${boots.length === 1 ? `boot ${boots[0]}` : `${boots.length} boots`}, ${findings} finding${findings === 1 ? '' : 's'}\n`);
     } finally {

@@ -2,7 +2,7 @@
 // half-way (unreadable, corrupt gzip) leaves the database exactly as it was, and the files ingested
 // before it stay. A bad line never stops a file: it becomes an `unparsed` row.
 import { availableParallelism } from 'node:os';
-import { bulkWriteMode, ensureIndexes, type Db } from '../store/db.js';
+import { bulkWriteMode, ensureIndexes, isStorageError, rollback, type Db } from '../store/db.js';
 import { IpitraceError, isIpitraceError } from '../store/errors.js';
 import { bootNameFor } from './boot-name.js';
 import { inputSize } from './input.js';
@@ -66,7 +66,10 @@ async function ingestOne(db: Db, path: string, options: IngestOptions): Promise<
     }
   }
   if (!read.ok || error !== null) {
-    db.exec('ROLLBACK');
+    // SQLite has already rolled back on a full disk (SQLITE_FULL): no second ROLLBACK then.
+    rollback(db);
+    // A full disk or another process's lock is not this file's fault, and stops every file.
+    if (isStorageError(error)) throw error;
     if (isIpitraceError(error)) return { path, boot, status: 'failed', error: withLine(error, read.lines) };
     const message = `${path}: read failed after line ${read.lines}: ${(error as Error).message}`;
     return { path, boot, status: 'failed', error: new IpitraceError('E_INPUT_UNREADABLE', message) };

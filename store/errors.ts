@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'E_DB_OPEN'
   | 'E_DB_SCHEMA'
   | 'E_QUERY_INVALID'
+  | 'E_OUTPUT'
   | 'E_USAGE'
   | 'E_DETECTOR_INVALID';
 

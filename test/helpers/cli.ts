@@ -12,8 +12,10 @@ export interface CliResult {
   stderr: string;
 }
 
-export function ipitrace(args: string[], input?: Buffer | string): CliResult {
-  const result = spawnSync(process.execPath, [CLI, ...args], { input, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+export function ipitrace(args: string[], input?: Buffer | string, env: NodeJS.ProcessEnv = {}, cwd?: string): CliResult {
+  const result = spawnSync(process.execPath, [CLI, ...args], {
+    input, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: { ...process.env, ...env }, cwd,
+  });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
