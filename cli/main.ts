@@ -51,6 +51,7 @@ async function main(): Promise<void> {
     .command(batchCommand).command(exportCommand)
     .command(recordCommand)
     .option('debug', { type: 'boolean', describe: 'show stack traces of internal errors', global: true })
+    .epilog('Files whose names start with - go after --: ipitrace ingest -- -x.log. IPITRACE_BUSY_TIMEOUT=S: how long to wait for another process writing the same database before giving up (default 60 s).')
     .demandCommand(1, 'give a command (see --help)')
     .strict()
     .recommendCommands()
