@@ -10,6 +10,8 @@ import { CPU_STATES } from '../replay/hotplug.js';
 import type { Db } from '../store/db.js';
 import { IpitraceError } from '../store/errors.js';
 import { bootSpan, cpuStates, cpuUniverse, onlineAtEnd, referenceClock, type StateRow } from './summary.js';
+import { TIMELINE_CSS as CSS } from './timeline-style.js';
+import { GEOMETRY, ZOOM_SCRIPT } from './timeline-zoom.js';
 
 /** Beyond this many IPIs + csds in the window, draw per-lane density bins instead (problems stay individual). */
 export const DEFAULT_MAX_ITEMS = 3000;
@@ -168,48 +170,10 @@ const esc = (text: string | number | null | undefined) =>
 const num = (n: number) => (Math.round(n * 10) / 10).toString();
 const secs = (ns: number, digits = 6) => (ns / 1e9).toFixed(digits);
 
-const WIDTH = 1400;
-const LEFT = 130;
-const RIGHT = 24;
+const { WIDTH, LEFT, RIGHT } = GEOMETRY;
 const PLOT = WIDTH - LEFT - RIGHT;
 const SEVERITY_COLORS: Record<string, string> = { error: '#c1121f', warning: '#e07a00', info: '#2a6fdb' };
 
-const CSS = `
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:16px 24px;color:#1d2430;background:#fff}
-h1{font-size:20px;margin:0 0 8px}h2{font-size:17px;margin:18px 0 4px}h3{font-size:15px;margin:14px 0 4px}
-code{font:12.5px/1.3 ui-monospace,"DejaVu Sans Mono",monospace;background:#f1f3f6;padding:1px 4px;border-radius:3px}
-.meta{margin:2px 0;color:#3d4656}.note{margin:6px 0;padding:6px 10px;background:#fff6e0;border-left:4px solid #e0a100}
-.legend{display:flex;flex-wrap:wrap;gap:4px 16px;margin:8px 0;font-size:13px;color:#3d4656}
-.legend span{display:inline-flex;align-items:center;gap:6px}
-.sw{display:inline-block;width:22px;height:12px;border-radius:2px;border:1px solid rgba(0,0,0,.25)}
-.sw.line{height:0;border:0;border-top:2px solid #8a94a6}.sw.line.bad{border-top:3px solid #c1121f}
-svg#timeline,svg.timeline{width:100%;height:auto;display:block;border:1px solid #d8dde5;border-radius:4px;background:#fff}
-.state-online{fill:#8fd694}.state-going_down{fill:#f6cf5a}.state-dying{fill:#f39237}.state-offline{fill:#4a5261}.state-coming_up{fill:#7fbfef}
-.state-nonexistent{fill:url(#hatch-nonexistent)}
-.sw.state-online{background:#8fd694}.sw.state-going_down{background:#f6cf5a}.sw.state-dying{background:#f39237}.sw.state-offline{background:#4a5261}.sw.state-coming_up{background:#7fbfef}
-.sw.nonexistent{background:repeating-linear-gradient(45deg,#e4e7ec 0 3px,#b9c0cc 3px 5px)}.sw.untraced{background:repeating-linear-gradient(-45deg,#fff 0 3px,#c9ced8 3px 4px)}
-.sw.csd{background:#2f6db5;height:6px}.sw.csd.open{background:#c1121f}
-rect.untraced{fill:url(#hatch-untraced)}
-.state-label{font-size:11px;font-weight:600;fill:#1d2430;pointer-events:none;paint-order:stroke;stroke:#8fd694;stroke-width:3px;stroke-linejoin:round}
-.csd-label{font-size:10.5px;font-weight:600;fill:#fff;pointer-events:none}
-.state-label-offline{fill:#fff;stroke:#4a5261}.state-label-going_down{stroke:#f6cf5a}.state-label-dying{stroke:#f39237}.state-label-coming_up{stroke:#7fbfef}
-.lane-bg{fill:#f7f8fa}.lane:nth-child(even) .lane-bg{fill:#eef1f5}
-.lane-name{font-size:14px;font-weight:600;fill:#1d2430}.lane-sub{font-size:11px;fill:#5b6475}
-.grid{stroke:#d3d8e0;stroke-width:1}.tick{font-size:11px;fill:#3d4656}.axis-title{font-size:11px;fill:#5b6475}
-line.ipi{stroke:#8a94a6;stroke-width:1;opacity:.45}
-line.ipi.bad{stroke:#c1121f;stroke-width:2.5;opacity:1}
-rect.csd{fill:#2f6db5;opacity:.8}rect.csd.open{fill:#c1121f;opacity:.9}rect.csd.outcome-in_flight_at_end,rect.csd.outcome-unknown,rect.csd.outcome-maybe_flushed_at_dying{fill:#9b6dd6}
-rect.density{fill:#2f6db5}
-.finding-guide{stroke-width:1.2;stroke-dasharray:3 3;opacity:.7}
-.finding-ring{fill:none;stroke-width:2.5}
-.finding-num{font-size:11px;font-weight:700;fill:#fff;text-anchor:middle;pointer-events:none}
-ul.findings{padding-left:0;list-style:none}ul.findings li{margin:8px 0;padding:6px 10px;border-left:4px solid #c1121f;background:#fbf3f3}
-ul.findings li.sev-warning{border-color:#e07a00;background:#fdf6ec}ul.findings li.sev-info{border-color:#2a6fdb;background:#f1f5fd}
-ul.findings li.none{border-color:#4caf50;background:#eef8ef}
-.badge{display:inline-block;min-width:18px;padding:0 5px;border-radius:9px;color:#fff;font-weight:700;text-align:center;margin-right:6px}
-.sev{font-weight:700;margin-right:4px}.det{font-family:ui-monospace,"DejaVu Sans Mono",monospace;margin-right:6px}
-.ev,.zoomcmd{font-size:13px;color:#3d4656}
-`;
 
 interface Layout {
   laneTop: Map<number, number>;
@@ -304,12 +268,22 @@ function renderSvg(data: TimelineData, svgId: string, findingIds: string[]): str
   parts.push('<g class="lanes">');
   const statesByCpu = new Map<number, StateRow[]>();
   for (const s of data.states) statesByCpu.set(s.cpu, [...(statesByCpu.get(s.cpu) ?? []), s]);
-  const lastState = (cpu: number) => statesByCpu.get(cpu)?.at(-1)?.state;
+  // The state at the window's right edge (the last instant shown), not at the end of the boot.
+  const stateAtEdge = (cpu: number) => (statesByCpu.get(cpu) ?? [])
+    .filter((st) => (st.start_ns === null || st.start_ns < data.toNs) && (st.end_ns === null || data.toNs - 1 < st.end_ns)).at(-1)?.state;
   const labels: string[] = [];
+  // Finding rings on the lanes: no label is drawn over one (report/timeline-zoom.ts does the same after a zoom).
+  const rings = data.findings.flatMap((f, n) => {
+    const lane = f.target_cpu ?? f.cpu;
+    return slots[n].slot >= 0 && lane !== null && L.laneTop.has(lane) ? [{ x: slots[n].x, y: laneMid(lane) }] : [];
+  });
+  const overRing = (x: number, y: number, text: string) =>
+    rings.some((r) => Math.abs(r.y - y + 4) < 14 && r.x > x - 12 && r.x < x + text.length * 6.5 + 12);
   for (const cpu of data.cpus) {
     const top = L.laneTop.get(cpu) as number;
     const nonexistent = data.nonexistent.has(cpu);
-    const sub = nonexistent ? 'nonexistent' : lastState(cpu) ? `${lastState(cpu)?.replace('_', ' ')} at end` : 'state unknown';
+    const edge = stateAtEdge(cpu);
+    const sub = nonexistent ? 'nonexistent' : edge ? `${edge.replace('_', ' ')} at ${secs(data.toNs, 3)} s` : 'state unknown';
     parts.push(`<g class="lane${nonexistent ? ' nonexistent' : ''}" data-cpu="${cpu}" transform="translate(0,${top})">`);
     parts.push(`<rect class="lane-bg" x="0" y="0" width="${WIDTH}" height="${L.laneHeight}"/>`);
     parts.push(`<text class="lane-name" x="10" y="${L.bandTop + L.bandHeight / 2 + 5}">CPU${cpu}</text>`);
@@ -326,14 +300,16 @@ function renderSvg(data: TimelineData, svgId: string, findingIds: string[]): str
       const ev = s.path !== null && s.line !== null ? ` (${s.path}:${s.line}, ${s.basis})` : ` (${s.basis})`;
       const when = `${s.start_ns === null ? 'from the start' : `from ${secs(s.start_ns)} s`}${s.end_ns === null ? ' to the end' : ` to ${secs(s.end_ns)} s`}`;
       parts.push(`<rect class="state state-${esc(s.state)}" data-cpu="${cpu}" data-start-ns="${s.start_ns ?? ''}" data-end-ns="${s.end_ns ?? ''}" x="${num(x1)}" y="${L.bandTop}" width="${num(w)}" height="${L.bandHeight}"><title>CPU${cpu} ${esc(s.state)} ${when}${esc(ev)}</title></rect>`);
-      if (w > 64 && L.bandHeight >= 12) {
-        labels.push(`<text class="state-label state-label-${esc(s.state)}" x="${num(x1 + 5)}" y="${num(top + L.bandTop + L.bandHeight / 2 + 4)}">${esc(s.state.replace('_', ' '))}</text>`);
+      const labelY = top + L.bandTop + L.bandHeight / 2 + 4;
+      const label = s.state.replace('_', ' ');
+      if (w > 64 && L.bandHeight >= 12 && !overRing(x1 + 5, labelY, label)) {
+        labels.push(`<text class="state-label state-label-${esc(s.state)}" x="${num(x1 + 5)}" y="${num(labelY)}" data-t0="${s.start_ns ?? ''}" data-t1="${s.end_ns ?? ''}" data-min-width="64">${esc(label)}</text>`);
       }
     }
     if (data.coverage) {
       const gaps = uncovered(data.coverage.get(cpu) ?? [], data.fromNs, data.toNs);
       for (const [a, b] of gaps) {
-        parts.push(`<rect class="untraced" x="${num(L.x(a))}" y="${L.bandTop}" width="${num(Math.max(1, L.x(b) - L.x(a)))}" height="${L.bandHeight}"><title>CPU${cpu}: no ftrace coverage ${secs(a, 3)}-${secs(b, 3)} s</title></rect>`);
+        parts.push(`<rect class="untraced" data-t0="${a}" data-t1="${b}" x="${num(L.x(a))}" y="${L.bandTop}" width="${num(Math.max(1, L.x(b) - L.x(a)))}" height="${L.bandHeight}"><title>CPU${cpu}: no ftrace coverage ${secs(a, 3)}-${secs(b, 3)} s</title></rect>`);
       }
     }
     parts.push(`<rect class="csd-track" x="${LEFT}" y="${L.trackTop}" width="${PLOT}" height="${L.trackHeight}" fill="#fff" opacity=".6"/>`);
@@ -343,7 +319,9 @@ function renderSvg(data: TimelineData, svgId: string, findingIds: string[]): str
       const bw = PLOT / data.density.nbins;
       for (const b of own) {
         const h = Math.max(1, (b.n / max) * L.trackHeight);
-        parts.push(`<rect class="density" data-n="${b.n}" x="${num(LEFT + b.bin * bw)}" y="${num(L.trackTop + L.trackHeight - h)}" width="${num(Math.max(1, bw - 0.5))}" height="${num(h)}"><title>${b.n} IPIs/csds to CPU${cpu}</title></rect>`);
+        const t0 = Math.round(data.fromNs + (b.bin * (data.toNs - data.fromNs)) / data.density.nbins);
+        const t1 = Math.round(data.fromNs + ((b.bin + 1) * (data.toNs - data.fromNs)) / data.density.nbins);
+        parts.push(`<rect class="density" data-n="${b.n}" data-t0="${t0}" data-t1="${t1}" x="${num(LEFT + b.bin * bw)}" y="${num(L.trackTop + L.trackHeight - h)}" width="${num(Math.max(1, bw - 0.5))}" height="${num(h)}"><title>${b.n} IPIs/csds to CPU${cpu}</title></rect>`);
       }
     }
     for (const c of data.csds.filter((c) => c.target === cpu)) {
@@ -354,10 +332,13 @@ function renderSvg(data: TimelineData, svgId: string, findingIds: string[]): str
       const x2 = !open ? L.x(c.released as number) : untilTraceEnd ? L.x(traceEnd) : LEFT + PLOT;
       const where = c.path !== null && c.line !== null ? `, ${c.path}:${c.line}` : '';
       const title = `csd ${c.csd ?? '(hashed)'} ${c.func ?? ''} CPU${c.src ?? '?'} -> CPU${c.target}: queued ${secs(c.queued)} s, ${open ? `${c.outcome.replace(/_/g, ' ')} (no release)` : `released ${secs(c.released as number)} s`}${where}`;
-      if (c.outcome === 'never_released' && x2 - x1 > 180 && L.trackHeight + 2 >= 10) {
-        labels.push(`<text class="csd-label" x="${num(x1 + 6)}" y="${num(top + L.trackTop + L.trackHeight / 2 + 4)}">${esc(`csd ${c.csd ?? ''} ${c.func ?? ''} from CPU${c.src ?? '?'}: never released`)}</text>`);
+      const t1 = !open ? String(c.released) : untilTraceEnd ? String(traceEnd) : '';
+      const csdLabel = `csd ${c.csd ?? ''} ${c.func ?? ''} from CPU${c.src ?? '?'}: never released`;
+      const csdY = top + L.trackTop + L.trackHeight / 2 + 4;
+      if (c.outcome === 'never_released' && x2 - x1 > 180 && L.trackHeight + 2 >= 10 && !overRing(x1 + 6, csdY, csdLabel)) {
+        labels.push(`<text class="csd-label" x="${num(x1 + 6)}" y="${num(csdY)}" data-t0="${c.queued}" data-t1="${t1}" data-min-width="180">${esc(csdLabel)}</text>`);
       }
-      parts.push(`<rect class="csd outcome-${esc(c.outcome)}${open ? ' open' : ''}" data-csd="${esc(c.csd ?? '')}" data-src="${c.src ?? ''}" data-target="${c.target}" x="${num(x1)}" y="${open ? L.trackTop - 1 : L.trackTop}" width="${num(Math.max(1.5, x2 - x1))}" height="${open ? L.trackHeight + 2 : L.trackHeight}"><title>${esc(title)}</title></rect>`);
+      parts.push(`<rect class="csd outcome-${esc(c.outcome)}${open ? ' open' : ''}" data-csd="${esc(c.csd ?? '')}" data-src="${c.src ?? ''}" data-target="${c.target}" data-t0="${c.queued}" data-t1="${t1}" data-min-w="1.5" x="${num(x1)}" y="${open ? L.trackTop - 1 : L.trackTop}" width="${num(Math.max(1.5, x2 - x1))}" height="${open ? L.trackHeight + 2 : L.trackHeight}"><title>${esc(title)}</title></rect>`);
     }
     parts.push('</g>');
   }
@@ -370,7 +351,7 @@ function renderSvg(data: TimelineData, svgId: string, findingIds: string[]): str
     if (slot < 0) return;
     const lane = f.target_cpu ?? f.cpu;
     const laneY = lane !== null && L.laneTop.has(lane) ? laneMid(lane) : firstLaneTop;
-    parts.push(`<line class="finding-guide" x1="${num(x)}" x2="${num(x)}" y1="${L.findingsTop + 19 + slot * 22}" y2="${num(laneY)}" stroke="${SEVERITY_COLORS[f.severity] ?? '#c1121f'}"/>`);
+    parts.push(`<line class="finding-guide" data-ts-ns="${f.ts_ns ?? ''}" x1="${num(x)}" x2="${num(x)}" y1="${L.findingsTop + 19 + slot * 22}" y2="${num(laneY)}" stroke="${SEVERITY_COLORS[f.severity] ?? '#c1121f'}"/>`);
   });
   parts.push('</g>');
 
@@ -383,7 +364,7 @@ function renderSvg(data: TimelineData, svgId: string, findingIds: string[]): str
     const targetTop = (L.laneTop.get(i.target) ?? 0) + L.bandTop;
     const title = `<title>${esc(`IPI ${i.reason ?? i.kind} CPU${i.src ?? '?'} -> CPU${i.target} (${i.state}) at ${secs(i.ts)} s, ${i.path}:${i.line}`)}</title>`;
     const cls = `ipi${bad ? ' bad' : ''}`;
-    const data_ = `data-src="${i.src ?? ''}" data-target="${i.target}" data-state="${esc(i.state)}"`;
+    const data_ = `data-src="${i.src ?? ''}" data-target="${i.target}" data-state="${esc(i.state)}" data-ts-ns="${i.ts}"`;
     if (i.src === null || i.src === i.target || !L.laneTop.has(i.src)) {
       parts.push(`<line class="${cls}" ${data_} x1="${x}" x2="${x}" y1="${targetTop - 8}" y2="${targetTop + 2}" marker-end="url(#${svgId}-arrow${bad ? '-bad' : ''})">${title}</line>`);
       continue;
@@ -443,8 +424,12 @@ function renderBoot(data: TimelineData, index: number): string {
   const findingIds = data.findings.map((_, n) => (index === 0 ? `finding-${n + 1}` : `finding-${index + 1}-${n + 1}`));
   const out: string[] = [];
   const serious = data.findings.filter((f) => f.severity !== 'info');
+  // The count is of what the list below holds (info findings too), and says how many are problems.
+  const n = data.findings.length;
+  const counted = n === 0 ? 'no IPI or CSD problem found'
+    : `${n} finding${n === 1 ? '' : 's'}${serious.length === n ? '' : serious.length === 0 ? ', no IPI or CSD problem' : ` (${serious.length} error or warning)`}`;
   out.push(`<section class="boot" data-boot="${esc(data.boot)}">`);
-  out.push(`<h2>boot ${esc(data.boot)}: ${serious.length === 0 ? 'no IPI or CSD problem found' : `${serious.length} finding${serious.length === 1 ? '' : 's'}`}</h2>`);
+  out.push(`<h2>boot ${esc(data.boot)}: ${counted}</h2>`);
   const window = `${secs(data.fromNs, 3)} to ${secs(data.toNs, 3)} s`;
   out.push(`<p class="meta">Times in seconds of the boot's <b>${esc(data.clock ?? 'unknown')}</b> clock. Shown: ${window}${data.whole ? ' (whole boot)' : data.spanNs ? ` of ${secs(data.spanNs.start, 3)} to ${secs(data.spanNs.end, 3)} s` : ''}.
 CPUs possible ${esc(data.possible ?? 'unknown')}, present ${esc(data.present ?? 'unknown')}, online at end ${esc(data.onlineAtEnd || 'none known')}.
@@ -462,6 +447,7 @@ In this window: ${data.totals.ipis} IPIs, ${data.totals.csds} csds.</p>`);
 <span><i class="sw line"></i>IPI sender → target</span><span><i class="sw line bad"></i>IPI to an offline or nonexistent CPU</span>
 <span><i class="sw csd"></i>csd queued → released (on the target's lane)</span><span><i class="sw csd open"></i>csd never released</span>
 <span><i class="badge" style="background:#c1121f">1</i>finding</span></div>`);
+  out.push(`<p class="note zoomhelp" data-zoom-help="${svgId}" hidden>Zoom: mouse wheel over the timeline; drag to pan; with the timeline focused (click it), + and - zoom, ← and → pan, 0 shows the whole window again.</p>`);
   out.push(renderSvg(data, svgId, findingIds));
   out.push(`<h3>Findings</h3>`);
   out.push(`<ul id="${listId}" class="findings">`);
@@ -493,6 +479,7 @@ export function renderTimelinePage(boots: TimelineData[]): string {
 <body>
 <h1>${esc(title)}</h1>
 ${boots.map(renderBoot).join('\n')}
+<script>${ZOOM_SCRIPT}</script>
 </body>
 </html>
 `;

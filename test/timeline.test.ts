@@ -75,11 +75,39 @@ function laneHtml(page: string, cpu: number): string {
 }
 
 describe('timeline HTML (no browser)', () => {
-  it('is one self-contained page: no script, no external resource', () => {
+  it('is one self-contained page: one inline script (zoom), no external resource; the SVG is complete without it', () => {
     expect(html.startsWith('<!DOCTYPE html>')).toBe(true);
-    expect(html).not.toMatch(/<script|<link|<img|<iframe|@import|url\(\s*['"]?(https?:|\/\/)/i);
+    expect(html).not.toMatch(/<script[^>]*src=|<link|<img|<iframe|@import|url\(\s*['"]?(https?:|\/\/)/i);
     expect(html).not.toMatch(/(src|href)="(https?:)?\/\//);
+    expect(html.match(/<script>/g)).toHaveLength(1);
     expect(html.match(/<svg id="timeline"/g)).toHaveLength(1);
+    // Without JavaScript: every lane, state, arrow and marker is in the markup before the script.
+    const script = html.indexOf('<script>');
+    expect(html.lastIndexOf('</svg>')).toBeLessThan(script);
+    expect(html.slice(0, script).match(/<g class="finding /g)).toHaveLength(fixture.expected_findings.length);
+    // The zoom help is shown only by the script that makes it true.
+    expect(html).toMatch(/<p class="note zoomhelp" data-zoom-help="timeline" hidden>/);
+  });
+
+  it("lanes say the state at the window's right edge, not at the end of the boot", () => {
+    // Whole boot: CPU2 offline at the end (fixture.json online_at_end 0-1,3).
+    expect(laneHtml(html, 2)).toMatch(/<text class="lane-sub"[^>]*>offline at [\d.]+ s<\/text>/);
+    // fixture.json: CPU2 goes offline before 4.0 s and is online at 2.0 s (brought up by the boot at 0.2 s).
+    const early = renderTimelinePage([buildTimeline(db, BOOT, { fromS: 1, toS: 2, db: 'run.db' })]);
+    expect(laneHtml(early, 2)).toMatch(/<text class="lane-sub"[^>]*>online at 2\.000 s<\/text>/);
+  });
+
+  it('draws no label over a finding marker, and the header counts what the list holds', () => {
+    const rings = [...html.matchAll(/<circle class="finding-ring" cx="([\d.]+)" cy="([\d.]+)"/g)].map((m) => [Number(m[1]), Number(m[2])]);
+    expect(rings.length).toBe(fixture.expected_findings.length);
+    const labels = [...html.matchAll(/<text class="(state-label|csd-label)[^"]*" x="([\d.]+)" y="([\d.]+)"[^>]*>([^<]*)</g)]
+      .map((m) => ({ x: Number(m[2]), y: Number(m[3]), w: m[4].length * 6.5 }));
+    expect(labels.length).toBeGreaterThan(0);
+    for (const l of labels) {
+      for (const [cx, cy] of rings) expect(Math.abs(cy - l.y + 4) < 14 && cx > l.x - 12 && cx < l.x + l.w + 12).toBe(false);
+    }
+    const listed = (html.match(/<li id="finding-\d+"/g) ?? []).length;
+    expect(html).toContain(`<h2>boot ${BOOT}: ${listed} findings</h2>`);
   });
 
   it('has one lane per CPU 0-3 (present), with the hotplug states from cpu_states', () => {
@@ -252,6 +280,71 @@ describe('timeline in headless Chromium', () => {
     }
     expect(probe.badIpi).toHaveLength(1);
     expect(probe.items.some((t) => t.includes('trace.txt.gz:2176'))).toBe(true);
+  }, 90_000);
+
+  browserIt('zooms and pans in the page: wheel around the pointer, drag, keys; lanes follow the window edge', () => {
+    const probePath = join(OUT, 'timeline-offline-async.zoom.html');
+    const ZOOM_PROBE = `<script>
+const svg = document.querySelector('svg#timeline');
+const r = {};
+const view = () => [Number(svg.dataset.viewFromNs), Number(svg.dataset.viewToNs)];
+const marker = () => { const b = svg.querySelector('g.finding[data-detector="ipi-to-offline"] .finding-marker').getBoundingClientRect(); return b.left + b.width / 2; };
+const sub2 = () => svg.querySelector('g.lane[data-cpu="2"] text.lane-sub').textContent;
+r.full = view();
+r.help = !document.querySelector('[data-zoom-help="timeline"]').hidden;
+const at = marker();
+const y = svg.getBoundingClientRect().top + 40;
+for (let i = 0; i < 8; i++) svg.dispatchEvent(new WheelEvent('wheel', { deltaY: -100, clientX: at, clientY: y, bubbles: true, cancelable: true }));
+r.zoomed = view();
+r.markerMoved = Math.abs(marker() - at);
+r.ipiX = [...svg.querySelectorAll('line.ipi')].filter((l) => l.style.display !== 'none').map((l) => Number(l.getAttribute('x1')));
+r.ticks = [...svg.querySelectorAll('g.axis .tick')].map((t) => Number(t.textContent));
+svg.dispatchEvent(new KeyboardEvent('keydown', { key: 'ArrowLeft', bubbles: true }));
+r.panned = view();
+svg.dispatchEvent(new PointerEvent('pointerdown', { clientX: 700, clientY: y, bubbles: true }));
+svg.dispatchEvent(new PointerEvent('pointermove', { clientX: 500, clientY: y, bubbles: true }));
+window.dispatchEvent(new PointerEvent('pointerup', { bubbles: true }));
+r.dragged = view();
+svg.ipitraceZoom.zoom(1, 2.0e9 - (r.full[0] > 2e9 ? 0 : 0));
+const earlyStart = r.full[0], onlineAt = 2.0e9;
+while (view()[1] - view()[0] > 0.5e9) svg.dispatchEvent(new KeyboardEvent('keydown', { key: '+', bubbles: true }));
+while (view()[0] > earlyStart + 1) svg.dispatchEvent(new KeyboardEvent('keydown', { key: 'ArrowLeft', bubbles: true }));
+r.early = view();
+r.sub2early = sub2();
+svg.dispatchEvent(new KeyboardEvent('keydown', { key: '0', bubbles: true }));
+r.reset = view();
+r.sub2end = sub2();
+const out = document.createElement('pre');
+out.id = 'probe-' + 'results';
+out.textContent = JSON.stringify(r);
+document.body.append(out);
+</script>`;
+    writeFileSync(probePath, html.replace('</body>', `${ZOOM_PROBE}\n</body>`));
+    const dom = chromium(['--window-size=1400,900', '--dump-dom', pathToFileURL(probePath).href]);
+    const m = /<pre id="probe-results">([\s\S]*?)<\/pre>/.exec(dom);
+    expect(m, 'probe output in the dumped DOM').not.toBeNull();
+    const r = JSON.parse((m?.[1] ?? '').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&')) as {
+      full: [number, number]; help: boolean; zoomed: [number, number]; markerMoved: number; ipiX: number[]; ticks: number[];
+      panned: [number, number]; dragged: [number, number]; early: [number, number]; sub2early: string; reset: [number, number]; sub2end: string;
+    };
+    expect(r.help).toBe(true);
+    expect(r.full).toEqual([data.fromNs, data.toNs]);
+    // 8 wheel notches of 1.25: the window is 1.25^8 = 5.96 times shorter, and the marker under the pointer stays there.
+    const span = (v: [number, number]) => v[1] - v[0];
+    expect(span(r.full) / span(r.zoomed)).toBeCloseTo(1.25 ** 8, 1);
+    expect(r.markerMoved).toBeLessThan(9); // still under the pointer: within the marker's radius
+    for (const x of r.ipiX) expect(x).toBeGreaterThanOrEqual(130 - 0.1);
+    expect(r.ticks.length).toBeGreaterThanOrEqual(4);
+    for (const t of r.ticks) expect(t * 1e9).toBeGreaterThanOrEqual(r.zoomed[0] - 1e6);
+    // ArrowLeft pans a tenth of the window to the left; dragging right-to-left pans to the right.
+    expect(r.panned[0]).toBeCloseTo(r.zoomed[0] - span(r.zoomed) * 0.1, -3);
+    expect(r.dragged[0]).toBeGreaterThan(r.panned[0]);
+    expect(span(r.dragged)).toBeCloseTo(span(r.panned), -3);
+    // Early in the boot (before 0.5 s after the start) CPU2 has not yet gone offline: its lane says the state at the edge.
+    expect(r.early[0]).toBe(r.full[0]);
+    expect(r.sub2early).not.toMatch(/^offline/);
+    expect(r.reset).toEqual(r.full);
+    expect(r.sub2end).toMatch(/^offline at /);
   }, 90_000);
 
   browserIt('takes a screenshot into test/out/', () => {
