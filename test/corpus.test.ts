@@ -4,7 +4,7 @@
 // equal meta.json's expected_findings (healthy recordings: nothing at warning or error).
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAnalyze } from '../cli/analyze.js';
 import { detect } from '../detect/detect.js';
 import { ingestFiles } from '../ingest/ingest.js';
@@ -74,9 +74,16 @@ function kindCounts(db: Db, file: string): Map<string, number> {
 
 const arm = armSummaries();
 
+// Ingested once per recording (in the hook), then counts and findings in two tests: in one, the
+// biggest recording (x86/big) took 64 s of vitest's 60 s limit in a full run on a busy 2-core machine.
 describe.skipIf(!present).each(recordings())('corpus $name', (r) => {
-  it('stores the events the recorder counted, and its ground-truth findings only', async () => {
-    const db = await ingestRecording(r);
+  let db: Db;
+  beforeAll(async () => {
+    db = await ingestRecording(r);
+  }, 120_000);
+  afterAll(() => db?.close());
+
+  it('stores the events the recorder counted', () => {
     const expectedCounts: [string, Record<string, number>][] = [];
     if (r.meta.trace_txt_event_counts) expectedCounts.push([r.inputs.find((f) => f.startsWith('trace.txt'))!, r.meta.trace_txt_event_counts]);
     const summary = arm.get(r.name);
@@ -94,6 +101,9 @@ describe.skipIf(!present).each(recordings())('corpus $name', (r) => {
       const actual = kindCounts(db, file);
       for (const [kind, n] of Object.entries(counts)) expect(actual.get(kind) ?? 0, `${file} ${kind}`).toBe(n);
     }
+  });
+
+  it('finds its ground-truth findings only', () => {
     const findings = detect(db).filter((f) => f.severity !== 'info');
     // One finding per expected entry (same detector; same target CPU and csd where meta.json gives
     // them), and no finding left over.
@@ -107,7 +117,7 @@ describe.skipIf(!present).each(recordings())('corpus $name', (r) => {
       return index < 0;
     });
     expect({ missing, extra: unused.map((f) => `${f.detector}: ${f.title}`) }).toEqual({ missing: [], extra: [] });
-  }, 120_000);
+  });
 });
 
 // `ipitrace analyze` (the one-command post-mortem) on every recording: the same findings, and the
