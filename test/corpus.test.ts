@@ -128,13 +128,13 @@ describe.skipIf(!present).each(recordings())('analyze $name', (r) => {
     const code = await runAnalyze({
       files: r.inputs.map((f) => join(r.dir, f)), boot: r.name, json: true, failOn: 'error', csdTimeout: 5, grace: 1,
     } as Parameters<typeof runAnalyze>[0], { stdout: (t) => { stdout += t; }, stderr: () => {} });
-    const boot = (JSON.parse(stdout) as { boots: { cpus: { possible: string | null; present: string | null; online_at_end: string };
+    const boot = (JSON.parse(stdout) as { boots: { summary: { cpus: { possible: string | null; present: string | null; online_at_end: string } };
       findings: { detector: string; severity: string }[] }[] }).boots[0];
     const wanted = (r.meta.expected_findings ?? []).map((f) => f.detector.split(' ')[0]).sort();
     expect(boot.findings.filter((f) => f.severity !== 'info').map((f) => f.detector).sort()).toEqual(wanted);
     expect(code).toBe(wanted.length > 0 ? 1 : 0);
     const end = r.meta.guest_cpus_end;
-    if (end) expect(boot.cpus).toMatchObject({ possible: end.possible, present: end.present, online_at_end: end.online });
+    if (end) expect(boot.summary.cpus).toMatchObject({ possible: end.possible, present: end.present, online_at_end: end.online });
   }, 120_000);
 });
 
