@@ -36,16 +36,19 @@ export function safeLines(text: string): string {
  */
 const OWN_SEQUENCES = /\r\u001b\[K|\u001b\[K|\u001b\[(?:(?:0|1|2|3|4|22|23|24|3[0-9]|9[0-7])(?:;|(?=m)))*m/y;
 
-/** Output written to stdout/stderr: as safeLines, except ipitrace's own colour and progress sequences. */
-export function safeOutput(text: string): string {
+/**
+ * Output written to stdout/stderr: as safeLines, except ipitrace's own colour and progress sequences
+ * when own is true (a terminal; nothing of ours is coloured when piped, so then nothing passes).
+ */
+export function safeOutput(text: string, own = true): string {
   CONTROLS.lastIndex = 0;
   if (!CONTROLS.test(text)) return text;
+  if (!own) return safeLines(text);
   let out = '';
   let from = 0;
   CONTROLS.lastIndex = 0;
   for (let match = CONTROLS.exec(text); match; match = CONTROLS.exec(text)) {
     const at = match.index;
-    if (at < from) continue;
     const char = match[0];
     out += text.slice(from, at);
     if (char === '\n' || char === '\t') {
@@ -54,10 +57,10 @@ export function safeOutput(text: string): string {
       continue;
     }
     OWN_SEQUENCES.lastIndex = at;
-    const own = OWN_SEQUENCES.exec(text);
-    if (own) {
-      out += own[0];
-      from = at + own[0].length;
+    const seq = OWN_SEQUENCES.exec(text);
+    if (seq) {
+      out += seq[0];
+      from = at + seq[0].length;
       CONTROLS.lastIndex = from;
       continue;
     }
@@ -70,10 +73,13 @@ export function safeOutput(text: string): string {
 /**
  * Makes every string written to the stream pass safeOutput: the last line of defence, so that no
  * output path (query, analyze, detect, ingest messages, errors) can pass a log's escape sequence
- * to the terminal, whatever its formatter forgot. Buffers pass unchanged (ipitrace writes none).
+ * to the terminal, whatever its formatter forgot. ipitrace's own colours pass only where it may
+ * colour (a terminal, or FORCE_COLOR). Buffers pass unchanged (ipitrace writes none).
  */
-export function guardStream(stream: NodeJS.WriteStream): void {
+export function guardStream(stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv = process.env): void {
+  const force = env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '' && env.FORCE_COLOR !== '0';
+  const own = stream.isTTY === true || force;
   const write = stream.write.bind(stream) as (chunk: unknown, ...rest: unknown[]) => boolean;
   stream.write = ((chunk: unknown, ...rest: unknown[]) =>
-    write(typeof chunk === 'string' ? safeOutput(chunk) : chunk, ...rest)) as typeof stream.write;
+    write(typeof chunk === 'string' ? safeOutput(chunk, own) : chunk, ...rest)) as typeof stream.write;
 }

@@ -67,6 +67,7 @@ describe('13. query is read-only in every way', () => {
       refused('BEGIN IMMEDIATE');
       refused('REINDEX');
       refused('ANALYZE');
+      expect(() => prepareQuery(ro, "SELECT load_extension('/nonexistent')").get()).toThrow(/not authorized/);
       expect(existsSync(join(dir, 'other.db'))).toBe(false);
       for (const sql of ['WITH x(n) AS (VALUES (1), (2)) SELECT sum(n) FROM x', 'PRAGMA integrity_check', 'PRAGMA user_version',
         'EXPLAIN QUERY PLAN SELECT * FROM events', 'SELECT * FROM events_v LIMIT 1']) {
@@ -165,6 +166,8 @@ describe('15. no terminal control sequence from a log reaches the output', () =>
     expect(safeOutput('a\n\tb \u001b[1;31mERROR\u001b[0m\r\u001b[K')).toBe('a\n\tb \u001b[1;31mERROR\u001b[0m\r\u001b[K');
     expect(safeOutput('\u001b]52;c;x\u0007 \u001b[8m \u001b[2J')).toBe('\\u001b]52;c;x\\u0007 \\u001b[8m \\u001b[2J');
     expect(JSON.parse(safeOutput(JSON.stringify({ v: '\u009b\u2028' })))).toEqual({ v: '\u009b\u2028' });
+    // Piped: ipitrace colours nothing, so nothing passes.
+    expect(safeOutput('\u001b[1;31mERROR\u001b[0m\n', false)).toBe('\\u001b[1;31mERROR\\u001b[0m\n');
   });
 
   it('ingest, detect, analyze and query print none of it; --json keeps the exact text', () => {
@@ -183,6 +186,10 @@ describe('15. no terminal control sequence from a log reaches the output', () =>
       ipitrace(['query', '--db', evilDb, '--vertical', 'SELECT * FROM unparsed']),
     ];
     for (const r of outputs) expect(r.stdout + r.stderr).not.toMatch(RAW_CONTROL);
+    // With colour forced, ipitrace's own SGR sequences pass, and still nothing of the log's.
+    const coloured = ipitrace(['detect', '--db', evilDb], undefined, { FORCE_COLOR: '1' });
+    expect(coloured.stdout.replace(/\u001b\[[0-9;]*m/g, '')).not.toMatch(RAW_CONTROL);
+    expect(coloured.stdout).toContain('evil\\u001b]52;c;aGFja2Vk\\u0007');
     expect(outputs[3].stdout).toContain('evil\\u001b]52;c;aGFja2Vk');
     const funcs = JSON.parse(ipitrace(['query', '--db', evilDb, '--json', 'SELECT DISTINCT func FROM events WHERE func IS NOT NULL']).stdout) as { func: string }[];
     // (ingest drops CSI sequences, colour codes in consoles, but keeps the rest as it was)
