@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { BootRow, FindingRow } from '../report/export.js';
 import { IpitraceError } from '../store/errors.js';
 import { detectOptions } from './detect.js';
-import { validateOptions } from './options.js';
+import { inputPaths, validateOptions } from './options.js';
 
 export const BatchArgs = z.object({
   paths: z.array(z.string()).default([]),
@@ -68,7 +68,7 @@ export async function runBatch(args: BatchArgs, out = { stdout: (t: string) => p
   const { unitsFromManifest, unitsFromPaths } = await import('../batch/units.js');
   const { defaultJobs, runPool } = await import('../batch/pool.js');
   const { exportPaths, writeJsonl, writeParquet } = await import('../report/export-write.js');
-  const units = [...(args.manifest ? unitsFromManifest(args.manifest) : []), ...unitsFromPaths(args.paths)];
+  const units = [...(args.manifest ? unitsFromManifest(args.manifest) : []), ...unitsFromPaths(inputPaths(args.paths))];
   if (units.length === 0) throw new IpitraceError('E_USAGE', 'give boots to analyze: folders, files or --manifest FILE');
   if (args.out) mkdirSync(args.out, { recursive: true });
   // Warehouse rows: JSON Lines appended boot by boot (memory stays flat), Parquet written at the end.

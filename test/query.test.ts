@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { inputPaths, markArgs } from '../cli/options.js';
 import { openReadOnly } from '../store/db.js';
 import { prepareQuery } from '../store/query.js';
 import { safeOutput, safeText } from '../store/terminal-text.js';
@@ -199,6 +200,14 @@ describe('15. no terminal control sequence from a log reaches the output', () =>
 });
 
 describe('16. file names that start with -', () => {
+  it('unit: after --, every argument is positional and comes back as given; record keeps its --', () => {
+    const marked = markArgs(['batch', '--out', 'o', '--', '-x', '-', '--json']);
+    expect(marked.slice(0, 3)).toEqual(['batch', '--out', 'o']);
+    expect(marked.slice(3).every((a) => !a.startsWith('-'))).toBe(true);
+    expect(inputPaths(marked.slice(3))).toEqual(['-x', '-', '--json']);
+    expect(markArgs(['record', '--', 'qemu-system-x86_64', '-smp', '2'])).toEqual(['record', '--', 'qemu-system-x86_64', '-smp', '2']);
+  });
+
   it('are taken after --, by ingest, analyze and query', () => {
     const file = join(dir, '-x.log');
     copyFileSync(join(FIXTURE, 'console.log'), file);
