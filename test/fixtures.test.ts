@@ -85,6 +85,20 @@ async function ingestFixture(name: string, fixture: Fixture): Promise<Db> {
   return db;
 }
 
+/**
+ * One ingest per fixture, shared by its checks (they only read the store; detect() rebuilds its derived
+ * tables each time): ingesting the bigger real recordings four times made this file the suite's slowest.
+ * One slot, since describe.each runs the fixtures one after the other.
+ */
+let slot: { name: string; db: Promise<Db> } | undefined;
+function ingestOnce(name: string, fixture: Fixture): Promise<Db> {
+  if (slot?.name !== name) {
+    void slot?.db.then((db) => db.close(), () => undefined);
+    slot = { name, db: ingestFixture(name, fixture) };
+  }
+  return slot.db;
+}
+
 function sourceId(db: Db, file: string): number {
   const row = db.prepare('SELECT source_id FROM sources WHERE path LIKE ?').get(`%/${file}`) as { source_id: number };
   return row.source_id;
@@ -114,7 +128,7 @@ describe.each(loadFixtures())('fixture $name', ({ name, fixture }) => {
   };
 
   check('counts', 'stores as many events per kind and file as grep counted', async () => {
-    const db = await ingestFixture(name, fixture);
+    const db = await ingestOnce(name, fixture);
     for (const [file, counts] of Object.entries(fixture.expected_counts)) {
       const id = sourceId(db, file);
       const rows = db.prepare('SELECT kind, count(*) AS n FROM events WHERE source_id = ? GROUP BY kind').all(id) as { kind: string; n: number }[];
@@ -134,7 +148,7 @@ describe.each(loadFixtures())('fixture $name', ({ name, fixture }) => {
   // The next checks exist only for fixtures whose ground truth has the field (no test, rather than
   // a skipped one, for the others).
   if (fixture.expected_console) check('console', 'types the console messages grep counted', async () => {
-    const db = await ingestFixture(name, fixture);
+    const db = await ingestOnce(name, fixture);
     for (const [file, counts] of Object.entries(fixture.expected_console ?? {})) {
       const id = sourceId(db, file);
       for (const [key, where] of Object.entries(CONSOLE_KINDS)) {
@@ -146,7 +160,7 @@ describe.each(loadFixtures())('fixture $name', ({ name, fixture }) => {
   });
 
   check('findings', 'finds exactly the ground-truth findings (warning and error), citing their evidence', async () => {
-    const db = await ingestFixture(name, fixture);
+    const db = await ingestOnce(name, fixture);
     const findings = detect(db).filter((f) => f.severity !== 'info');
     const wanted = fixture.expected_findings.filter((w) => w.severity !== 'info');
     const unmatched = wanted.filter((w) => !findings.some((f) => matches(f, w)));
@@ -157,7 +171,7 @@ describe.each(loadFixtures())('fixture $name', ({ name, fixture }) => {
   });
 
   if (fixture.expected_cpus) check('cpus', 'knows which CPUs exist and which are online at the end', async () => {
-    const db = await ingestFixture(name, fixture);
+    const db = await ingestOnce(name, fixture);
     detect(db);
     const cpus = fixture.expected_cpus!;
     const universe = db.prepare('SELECT cpu, possible, present FROM cpu_universe').all() as { cpu: number; possible: number | null; present: number | null }[];
@@ -174,7 +188,7 @@ describe.each(loadFixtures())('fixture $name', ({ name, fixture }) => {
   });
 
   if (fixture.expected_clock) check('clock', 'maps the printk clock onto the ftrace clock as the console says', async () => {
-    const db = await ingestFixture(name, fixture);
+    const db = await ingestOnce(name, fixture);
     detect(db);
     const want = fixture.expected_clock!;
     expect(db.prepare("SELECT method, offset_ns FROM clock_offsets WHERE clock = 'printk'").get())
@@ -191,7 +205,7 @@ describe.each(loadFixtures())('fixture $name', ({ name, fixture }) => {
   });
 
   if (fixture.expected_stats) check('stats', 'counts the input defects it repaired, as grep found them', async () => {
-    const db = await ingestFixture(name, fixture);
+    const db = await ingestOnce(name, fixture);
     for (const [stat, keys] of Object.entries(fixture.expected_stats!)) {
       const rows = db.prepare('SELECT key FROM stats WHERE name = ? ORDER BY key').pluck().all(stat) as string[];
       expect(rows, stat).toEqual([...keys].sort());
