@@ -6,7 +6,7 @@ import type { CommandModule } from 'yargs';
 import { z } from 'zod';
 import { bootNameFor } from '../ingest/boot-name.js';
 import { DetectArgs, detectOptions, processOutput, runVerdict, type Output } from './detect.js';
-import { inputPaths, validateOptions } from './options.js';
+import { inputPaths, MaxInputSize, maxInputSizeOption, validateOptions } from './options.js';
 import { checkOutputPath, writeOutput } from './outputs.js';
 import { progressLine, type Progress } from './progress.js';
 
@@ -15,6 +15,7 @@ export { timelineCommand } from './timeline.js';
 export const AnalyzeArgs = DetectArgs.extend({
   db: z.string().min(1).optional(),
   html: z.string().min(1).optional(),
+  maxInputSize: MaxInputSize.optional(),
   files: z.array(z.string()).min(1),
 });
 export type AnalyzeArgs = z.infer<typeof AnalyzeArgs>;
@@ -40,7 +41,7 @@ export async function runAnalyze(args: AnalyzeArgs, out: Output = processOutput,
   try {
     const db = openWritable(args.db ?? join(tmp!.path, 'analyze.db'));
     try {
-      const outcomes = await ingestFiles(db, args.files, { boot: args.boot ?? analyzeBootName(args.files), onProgress: progress?.file });
+      const outcomes = await ingestFiles(db, args.files, { boot: args.boot ?? analyzeBootName(args.files), onProgress: progress?.file, maxInputSize: args.maxInputSize });
       progress?.done();
       const failed = outcomes.filter((o) => o.status === 'failed');
       for (const o of failed) out.stderr(`ipitrace: ${o.error.message}\n`);
@@ -82,12 +83,13 @@ export const analyzeCommand: CommandModule = {
   command: 'analyze <files..>',
   describe: 'ingest, replay and detect in one go; print CPUs, IPI counts per CPU pair and findings per boot',
   builder: (y) => y
-    .positional('files', { type: 'string', array: true, describe: 'console logs, ftrace text, QEMU trace logs (plain, .gz or - for stdin)' })
+    .positional('files', { type: 'string', array: true, describe: 'console logs, ftrace text, QEMU trace logs (plain, gzip, bzip2, xz or zstd, or - for stdin)' })
     .options({
       ...detectOptions,
       db: { type: 'string', describe: 'keep the database in this file (default: a temporary one, removed afterwards)' },
       boot: { type: 'string', describe: 'boot name for all files (default: files in one folder are one boot, named after the folder; else a boot per file, from its name)' },
       html: { type: 'string', describe: 'also write a self-contained HTML timeline (CPU lanes, IPIs, csds, findings) to this file' },
+      ...maxInputSizeOption,
     })
     .example('$0 analyze console.log trace.txt qemu-trace.log.gz --html report.html', 'one boot, all three artifact kinds')
     .example('$0 analyze boot.log', 'a single mixed console log')

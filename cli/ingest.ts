@@ -3,7 +3,7 @@ import type { CommandModule } from 'yargs';
 import { z } from 'zod';
 import type { FileOutcome } from '../ingest/ingest.js';
 import { STATS } from '../schema/stats.js';
-import { dbOption, inputPaths, validateOptions } from './options.js';
+import { dbOption, inputPaths, MaxInputSize, maxInputSizeOption, validateOptions } from './options.js';
 
 const IngestArgs = z.object({
   db: z.string().min(1),
@@ -11,12 +11,13 @@ const IngestArgs = z.object({
   replace: z.boolean(),
   validate: z.boolean(),
   parseThread: z.enum(['auto', 'main', 'worker']),
+  maxInputSize: MaxInputSize.optional(),
   files: z.array(z.string()).min(1),
 });
 
 export const ingestCommand: CommandModule = {
   command: 'ingest <files..>',
-  describe: 'read consoles, ftrace text and dumps, and QEMU trace logs (plain, .gz or - for stdin) into the database',
+  describe: 'read consoles, ftrace text and dumps, and QEMU trace logs (plain, gzip, bzip2, xz or zstd, or - for stdin) into the database',
   builder: (y) => y
     .positional('files', { type: 'string', array: true, describe: 'input files; - reads stdin' })
     .options({
@@ -24,6 +25,7 @@ export const ingestCommand: CommandModule = {
       boot: { type: 'string', describe: 'boot name for all files (default: from the folder or file name)' },
       replace: { type: 'boolean', default: false, describe: 'ingest again files already in the database' },
       validate: { type: 'boolean', default: false, describe: 'check every record against its schema (slower)' },
+      ...maxInputSizeOption,
       'parse-thread': {
         choices: ['auto', 'main', 'worker'], default: 'auto',
         describe: 'where lines are parsed: auto = a worker thread for files of 4 MiB and more on a multi-core machine',
@@ -36,7 +38,7 @@ export const ingestCommand: CommandModule = {
     const { ingestFiles } = await import('../ingest/ingest.js');
     const db = openWritable(args.db);
     const progress = process.stderr.isTTY ? progressPrinter() : undefined;
-    const outcomes = await ingestFiles(db, inputPaths(args.files), { boot: args.boot, replace: args.replace, validate: args.validate, parseThread: args.parseThread, onProgress: progress });
+    const outcomes = await ingestFiles(db, inputPaths(args.files), { boot: args.boot, replace: args.replace, validate: args.validate, parseThread: args.parseThread, maxInputSize: args.maxInputSize, onProgress: progress });
     if (progress) process.stderr.write('\r\x1b[K');
     db.close();
     printSummary(outcomes);

@@ -48,3 +48,27 @@ export function validateOptions<T extends z.ZodType>(schema: T, argv: unknown): 
   const issue = result.error.issues[0];
   throw new IpitraceError('E_USAGE', `--${issue.path.join('.')}: ${issue.message}`);
 }
+
+/**
+ * --max-input-size: decoded bytes read at most per input, as a number with an optional K, M, G or
+ * T (powers of 1024); 0 means no limit. Default: see ingest/input.ts (none for a regular plain file).
+ */
+export const maxInputSizeOption = {
+  'max-input-size': {
+    type: 'string',
+    describe: 'read at most this much decoded text per input (e.g. 2G; 0 = no limit); default: no limit for a plain file, '
+      + '4G for stdin, pipes and devices, 200 times the file size (at least 1G) for compressed files; the lines before the limit are kept',
+  },
+} as const;
+
+const SIZE = /^(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?$/i;
+
+export const MaxInputSize = z.string().optional().transform((text, ctx) => {
+  if (text === undefined) return undefined;
+  const m = SIZE.exec(text.trim());
+  if (!m) {
+    ctx.addIssue({ code: 'custom', message: `not a size: '${text}' (a number of bytes with an optional K, M, G or T)` });
+    return z.NEVER;
+  }
+  return Math.floor(Number(m[1]) * 1024 ** ' KMGT'.indexOf((m[2] || ' ').toUpperCase()));
+});

@@ -20,6 +20,8 @@ export interface IngestOptions {
   onProgress?: (path: string, bytesRead: number, size: number | null) => void;
   /** Where files are parsed: 'auto' (default) uses a worker thread for large files. */
   parseThread?: ParseThread;
+  /** Decoded bytes read at most per input (0: no limit); default: ingest/input.ts. */
+  maxInputSize?: number;
 }
 
 export type ParseThread = 'auto' | 'main' | 'worker';
@@ -54,9 +56,10 @@ async function ingestOne(db: Db, path: string, options: IngestOptions): Promise<
   const sourceId = insertSource(db, boot, path);
   const sink = new SqliteSink(db, sourceId, options.validate ?? false);
   const progress = options.onProgress && ((bytes: number, total: number | null) => options.onProgress!(path, bytes, total));
+  const input = options.maxInputSize === undefined ? {} : { maxInputSize: options.maxInputSize };
   const read = size !== null && useWorker(size, options.parseThread ?? 'auto')
-    ? await readInWorker(path, sink, size, progress)
-    : await readInThread(path, sink, progress && progressEvery(progress));
+    ? await readInWorker(path, sink, size, progress, input)
+    : await readInThread(path, sink, progress && progressEvery(progress), input);
   let error = read.ok ? null : read.error;
   if (read.ok) {
     try {

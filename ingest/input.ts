@@ -1,24 +1,44 @@
-// Opening one input: a path or '-' for stdin, plain or gzip (recognised by its magic bytes, not its
-// name). Yields the decoded text lines (split2) in batches so memory stays constant whatever the
-// size, and the reader runs one synchronous loop per batch rather than one stream hand-off per line.
+// Opening one input: a path or '-' for stdin, plain or compressed (gzip, bzip2, xz, zstd:
+// recognised by their magic bytes, not their name; ingest/decompress.ts). Yields the decoded text
+// lines (ingest/lines.ts) in batches so memory stays constant whatever the size, and the reader
+// runs one synchronous loop per batch rather than one stream hand-off per line. Binary data is
+// refused by content; endless input (a device, a pipe, a decompression bomb) stops at a size limit.
 import { createHash } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import { createGunzip, type Gunzip } from 'node:zlib';
-import split2 from 'split2';
+import type { Readable } from 'node:stream';
 import { IpitraceError } from '../store/errors.js';
+import { chunksOf, decompress, MAGIC_BYTES, sniffCompression, type InputNote } from './decompress.js';
+import { MAX_LINE_CHARS } from '../parsers/reader.js';
+import { GIVE_UP_CHARS, splitLines } from './lines.js';
+
+export type { InputNote } from './decompress.js';
 
 /**
- * Bytes per read from a file (and per gunzip output chunk). Not larger: decoding a chunk of more
- * than 64 KiB to a string costs ~12 times as much per byte in Node 20 (measured: 114 MB of ftrace
- * text decoded in 0.05 s in 64 KiB chunks, 0.65 s in 128 KiB or 1 MiB ones).
+ * Bytes per read from a file. Not larger: decoding a chunk of more than 64 KiB to a string costs
+ * ~12 times as much per byte in Node 20 (measured: 114 MB of ftrace text decoded in 0.05 s in
+ * 64 KiB chunks, 0.65 s in 128 KiB or 1 MiB ones).
  */
 const READ_CHUNK = 1 << 16;
 
+/** Decoded bytes read at most from a pipe, a device or stdin when no --max-input-size is given. */
+export const DEFAULT_MAX_STREAM_BYTES = 4 * 1024 ** 3;
+/**
+ * Decoded bytes read at most from a compressed file when no --max-input-size is given: 200 times
+ * its size (text logs compress 10-30 times), at least 1 GiB. A 4 MB gzip of 4 GiB of newlines
+ * stops at 1 GiB.
+ */
+export const COMPRESSED_RATIO = 200;
+export const MIN_COMPRESSED_LIMIT = 1024 ** 3;
+
+export interface InputOptions {
+  /** Decoded bytes to read at most (0: no limit); default: see DEFAULT_MAX_STREAM_BYTES and COMPRESSED_RATIO. */
+  maxInputSize?: number;
+}
+
 export interface OpenedInput {
   /**
-   * The lines, in order, in batches: split at /\r?\n/ (split2); a last line without '\n' is kept
-   * unless empty.
+   * The lines, in order, in batches: split at '\n' (or at '\r' in a CR-only file); a last line
+   * without a line end is kept unless empty.
    */
   batches: AsyncIterable<string[]>;
   /** sha256 of the raw bytes (complete once `batches` is exhausted). */
@@ -27,20 +47,26 @@ export interface OpenedInput {
   bytesRead(): number;
   /** Size in bytes when known (regular files), for progress display. */
   size: number | null;
+  /** What was wrong with an input that was still read (cut, damaged, stopped at the limit): complete once `batches` is exhausted. */
+  notes: InputNote[];
 }
 
 /** Checks the path and opens it. Throws IpitraceError with a one-line message naming the path. */
-export function openInput(path: string): OpenedInput {
-  if (path === '-') return decode(process.stdin, null, 'stdin');
-  return decode(createReadStream(path, { highWaterMark: READ_CHUNK }), inputSize(path), path);
+export function openInput(path: string, options: InputOptions = {}): OpenedInput {
+  if (path === '-') return decode(process.stdin, null, 'stdin', options);
+  const size = inputSize(path);
+  return decode(createReadStream(path, { highWaterMark: READ_CHUNK }), size, path, options);
 }
 
-/** The size of a file to read. Throws IpitraceError naming the path when it cannot be read. */
-export function inputSize(path: string): number {
+/**
+ * The size of a file to read, null for what is not a regular file (a pipe, a device). Throws
+ * IpitraceError naming the path when it cannot be read.
+ */
+export function inputSize(path: string): number | null {
   try {
     const st = statSync(path);
     if (st.isDirectory()) throw new IpitraceError('E_INPUT_DIRECTORY', `${path}: is a directory (give the files in it)`);
-    return st.size;
+    return st.isFile() ? st.size : null;
   } catch (error) {
     if (error instanceof IpitraceError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
@@ -50,16 +76,36 @@ export function inputSize(path: string): number {
 }
 
 /**
- * True when the bytes are not a text log: many control bytes other than tab, CR, LF, ESC and NUL
- * (serial consoles emit NULs, so NULs alone do not make a file binary).
+ * True when the bytes are not a text log: more than 10 % of them control bytes other than tab,
+ * CR, LF, ESC and NUL (serial consoles emit NULs, so NULs alone do not make a file binary) or
+ * bytes that are no valid UTF-8. Random data has ~11 % of the first kind and ~45 % of the second;
+ * a garbled console a few in a thousand.
  */
 export function looksBinary(head: Buffer): boolean {
   if (head.length === 0) return false;
-  let control = 0;
-  for (const byte of head) {
-    if (byte < 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0d && byte !== 0x1b && byte !== 0x00) control++;
+  let bad = 0;
+  for (let i = 0; i < head.length; i++) {
+    const byte = head[i];
+    if (byte < 0x20) {
+      if (byte !== 0x09 && byte !== 0x0a && byte !== 0x0d && byte !== 0x1b && byte !== 0x00) bad++;
+    } else if (byte >= 0x80) {
+      const length = utf8Length(head, i);
+      if (length === 0) bad++;
+      else i += length - 1;
+    }
   }
-  return control / head.length > 0.1;
+  return bad / head.length > 0.1;
+}
+
+/** Length of the valid UTF-8 sequence at `i` (a cut one at the end of the head counts as valid), 0 when invalid. */
+function utf8Length(bytes: Buffer, i: number): number {
+  const lead = bytes[i];
+  const length = lead >= 0xc2 && lead <= 0xdf ? 2 : lead >= 0xe0 && lead <= 0xef ? 3 : lead >= 0xf0 && lead <= 0xf4 ? 4 : 0;
+  for (let k = 1; k < length; k++) {
+    if (i + k >= bytes.length) return k;
+    if ((bytes[i + k] & 0xc0) !== 0x80) return 0;
+  }
+  return length;
 }
 
 /** trace-cmd's trace.dat magic: 0x17 0x08 0x44 'tracing' (trace-cmd.dat(5)). */
@@ -67,81 +113,92 @@ const TRACE_DAT_MAGIC = Buffer.from([0x17, 0x08, 0x44, ...Buffer.from('tracing')
 
 export const isTraceDat = (head: Buffer): boolean => head.length >= TRACE_DAT_MAGIC.length && head.subarray(0, TRACE_DAT_MAGIC.length).equals(TRACE_DAT_MAGIC);
 
-function decode(raw: Readable, size: number | null, name: string): OpenedInput {
+/** Bytes of decoded text the binary sniff looks at. */
+const SNIFF_BYTES = 4096;
+
+function decode(raw: Readable, size: number | null, name: string, options: InputOptions): OpenedInput {
   const hash = createHash('sha256');
   let bytes = 0;
-  const text = new FirstChunkSniffer(name, (chunk) => {
-    hash.update(chunk);
-    bytes += chunk.length;
-  });
-  raw.on('error', (error) => text.destroy(new IpitraceError('E_INPUT_UNREADABLE', `${name}: cannot read: ${error.message}`)));
-  raw.pipe(text);
-  let digest: string | null = null;
-  return { batches: splitLines(text), digest: () => (digest ??= hash.digest('hex')), bytesRead: () => bytes, size };
-}
-
-/** Lines handed on per batch: large enough that the per-batch hand-off vanishes, small enough to stay flat. */
-const BATCH_LINES = 4096;
-
-/**
- * The text's lines in batches, split by split2 (its default /\r?\n/, so CRLF consoles lose the CR).
- * split2 calls its mapper synchronously for each line; the mapper collects them and hands on a full
- * batch only (returning undefined pushes nothing), so the stream machinery runs once per batch
- * rather than once per line.
- */
-async function* splitLines(text: Readable): AsyncGenerator<string[]> {
-  let batch: string[] = [];
-  const lines = text.pipe(split2((line: string) => {
-    batch.push(line);
-    if (batch.length < BATCH_LINES) return undefined;
-    const full = batch;
-    batch = [];
-    return full;
-  }));
-  text.on('error', (error) => lines.destroy(error));
-  for await (const full of lines) yield full as string[];
-  if (batch.length > 0) yield batch;
-}
-
-/** Passes text through; gunzips when the first bytes are the gzip magic; refuses binary data. */
-class FirstChunkSniffer extends Transform {
-  private gunzip: Gunzip | null = null;
-  private decided = false;
-
-  constructor(private readonly name: string, private readonly onRaw: (chunk: Buffer) => void) {
-    super();
+  const notes: InputNote[] = [];
+  async function* rawChunks(): AsyncGenerator<Buffer> {
+    try {
+      for await (const chunk of chunksOf(raw)) {
+        hash.update(chunk);
+        bytes += chunk.length;
+        yield chunk;
+      }
+    } catch (error) {
+      if (error instanceof IpitraceError) throw error;
+      throw new IpitraceError('E_INPUT_UNREADABLE', `${name}: cannot read: ${(error as Error).message}`);
+    }
   }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    this.onRaw(chunk);
-    if (!this.decided) {
-      this.decided = true;
-      if (chunk.length >= 2 && chunk[0] === 0x1f && chunk[1] === 0x8b) this.startGunzip();
-      else if (isTraceDat(chunk)) {
-        done(new IpitraceError('E_INPUT_BINARY',
-          `${this.name}: a binary trace-cmd file (trace.dat), not text; convert it first: trace-cmd report -i ${this.name} > trace.txt`));
-        return;
-      } else if (looksBinary(chunk.subarray(0, 4096))) {
-        done(new IpitraceError('E_INPUT_BINARY', `${this.name}: not a text log (binary data at line 1)`));
+  async function* text(): AsyncGenerator<Buffer> {
+    const source = rawChunks();
+    const head = await takeHead(source, MAGIC_BYTES);
+    if (isTraceDat(head.bytes)) {
+      throw new IpitraceError('E_INPUT_BINARY',
+        `${name}: a binary trace-cmd file (trace.dat), not text; convert it first: trace-cmd report -i ${name} > trace.txt`);
+    }
+    const compression = sniffCompression(head.bytes, name);
+    const chunks = compression === null ? head.all : decompress(compression, head.all, name, notes);
+    const limit = options.maxInputSize ?? (compression !== null && size !== null
+      ? Math.max(MIN_COMPRESSED_LIMIT, COMPRESSED_RATIO * size)
+      : size === null ? DEFAULT_MAX_STREAM_BYTES : 0);
+    const decoded = await takeHead(chunks, SNIFF_BYTES);
+    if (looksBinary(decoded.bytes.subarray(0, SNIFF_BYTES))) {
+      const what = compression === null ? '' : ` (${compression}-compressed)`;
+      throw new IpitraceError('E_INPUT_BINARY', `${name}: not a text log${what} (binary data at line 1)`);
+    }
+    let total = 0;
+    for await (const chunk of decoded.all) {
+      if (limit > 0 && total + chunk.length > limit) {
+        if (limit > total) yield chunk.subarray(0, limit - total);
+        notes.push({ name: 'input_cut', key: `read stopped at ${limit} bytes (--max-input-size)` });
         return;
       }
+      total += chunk.length;
+      yield chunk;
     }
-    if (this.gunzip) this.gunzip.write(chunk, () => done());
-    else done(null, chunk);
   }
+  const onGiveUp = () => notes.push({ name: 'input_cut', key: `no line end in ${GIVE_UP_CHARS >> 20} Mi characters: not text from there on` });
+  let digest: string | null = null;
+  return {
+    batches: splitLines(text(), { maxLine: MAX_LINE_CHARS, onGiveUp }),
+    digest: () => (digest ??= hash.digest('hex')),
+    bytesRead: () => bytes,
+    size,
+    notes,
+  };
+}
 
-  override _flush(done: TransformCallback): void {
-    if (!this.gunzip) return done();
-    this.gunzip.once('end', () => done());
-    this.gunzip.end();
+/** Reads chunks until at least `least` bytes (or the end); `all` yields everything, those bytes included. */
+async function takeHead(source: AsyncIterator<Buffer> & AsyncIterable<Buffer>, least: number):
+  Promise<{ bytes: Buffer; all: AsyncGenerator<Buffer> }> {
+  const taken: Buffer[] = [];
+  let length = 0;
+  let done = false;
+  while (length < least) {
+    const next = await source.next();
+    if (next.done) {
+      done = true;
+      break;
+    }
+    taken.push(next.value);
+    length += next.value.length;
   }
-
-  private startGunzip(): void {
-    // Output in chunks as big as the file reads (zlib's default is 16 KB).
-    const gunzip = createGunzip({ chunkSize: READ_CHUNK });
-    gunzip.on('data', (data: Buffer) => this.push(data));
-    gunzip.on('error', (error) => this.destroy(
-      new IpitraceError('E_INPUT_CORRUPT_GZIP', `${this.name}: corrupt gzip data: ${error.message}`)));
-    this.gunzip = gunzip;
+  const bytes = taken.length === 1 ? taken[0] : Buffer.concat(taken);
+  async function* all(): AsyncGenerator<Buffer> {
+    try {
+      if (bytes.length > 0) yield bytes;
+      if (done) return;
+      for (;;) {
+        const next = await source.next();
+        if (next.done) return;
+        yield next.value;
+      }
+    } finally {
+      await source.return?.(undefined);
+    }
   }
+  return { bytes, all: all() };
 }

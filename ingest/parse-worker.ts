@@ -5,12 +5,13 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { isIpitraceError } from '../store/errors.js';
 import { BatchPacker, transferList } from './packed-batch.js';
+import type { InputOptions } from './input.js';
 import { readInThread, type WorkerMessage } from './read-file.js';
 
 const MAX_IN_FLIGHT = 4;
 
 const port = parentPort!;
-const { path } = workerData as { path: string };
+const { path, options } = workerData as { path: string; options: InputOptions };
 let inFlight = 0;
 let wake: (() => void) | null = null;
 port.on('message', () => {
@@ -29,7 +30,7 @@ async function run(): Promise<void> {
     inFlight++;
     post({ type: 'batch', batch: packer.take(), bytes: input.bytesRead(), lines: reader.lines });
     while (inFlight >= MAX_IN_FLIGHT) await new Promise<void>((resolve) => (wake = resolve));
-  });
+  }, options);
   if (read.ok) {
     // What the reader's end() flushed.
     post({ type: 'batch', batch: packer.take(), bytes: read.bytes, lines: read.lines });

@@ -5,7 +5,7 @@
 import { Worker } from 'node:worker_threads';
 import { SourceReader, type ReaderSink } from '../parsers/reader.js';
 import { IpitraceError, type ErrorCode } from '../store/errors.js';
-import { openInput, type OpenedInput } from './input.js';
+import { openInput, type InputOptions, type OpenedInput } from './input.js';
 import { replayBatch, type PackedBatch } from './packed-batch.js';
 
 export type ReadResult =
@@ -23,16 +23,18 @@ export type WorkerMessage =
 export type AfterBatch = (input: OpenedInput, reader: SourceReader) => void | Promise<void>;
 
 /** Reads and parses `path` ('-': stdin) in this thread into `sink`. */
-export async function readInThread(path: string, sink: ReaderSink, afterBatch?: AfterBatch): Promise<ReadResult> {
+export async function readInThread(path: string, sink: ReaderSink, afterBatch?: AfterBatch, options: InputOptions = {}): Promise<ReadResult> {
   const reader = new SourceReader(sink);
   try {
-    const input = openInput(path);
+    const input = openInput(path, options);
     for await (const batch of input.batches) {
       for (let i = 0; i < batch.length; i++) reader.pushLine(batch[i]);
       const wait = afterBatch?.(input, reader);
       if (wait) await wait;
     }
     reader.end();
+    // A cut or damaged input that was still read: said in its stats (ingest prints them).
+    for (const note of input.notes) sink.stat(note.name, note.key, 1);
     return { ok: true, lines: reader.lines, sha256: input.digest(), bytes: input.bytesRead() };
   } catch (error) {
     return { ok: false, error, lines: reader.lines };
@@ -66,8 +68,9 @@ function workerUrl(): URL {
 const WORKER_OLD_SPACE_MB = 128;
 
 /** Reads and parses the file `path` in a worker thread; the sink calls are made in this one. */
-export async function readInWorker(path: string, sink: ReaderSink, size: number, progress?: Progress): Promise<ReadResult> {
-  const worker = new Worker(workerUrl(), { workerData: { path }, resourceLimits: { maxOldGenerationSizeMb: WORKER_OLD_SPACE_MB } });
+export async function readInWorker(path: string, sink: ReaderSink, size: number, progress?: Progress,
+  options: InputOptions = {}): Promise<ReadResult> {
+  const worker = new Worker(workerUrl(), { workerData: { path, options }, resourceLimits: { maxOldGenerationSizeMb: WORKER_OLD_SPACE_MB } });
   const messages = messageQueue(worker);
   let lines = 0;
   try {

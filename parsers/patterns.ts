@@ -1,5 +1,6 @@
 // Named regex pieces and small decoders shared by the format modules. Each piece cites the
 // kernel format it matches (shared/docs/formats.md).
+import { MAX_CPUS } from './bounds.js';
 
 /** `sym+0x1cf/0x221` (%pS) or `sym` (%ps) or raw `0x0`: the symbol without its offset. */
 export function symbolName(printed: string): string {
@@ -60,17 +61,23 @@ const LONG_HEX_WORD = /(^|,)[0-9a-fA-F]{9,}(,|$)/;
 /** %*pb output: 8-digit words (the most significant one may be shorter when there are several). */
 const HEX_WORDS = /^[0-9a-fA-F]{1,8}(,[0-9a-fA-F]{8})+$|^[0-9a-fA-F]{8}$/;
 
-function parseHexWords(text: string): number[] {
+/** null when a bit at or beyond MAX_CPUS is set (a mask the kernel cannot print: a garbled line). */
+function parseHexWords(text: string): number[] | null {
   const words = text.split(',').reverse();
   const cpus: number[] = [];
-  words.forEach((word, index) => {
-    const value = parseInt(word, 16);
+  for (let index = 0; index < words.length; index++) {
+    const value = parseInt(words[index], 16);
+    if (value === 0) continue;
+    if (index * 32 >= MAX_CPUS) return null;
     for (let bit = 0; bit < 32; bit++) if ((value >>> bit) & 1) cpus.push(index * 32 + bit);
-  });
+  }
   return cpus;
 }
 
-/** `0-1,3` (%*pbl, also the console's CPU lists). Returns null when malformed; '' is an empty list. */
+/**
+ * `0-1,3` (%*pbl, also the console's CPU lists). Returns null when malformed, or when it names a CPU
+ * at or beyond MAX_CPUS or more CPUs than that (repeated ranges of a garbled line); '' is an empty list.
+ */
 export function parseCpuList(text: string): number[] | null {
   if (text === '') return [];
   const cpus: number[] = [];
@@ -79,7 +86,7 @@ export function parseCpuList(text: string): number[] | null {
     if (!m) return null;
     const lo = Number(m[1]);
     const hi = m[2] === undefined ? lo : Number(m[2]);
-    if (hi < lo || hi - lo > 65536) return null;
+    if (hi < lo || hi >= MAX_CPUS || cpus.length + (hi - lo) >= MAX_CPUS) return null;
     for (let cpu = lo; cpu <= hi; cpu++) cpus.push(cpu);
   }
   return cpus;

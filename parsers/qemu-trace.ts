@@ -110,6 +110,8 @@ export function findQemuRecordStart(line: string, knownTids: ReadonlySet<number>
 }
 
 function chooseTidStart(line: string, runStart: number, at: number, known: ReadonlySet<number>): number {
+  // A line that is nothing but digits and a record: the record, whatever its tid (no console text to split off).
+  if (runStart === 0 && at - runStart > 7) return 0;
   // Fast path: the whole digit run is a known tid (every record at a line start of a QEMU log).
   if (at - runStart <= 7 && line.charCodeAt(runStart) !== 48 && known.has(Number(line.slice(runStart, at)))) {
     return runStart;
@@ -146,7 +148,8 @@ function isDigit(c: number): boolean {
 // Line prefixes.
 
 // 5208@1795310003.813836:apic_mem_writel 0xb0 = 0x00000000
-const TID_LINE = /^(\d{1,10})@(\d+)\.(\d+):([A-Za-z_][A-Za-z0-9_]*)(?: (.*))?$/s;
+// (Any digit count: a tid beyond PID_MAX_LIMIT is an unparsed row, parsers/bounds.ts.)
+const TID_LINE = /^(\d+)@(\d+)\.(\d+):([A-Za-z_][A-Za-z0-9_]*)(?: (.*))?$/s;
 // 2025-08-20T10:11:12.123456Z (4242) name args   |   2025-08-20T10:11:12.123456Z name args
 const ISO_LINE = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?Z (?:\((\d+)\) )?(.*)$/s;
 // The event after an ISO stamp: a trace event name (lowercase, with an '_'), so that other

@@ -5,6 +5,7 @@
 import type { ConsoleRecord, CpuFactRecord, EventRecord, Format, ParseIssue, ParsedItem } from '../schema/records.js';
 import { blankConsole } from '../schema/vocabulary.js';
 import type { StatName } from '../schema/stats.js';
+import { consoleOutOfRange, eventOutOfRange, factOutOfRange, PID_MAX_LIMIT } from './bounds.js';
 import { DUMP_EVENT_LIKE, DUMP_FENCE } from './ftrace-dump.js';
 import { FTRACE_EVENT_LIKE } from './ftrace-text.js';
 import { parseLine } from './index.js';
@@ -68,7 +69,7 @@ export class SourceReader {
     const lineNo = ++this.lineNo;
     if (raw.length > MAX_LINE_CHARS) {
       this.sink.stat('long_lines', '', 1);
-      this.sink.issue({ format: 'input', reason: `line longer than ${MAX_LINE_CHARS} characters (${raw.length})` }, lineNo, raw);
+      this.sink.issue({ format: 'input', reason: `line longer than ${MAX_LINE_CHARS} characters` }, lineNo, raw);
       this.sink.format('other');
       return;
     }
@@ -130,7 +131,10 @@ export class SourceReader {
     let body = line;
     const first = body.charCodeAt(0);
     const qemuTid = first >= 0x30 && first <= 0x39 ? QEMU_TID.exec(body) : null;
-    if (qemuTid) noteQemuTid(this.state, Number(qemuTid[1]));
+    if (qemuTid) {
+      const tid = Number(qemuTid[1]);
+      if (tid <= PID_MAX_LIMIT) noteQemuTid(this.state, tid);
+    }
     else body = this.stripConsolePrefix(body, ctx);
     if (!qemuTid) body = this.splitGluedConsole(body, ctx, lineNo);
 
@@ -235,18 +239,34 @@ export class SourceReader {
     }
   }
 
+  /** A record with a number it cannot have (parsers/bounds.ts): an unparsed row instead. */
+  private outOfRange(format: Format, reason: string, lineNo: number, line: string): void {
+    this.sink.issue({ format, reason }, lineNo, line);
+    this.sink.stat('unparsed_lines', format, 1);
+    this.sink.stat('out_of_range', format, 1);
+  }
+
   private emit(items: ParsedItem[], lineNo: number, line: string): void {
     for (const item of items) {
       switch (item.type) {
-        case 'event':
-          this.sink.event(item.event, lineNo);
+        case 'event': {
+          const bad = eventOutOfRange(item.event);
+          if (bad === null) this.sink.event(item.event, lineNo);
+          else this.outOfRange(item.event.format, bad, lineNo, line);
           break;
-        case 'console':
-          this.sink.console(item.message, lineNo);
+        }
+        case 'console': {
+          const bad = consoleOutOfRange(item.message);
+          if (bad === null) this.sink.console(item.message, lineNo);
+          else this.outOfRange('console', bad, lineNo, line);
           break;
-        case 'cpu_fact':
-          this.sink.cpuFact(item.fact, lineNo);
+        }
+        case 'cpu_fact': {
+          const bad = factOutOfRange(item.fact);
+          if (bad === null) this.sink.cpuFact(item.fact, lineNo);
+          else this.outOfRange('console', bad, lineNo, line);
           break;
+        }
         case 'issue':
           this.sink.issue(item.issue, lineNo, line);
           this.sink.stat('unparsed_lines', item.issue.format, 1);

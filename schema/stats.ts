@@ -63,6 +63,22 @@ export const STATS = {
     indexed: true, severity: 'data_loss',
     description: 'printk stamp or event time far ahead of both neighbouring lines (a corrupted digit), by line; given back the time its doubled digit was made from where that fits between them, else the previous line\'s',
   },
+  out_of_range: {
+    indexed: true, severity: 'data_loss',
+    description: 'records with a number they cannot have (a CPU beyond the kernel\'s 8192, a time beyond 64 bits, a host thread id beyond PID_MAX_LIMIT), by format; stored as unparsed rows',
+  },
+  input_truncated: {
+    indexed: true, severity: 'data_loss',
+    description: 'a compressed input cut short or damaged part-way, by what the decoder said; the lines decoded before the damage are kept',
+  },
+  input_trailing_garbage: {
+    indexed: true, severity: 'data_loss',
+    description: 'bytes after the end of a compressed stream that are no further stream, ignored',
+  },
+  input_cut: {
+    indexed: true, severity: 'data_loss',
+    description: 'reading stopped early, by why (the size limit, --max-input-size; no line end for 16 Mi characters); the lines before are kept',
+  },
   dump_truncated: {
     indexed: false, severity: 'data_loss',
     description: 'an oops-time ftrace dump that never reached its closing dashes (log cut)',

@@ -47,12 +47,14 @@ describe('bad input', () => {
       writeFileSync(path, Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 37 + 11) % 32)));
       return path;
     }, 'junk.bin: not a text log (binary data at line 1)'],
-    ['a corrupt .gz (cut in the middle)', () => {
-      const path = join(dir, 'cut.log.gz');
+    ['a corrupt .gz (damaged from its first block on)', () => {
+      const path = join(dir, 'bad.log.gz');
       const gz = gzipSync(readFileSync(join(FIXTURE, 'console.log')));
-      writeFileSync(path, gz.subarray(0, Math.floor(gz.length / 2)));
+      // The first deflate block's header: nothing decodes.
+      for (let i = 10; i < 40; i++) gz[i] = 0xff;
+      writeFileSync(path, gz);
       return path;
-    }, 'cut.log.gz: corrupt gzip data'],
+    }, 'bad.log.gz: corrupt gzip data'],
   ])('%s: one-line error, exit 2, database intact', (_name, makePath, message) => {
     const db = seededDb(tempDir('seed'));
     const before = query(db, 'SELECT count(*) AS n FROM console_messages');
