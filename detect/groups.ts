@@ -120,7 +120,7 @@ export function headline(db: Db, group: Finding[], display: PathDisplay): string
     return `CPU${cause.cpu} waits forever in csd_lock_wait: it queued ${func}${whyTarget(db, cause, display)}`;
   }
   if (cause && group.some((f) => f.detector === 'csd-never-released')) {
-    return `a csd of ${func} stays locked forever (the next csd_lock_wait on it hangs): CPU${cause.cpu} queued it${whyTarget(db, cause, display)}`;
+    return `CPU${cause.cpu} queued ${func}${whyTarget(db, cause, display)}; its csd stays locked (the next csd_lock_wait on it hangs)`;
   }
   if (cause) return `CPU${cause.cpu} sent ${func}${whyTarget(db, cause, display)}`;
   return `${lead.title}${firstEvidence(lead, display)}`;

@@ -3,6 +3,7 @@
 // last cited line; a file that is gone or was stdin gives no text, only the location.
 import { existsSync, statSync } from 'node:fs';
 import { openInput } from '../ingest/input.js';
+import { safeText } from '../store/terminal-text.js';
 
 /** 'file\0line' -> the line's text (trimmed of trailing whitespace, control characters removed). */
 export type EvidenceText = Map<string, string>;
@@ -12,9 +13,9 @@ export const evidenceKey = (file: string, line: number) => `${file}\u0000${line}
 /** Longest text shown for one line; the rest is cut with an ellipsis. */
 const MAX_TEXT = 200;
 
-/** Strips what a terminal would act on (escape sequences, other control characters) from log text. */
+/** Log text made safe to print (control characters shown escaped: store/terminal-text.ts), cut to a length. */
 export function cleanText(text: string): string {
-  const clean = text.replace(/\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, '').trimEnd();
+  const clean = safeText(text.replace(/\r$/, '').trimEnd());
   return clean.length > MAX_TEXT ? `${clean.slice(0, MAX_TEXT - 1)}…` : clean;
 }
 
