@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { progressLine } from '../cli/progress.js';
 import { ownWarnings } from '../cli/record.js';
 import { followFile } from '../cli/record-run.js';
 import { callsiteFunction, normalizeText, signature } from '../detect/signature.js';
@@ -149,6 +150,20 @@ describe('the answer first', () => {
     expect(verbose.stdout).not.toContain('--verbose shows all');
     const count = (text: string) => text.split('\n').filter((l) => /console\.log\.gz:\d+ /.test(l)).length;
     expect(count(verbose.stdout)).toBeGreaterThan(count(hang.stdout));
+  });
+
+  it('a progress line for analyze on a terminal (file, MB, %, then the replay step), erased when done; none when piped', () => {
+    const written: string[] = [];
+    const tty = { isTTY: true, columns: 100, write: (t: string) => written.push(t) } as unknown as NodeJS.WriteStream;
+    const p = progressLine(tty)!;
+    p.file('big.log', 50e6, 100e6);
+    p.step('replaying and detecting boot big...');
+    p.done();
+    expect(written).toEqual(['\r\x1b[Kbig.log: 50.0 MB 50%', '\r\x1b[Kreplaying and detecting boot big...', '\r\x1b[K']);
+    expect(progressLine({ isTTY: false } as NodeJS.WriteStream)).toBeUndefined();
+    // Piped (as here): nothing but the verdict and the detail on stdout, nothing on stderr.
+    const r = run(['analyze', ...files('faulty-x86-clean-control')]);
+    expect(r.stderr).toBe('');
   });
 
   it('paths are shown relative to the working directory', () => {
