@@ -112,6 +112,8 @@ function matches(finding: Finding, want: z.infer<typeof ExpectedFinding>): boole
   if (want.target_cpu !== undefined && finding.target_cpu !== want.target_cpu) return false;
   if (want.csd && finding.csd !== want.csd) return false;
   if (want.func && finding.func !== want.func) return false;
+  // A named severity is part of the truth: an 'unknown' case reported as an error is not a match.
+  if (want.severity && finding.severity !== want.severity) return false;
   if (want.classification === 'late' && finding.severity !== 'warning') return false;
   if (want.classification === 'leak' && finding.severity !== 'error') return false;
   const first = want.evidence?.[0];
