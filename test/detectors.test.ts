@@ -254,7 +254,10 @@ describe('detectors on hand-made sequences', () => {
       // "CPU 2 is now offline" at the takedown's exit lines the two clocks up.
       'console.log': ['[    1.600000] smpboot: CPU 2 is now offline', ...offlineWarn(2.1, 2, 'ipi_fault_func'), ''].join('\n'),
     });
-    expect(summary(f)).toEqual(['callback-on-offline-cpu error 2->2', 'ipi-to-offline error 1->2']);
+    // The WARN names the function; no event fires on the offline CPU, so the csd it ran is the traced
+    // queue of that function to CPU2 before it, and its sender (CPU1) is the finding's cpu.
+    expect(summary(f)).toEqual(['callback-on-offline-cpu error 1->2', 'ipi-to-offline error 1->2']);
+    expect(f.find((x) => x.detector === 'callback-on-offline-cpu')?.csd).toBe('0xffffffff819f4b80');
   });
 
   it('csd-released-late: queued to an offline CPU, run from its idle loop after it came back', async () => {
