@@ -72,6 +72,10 @@ const IDLE_FRAME = /^(?:default_idle\w*|cpu_idle\w*|do_idle|intel_idle\w*|acpi_i
 const LOCK_FRAME = /^(?!.*unlock)(?:\w*spin_lock\w*|\w*queued_\w*lock_slowpath|_raw_(?:read|write)_lock\w*|do_raw_(?:read|write)_lock|\w*rwlock_slowpath|mutex_spin_on_owner|osq_lock)(?:\.\w+)*$/;
 /** Hard-interrupt entry: a stack that runs inside one has interrupts off on x86 and arm64. */
 const HARDIRQ_FRAME = /^(?:(?:__)?sysvec_\w+|smp_apic_timer_interrupt|apic_timer_interrupt|hrtimer_interrupt|handle_irq|gic_handle_irq|do_IRQ|el1_interrupt|el1h_64_irq\w*|__irq_svc|handle_IPI|do_handle_IPI)$/;
+/** A secondary CPU's own start-up code (x86, arm64, arm32, riscv, powerpc). */
+const BRINGUP_FRAME = /^(?:start_secondary|secondary_start_kernel|smp_callin|cpu_bringup\w*|start_secondary_resume)(?:\.\w+)*$/;
+/** Reached once bring-up is over: the idle loop. */
+const IDLE_LOOP_FRAME = /^(?:cpu_startup_entry|do_idle|cpu_idle_loop|cpu_idle)(?:\.\w+)*$/;
 /** How far (lines) a report's stack may run after its last typed line. */
 const SNAPSHOT_GAP_LINES = 60;
 /** Kinds whose stacks show a CPU stuck (the waiter and awaited sides of a chain). */
@@ -220,8 +224,9 @@ export function writeConsoleSnapshots(db: Db, model: SnapshotModel): void {
 }
 
 function store(db: Db, boot: string, snapshots: Snapshot[], incidents: Incident[]): void {
-  const insert = db.prepare(`INSERT INTO console_snapshots (boot, incident, cpu, ts_ns, report_kind, pc, top_frames, waiting_in,
-    wait_via, irqs_off, idle, in_lock, stalled, asked_by, asked_cpus, evidence) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`);
+  const insert = db.prepare(`INSERT INTO console_snapshots (boot, incident, source_id, line, cpu, ts_ns, report_kind, pc, top_frames,
+    waiting_in, wait_via, irqs_off, idle, in_lock, in_bringup, stalled, asked_by, asked_cpus, evidence)
+    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`);
   const byId = new Map(incidents.map((i) => [i.id, i]));
   for (const s of snapshots) {
     const reliable = s.frames.filter((f) => f.info !== 'unreliable' && f.info !== 'lr');
@@ -241,8 +246,11 @@ function store(db: Db, boot: string, snapshots: Snapshot[], incidents: Incident[
     if (irqsOff === null && names.slice(0, 16).some((f) => HARDIRQ_FRAME.test(f)) && !names.slice(0, 16).some((f) => f === '__do_softirq' || f === 'irq_exit')) irqsOff = 1;
     const evidence = [s.header, ...(pc ? [pc.at] : []), ...(wait && wait !== pc ? [wait.at] : []), ...(s.irqsAt ? [s.irqsAt] : [])];
     const incident = byId.get(s.incident);
-    insert.run(boot, s.incident, s.cpu, s.ts, s.kind, pc?.func ?? null, fromPc.slice(0, 6).join(' < ') || null,
-      wait?.func ?? null, wait ? (via?.func ?? null) : null, irqsOff, idle ? 1 : 0, lock,
+    // (x86's boot CPU also runs secondary_startup_64, so that one does not count; start_kernel is the boot CPU's.)
+    const bringUp = names.some((f) => BRINGUP_FRAME.test(f))
+      && !names.some((f) => IDLE_LOOP_FRAME.test(f) || IDLE_FRAME.test(f) || f === 'start_kernel');
+    insert.run(boot, s.incident, s.sourceId, s.header.line, s.cpu, s.ts, s.kind, pc?.func ?? null, fromPc.slice(0, 6).join(' < ') || null,
+      wait?.func ?? null, wait ? (via?.func ?? null) : null, irqsOff, idle ? 1 : 0, lock, bringUp ? 1 : 0,
       s.cpu !== null && incident?.stalled.has(s.cpu) ? 1 : 0, s.askedBy, s.askedCpus, JSON.stringify(uniqueEvidence(evidence)));
   }
   // CPUs an NMI backtrace was asked of that never printed one.
@@ -251,7 +259,7 @@ function store(db: Db, boot: string, snapshots: Snapshot[], incidents: Incident[
       for (const cpu of request.cpus) {
         if (inc.answered.has(cpu) || cpu === request.by) continue;
         inc.answered.add(cpu);
-        insert.run(boot, inc.id, cpu, null, 'no_response', null, null, null, null, null, 0, null,
+        insert.run(boot, inc.id, inc.sourceId, request.at.line, cpu, null, 'no_response', null, null, null, null, null, 0, null, 0,
           inc.stalled.has(cpu) ? 1 : 0, request.by, null, JSON.stringify([request.at]));
       }
     }

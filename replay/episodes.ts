@@ -47,6 +47,12 @@ interface Episode {
   status: string | null;
   unstuckNs: number | null;
   evidence: Evidence[];
+  /** Each report's printk time and the wait it printed: the wait at release is the largest wait + time since. */
+  waits: { ts: number | null; waitNs: number | null }[];
+  /** The target's last hotplug line before the first report, when it says the target was offline. */
+  targetOffline: Evidence | null;
+  /** Line of the first report (the target's own NMI backtrace comes after it). */
+  firstLine: number | null;
 }
 
 interface Report {
@@ -68,6 +74,8 @@ interface Report {
 const CROSS_CALL_FRAME = /^(?:__)?(?:smp_call_function\w*|on_each_cpu\w*|csd_lock_wait\w*|generic_exec_single|kick_all_cpus_sync|smp_call_on_cpu\w*)$/;
 /** Where a WARNING about cross-calls comes from. */
 const CROSS_CALL_WARNING = /^(?:kernel\/smp\.c|kernel\/irq_work\.c|arch\/\w+\/kernel\/smp\.c|arch\/x86\/kernel\/apic\/ipi\.c)/;
+/** Where a reschedule IPI is sent (x86 native_smp_send_reschedule WARNs for an offline target). */
+const RESCHED_FRAME = /^(?:native_|arch_|xen_)?smp_send_reschedule$/;
 /** How far (lines) a lockup's own stack may run before another CPU's report starts. */
 const STACK_LINES = 250;
 /** How far (lines) after a WARNING its RIP / pc line may come. */
@@ -118,6 +126,9 @@ export function writeEpisodes(db: Db, model: BootModel): void {
         episode.firstWaitNs ??= m.wait_ns;
         episode.lastNs = ts;
         episode.maxWaitNs = Math.max(episode.maxWaitNs ?? 0, m.wait_ns ?? 0);
+        episode.waits.push({ ts, waitNs: m.wait_ns });
+        episode.firstLine ??= m.line;
+        if (episode.target !== null && episode.targetOffline === null) episode.targetOffline = hotplug.offlineAt(m.source_id, episode.target);
         episode.evidence.push(at);
         break;
       }
@@ -146,7 +157,7 @@ export function writeEpisodes(db: Db, model: BootModel): void {
           episode: {
             origin: 'soft_lockup', sourceId: m.source_id, waiter: m.cpu, target: null, targetCpus: null, seq: null,
             func: null, info: m.info, firstNs: ts, lastNs: ts, firstWaitNs: m.wait_ns, maxWaitNs: m.wait_ns, resends: 0,
-            status: null, unstuckNs: null, evidence: [at],
+            status: null, unstuckNs: null, evidence: [at], waits: [], targetOffline: null, firstLine: m.line,
           },
         };
         break;
@@ -175,7 +186,10 @@ export function writeEpisodes(db: Db, model: BootModel): void {
       case 'ipi_offline_warning':
       case 'resched_offline':
         reports.push({
-          kind: m.kind, sourceId: m.source_id, lastLine: m.line, severity: 'error', ts, cpu: null, target: m.cpu, func: null,
+          // A reschedule IPI to an offline CPU is dropped by the sender (x86 returns after the WARN):
+          // no cross-call waits on it, so a warning; its WARNING line names the sender (below).
+          sourceId: m.source_id, lastLine: m.line,
+          kind: m.kind, severity: m.kind === 'resched_offline' ? 'warning' : 'error', ts, cpu: null, target: m.cpu, func: null,
           message: m.kind === 'ipi_offline_warning'
             ? `the kernel warned: IPI on offline CPU ${m.cpu} (callbacks were queued to it while it was offline)`
             : `the kernel warned: reschedule IPI to offline CPU ${m.cpu}`,
@@ -202,7 +216,25 @@ export function writeEpisodes(db: Db, model: BootModel): void {
           last.lastLine = m.line;
           break;
         }
-        if (CROSS_CALL_WARNING.test(m.info ?? '')) {
+        if (RESCHED_FRAME.test(m.func ?? '')) {
+          // One finding per reschedule IPI: "Unexpected reschedule of offline CPU#N" is the WARN's own
+          // message, printed just before its "WARNING: CPU: S" line, which names the sender.
+          const message = [...reports].reverse().find((r) => r.kind === 'resched_offline' && r.sourceId === m.source_id
+            && m.line - (r.lastLine ?? 0) <= 3 && r.cpu === null);
+          if (message) {
+            message.cpu = m.cpu;
+            message.func = m.func;
+            message.evidence.push(at);
+            message.message = `CPU${m.cpu} sent a reschedule IPI to offline CPU${message.target} (${m.func}, ${m.info}): the kernel warned and dropped it; not a cross-call, nothing waits on it`;
+          } else {
+            const offline = hotplug.offlineTarget(m.source_id);
+            reports.push({
+              kind: 'resched_offline', severity: 'warning', ts, cpu: m.cpu, target: offline?.cpu ?? null, func: m.func,
+              message: `CPU${m.cpu} warned in ${m.func} (${m.info}): a reschedule IPI to a CPU not online${offline ? ` (CPU${offline.cpu} went offline last)` : ''}; not a cross-call`,
+              evidence: offline ? [offline.at, at] : [at],
+            });
+          }
+        } else if (CROSS_CALL_WARNING.test(m.info ?? '')) {
           const report = crossCallWarning(m, ts, at, hotplug.offlineTarget(m.source_id));
           reports.push(report);
           warning = { report, line: m.line, sourceId: m.source_id };
@@ -210,16 +242,7 @@ export function writeEpisodes(db: Db, model: BootModel): void {
         break;
       }
       case 'stop_failed': {
-        const cpus = m.cpus ? parseCpuList(m.cpus) : null;
-        const states = ts === null || cpus === null ? '' : cpus.map((c) => `CPU${c} ${targetState(model, c, ts)}`).join(', ');
-        reports.push({
-          // Context, like the panic that usually precedes it: after a panic in interrupt context
-          // CPUs often do not answer, so only the replayed states tell a hotplug race apart.
-          kind: 'stop_failed', severity: 'info', ts, cpu: m.cpu, target: cpus?.length === 1 ? cpus[0] : null, func: null,
-          message: `the kernel could not stop ${m.cpus ? `CPUs ${m.cpus}` : 'its secondary CPUs'}: smp_send_stop's IPI went unanswered`
-            + `${states ? ` (${states} by the replay)` : ''}; a CPU in the middle of hotplug can miss it`,
-          evidence: [at],
-        });
+        reports.push(stopFailed(db, model, m, ts, at, hotplug));
         break;
       }
       case 'cpu_up_failed': {
@@ -257,8 +280,62 @@ export function writeEpisodes(db: Db, model: BootModel): void {
   }
   closeLockup();
   reports.push(...resends.values());
+  reports.push(...bringUpCrashes(db, model.boot, reports));
   storeEpisodes(db, model, episodes);
   storeReports(db, model.boot, reports);
+}
+
+/**
+ * "SMP: failed to stop secondary CPUs 0-1": arm64 and riscv print cpu_online_mask, which still holds
+ * the stopping CPU (the one that panicked); arm32 prints no list. The CPUs that did not stop are the
+ * list (or the CPUs known online) less the panicking CPU: the lead for a hang (a CPU that ignores the
+ * stop IPI, e.g. in the middle of hotplug).
+ */
+function stopFailed(db: Db, model: BootModel, m: Message, ts: number | null, at: Evidence, hotplug: LineOrderHotplug): Report {
+  const crash = db.prepare(`SELECT cpu, line FROM console_snapshots WHERE boot = ? AND source_id = ? AND line < ? AND cpu IS NOT NULL
+      AND report_kind IN ('panic', 'oops', 'bug', 'warning', 'soft_lockup', 'hard_lockup') ORDER BY line DESC LIMIT 1`)
+    .get(model.boot, m.source_id, m.line) as { cpu: number; line: number } | undefined;
+  const panic = db.prepare(`SELECT cpu FROM console_messages WHERE source_id = ? AND line < ? AND kind = 'panic' AND cpu IS NOT NULL
+      ORDER BY line DESC LIMIT 1`).get(m.source_id, m.line) as { cpu: number } | undefined;
+  const panicking = m.cpu ?? panic?.cpu ?? crash?.cpu ?? null;
+  const printed = m.cpus ? parseCpuList(m.cpus) : null;
+  const known = printed ?? (ts !== null
+    ? [...new Set([...model.universe.seen, ...hotplug.onlineNow(m.source_id)])].filter((c) => targetState(model, c, ts) === 'online')
+    : hotplug.onlineNow(m.source_id));
+  const stuck = known.filter((c) => c !== panicking).sort((a, b) => a - b);
+  const name = stuck.length ? `CPU${stuck.join(', CPU')}` : 'its secondary CPUs';
+  const offlineLines = stuck.map((c) => hotplug.offlineAt(m.source_id, c)).filter((e) => e !== null);
+  const context = stuck.map((c) => {
+    const off = hotplug.offlineAt(m.source_id, c);
+    return off ? `CPU${c} was in hotplug (offline or failed bring-up at ${off.file}:${off.line})` : null;
+  }).filter((t) => t !== null);
+  return {
+    kind: 'stop_failed', severity: 'warning', ts, cpu: panicking, target: stuck.length === 1 ? stuck[0] : null, func: null,
+    message: `smp_send_stop could not stop ${name}${panicking !== null ? ` (CPU${panicking} panicked and sent the stop IPI)` : ''}: `
+      + `${stuck.length === 1 ? 'it' : 'they'} ignored the stop IPI, the lead for the hang`
+      + `${printed ? ` (the kernel printed cpu_online_mask ${m.cpus}, the panicking CPU included)` : ' (the kernel printed no list: the CPUs known online, less the panicking one)'}`
+      + `${context.length ? `; ${context.join('; ')}` : ''}`,
+    evidence: [...(crash && m.cpu === null ? [{ file: at.file, line: crash.line }] : []), ...offlineLines, at],
+  };
+}
+
+/** A CPU that oopsed or panicked inside its own bring-up (start_secondary in its stack): it never came online. */
+function bringUpCrashes(db: Db, boot: string, reports: Report[]): Report[] {
+  const rows = db.prepare(`SELECT s.cpu, s.ts_ns, s.report_kind, s.pc, s.top_frames, s.evidence FROM console_snapshots s
+    WHERE s.boot = ? AND s.in_bringup = 1 AND s.report_kind IN ('oops', 'bug', 'panic') AND s.cpu IS NOT NULL ORDER BY s.snapshot_id`)
+    .all(boot) as { cpu: number; ts_ns: number | null; report_kind: string; pc: string | null; top_frames: string | null; evidence: string }[];
+  const seen = new Set(reports.filter((r) => r.kind === 'cpu_up_failed').map((r) => r.target));
+  const out: Report[] = [];
+  for (const r of rows) {
+    if (seen.has(r.cpu)) continue;
+    seen.add(r.cpu);
+    out.push({
+      kind: 'cpu_up_failed', severity: 'warning', ts: r.ts_ns, cpu: r.cpu, target: r.cpu, func: r.pc,
+      message: `CPU${r.cpu} crashed (${r.report_kind}) in its own bring-up${r.pc ? ` at ${r.pc}` : ''} [${r.top_frames ?? ''}]: it never came online; any IPI or cross-call to it would go to an offline CPU`,
+      evidence: JSON.parse(r.evidence) as Evidence[],
+    });
+  }
+  return out;
 }
 
 function upFailedMessage(cpu: number | null, reasons: string[]): string {
@@ -272,7 +349,7 @@ function csdEpisode(bySeq: Map<string, Episode>, episodes: Episode[], m: Message
     episode = {
       origin: 'csd_debug', sourceId: m.source_id, waiter: null, target: null, targetCpus: null, seq: m.seq, func: null,
       info: null, firstNs: null, lastNs: null, firstWaitNs: null, maxWaitNs: null, resends: 0, status: null,
-      unstuckNs: null, evidence: [],
+      unstuckNs: null, evidence: [], waits: [], targetOffline: null, firstLine: null,
     };
     bySeq.set(key, episode);
     episodes.push(episode);
@@ -316,7 +393,7 @@ function crossCallWarning(m: Message, ts: number | null, at: Evidence, offline: 
  */
 class LineOrderHotplug {
   private readonly offline = new Map<number, { cpu: number; at: Evidence }[]>();
-  private readonly recent = new Map<number, { cpu: number; line: number; at: Evidence }[]>();
+  private readonly recent = new Map<number, { cpu: number; line: number; at: Evidence; online: boolean }[]>();
 
   note(m: Message, at: Evidence): void {
     if (!['cpu_offline', 'cpu_up_failed', 'cpu_online', 'cpu_dying'].includes(m.kind)) return;
@@ -324,13 +401,25 @@ class LineOrderHotplug {
     const recent = this.recent.get(m.source_id) ?? [];
     const offline = this.offline.get(m.source_id) ?? [];
     for (const cpu of cpus) {
-      recent.push({ cpu, line: m.line, at });
+      recent.push({ cpu, line: m.line, at, online: m.kind === 'cpu_online' });
       const kept = offline.filter((o) => o.cpu !== cpu);
       if (m.kind === 'cpu_offline' || m.kind === 'cpu_up_failed') kept.push({ cpu, at });
       offline.splice(0, offline.length, ...kept);
     }
     this.recent.set(m.source_id, recent);
     this.offline.set(m.source_id, offline);
+  }
+
+  /** The line that last took `cpu` offline (or failed its bring-up) in this source, if it has not come back since. */
+  offlineAt(sourceId: number, cpu: number): Evidence | null {
+    return (this.offline.get(sourceId) ?? []).find((o) => o.cpu === cpu)?.at ?? null;
+  }
+
+  /** Every CPU the console showed coming online and not going offline since, in this source. */
+  onlineNow(sourceId: number): number[] {
+    const last = new Map<number, boolean>();
+    for (const r of this.recent.get(sourceId) ?? []) last.set(r.cpu, r.online);
+    return [...last].filter(([, online]) => online).map(([cpu]) => cpu).sort((a, b) => a - b);
   }
 
   /** The CPU that most recently went offline in this source and has not come back. */
@@ -348,19 +437,51 @@ class LineOrderHotplug {
 
 function storeEpisodes(db: Db, model: BootModel, episodes: Episode[]): void {
   const insert = db.prepare(`INSERT INTO csd_episodes (boot, origin, waiter_cpu, target_cpu, target_cpus, seq, func, info,
-    first_ns, last_ns, max_wait_ns, resends, target_status, classification, released_after_ns, csd_use_id, evidence)
-    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`);
+    first_ns, last_ns, max_wait_ns, resends, target_status, classification, released_after_ns, csd_use_id, evidence,
+    target_offline_at, target_doing)
+    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`);
+  // The target's own NMI backtrace, printed after the waiter's report ("Sending NMI from CPU 0 to CPUs 1:").
+  const doing = db.prepare(`SELECT line, pc, top_frames, irqs_off, idle, in_lock FROM console_snapshots WHERE boot = ? AND source_id = ?
+      AND cpu = ? AND report_kind IN ('nmi_backtrace', 'task_dump') AND line > ? ORDER BY line LIMIT 1`);
   const findUse = db.prepare(`SELECT csd_use_id FROM csd_lifecycle WHERE boot = ? AND target_cpu = ? AND func = ?
     AND (src_cpu = ? OR ? IS NULL) AND queued_ns <= ? ORDER BY queued_ns DESC LIMIT 1`);
   for (const e of episodes) {
     const late = e.unstuckNs !== null;
-    const releasedAfter = late && e.firstNs !== null ? e.unstuckNs! - e.firstNs + (e.firstWaitNs ?? 0) : null;
+    const releasedAfter = late ? releasedAfterNs(e) : null;
+    const target = e.target !== null && e.firstLine !== null
+      ? doing.get(model.boot, e.sourceId, e.target, e.firstLine) as TargetDoing | undefined : undefined;
+    if (target) e.evidence.push({ file: e.evidence[0]?.file ?? '', line: target.line });
     const use = e.target !== null && e.func !== null && e.firstNs !== null
       ? findUse.get(model.boot, e.target, e.func, e.waiter, e.waiter, e.firstNs) as { csd_use_id: number } | undefined : undefined;
     insert.run(model.boot, e.origin, e.waiter, e.target, e.targetCpus ?? (e.target === null ? null : String(e.target)), e.seq,
       e.func, e.info, e.firstNs, e.lastNs, e.maxWaitNs, e.resends, e.status, late ? 'late' : 'leak', releasedAfter,
-      use?.csd_use_id ?? null, JSON.stringify(e.evidence));
+      use?.csd_use_id ?? null, JSON.stringify(e.evidence),
+      e.targetOffline ? `${e.targetOffline.file}:${e.targetOffline.line}` : null, target ? describeDoing(e.target!, target) : null);
   }
+}
+
+interface TargetDoing { line: number; pc: string | null; top_frames: string | null; irqs_off: number | null; idle: number; in_lock: string | null }
+
+function describeDoing(cpu: number, t: TargetDoing): string {
+  const what = t.idle ? 'is idle' : t.in_lock ? `spins in ${t.in_lock}` : `runs ${t.pc ?? t.top_frames?.split(' < ')[0] ?? '?'}`;
+  return `CPU${cpu} ${what}${t.irqs_off === 1 ? ' with interrupts off' : ''}${t.top_frames ? ` [${t.top_frames}]` : ''}`;
+}
+
+/**
+ * How long the waiter waited when the lock got unstuck: each report prints the wait so far (ns since
+ * the request) at its printk time, so the wait at release is that wait plus the time from the report
+ * to the "got unstuck" line; the largest over the reports (with several waiters their lines are
+ * printed late and out of order). Without timestamps, the longest printed wait is a lower bound.
+ */
+function releasedAfterNs(e: Episode): number | null {
+  let best: number | null = null;
+  for (const w of e.waits) {
+    if (w.waitNs === null) continue;
+    const since = w.ts !== null && e.unstuckNs !== null && e.unstuckNs >= w.ts ? e.unstuckNs - w.ts : 0;
+    best = Math.max(best ?? 0, w.waitNs + since);
+  }
+  if (best === null && e.firstNs !== null && e.unstuckNs !== null) best = e.unstuckNs - e.firstNs;
+  return best;
 }
 
 function storeReports(db: Db, boot: string, reports: Report[]): void {

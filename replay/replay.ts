@@ -61,6 +61,10 @@ export function replayBoot(db: Db, boot: string, options: ReplayOptions = {}): B
   db.prepare('INSERT INTO clock_offsets (boot, clock, ref_clock, offset_ns, method, samples, spread_ns) VALUES (?,?,?,?,?,?,?)')
     .run(boot, 'printk', clocks.ref, clocks.printkOffset, clocks.method, clocks.samples, clocks.spread);
 
+  // Before the hotplug replay: a CPU that crashed in its own bring-up never came online.
+  writeConsoleSnapshots(db, {
+    boot, toRef: (ts) => (ts === null ? null : ts + (clocks.ref === 'ftrace' ? clocks.printkOffset : 0)),
+  });
   const plan = planStream(db, boot, clocks);
   const { hotplug, seen, eventsPerCpu, coverageRows } = replayActivity(db, plan);
   const garbled = garbledCpus(db, boot, eventsPerCpu);
@@ -76,9 +80,6 @@ export function replayBoot(db: Db, boot: string, options: ReplayOptions = {}): B
   const guestSends = hasQemuLog(db, boot) ? new GuestSends() : undefined;
   const targets = replayQueues(db, model, plan, coverage, options.graceNs ?? DEFAULT_GRACE_NS, guestSends);
   writeUniverse(db, boot, universe, targets);
-  writeConsoleSnapshots(db, {
-    boot, toRef: (ts) => (ts === null ? null : ts + (clocks.ref === 'ftrace' ? clocks.printkOffset : 0)),
-  });
   writeEpisodes(db, model);
   releaseByOfflineWarnings(db, boot);
   correlateQemu(db, model, guestSends);
@@ -244,7 +245,11 @@ function addConsoleHotplug(db: Db, boot: string, clocks: ClockMap, hotplug: Hotp
   { bootCpus: Set<number>; broughtUp: number | null } {
   const rows = db.prepare(`SELECT c.source_id, c.line, c.ts_ns, c.kind, c.cpu, c.cpus FROM console_messages c
     JOIN sources s USING (source_id) WHERE s.boot = ? AND c.kind IN ('cpu_offline', 'cpu_dying', 'cpu_online', 'cpu_up_failed')
-    ORDER BY c.source_id, c.line`).all(boot) as { source_id: number; line: number; ts_ns: number | null; kind: string; cpu: number | null; cpus: string | null }[];
+    UNION ALL
+    -- A CPU that oopsed or panicked in its own bring-up (start_secondary ...): it never came online.
+    SELECT source_id, line, ts_ns - ?, 'cpu_up_failed', cpu, NULL FROM console_snapshots
+     WHERE boot = ? AND in_bringup = 1 AND report_kind IN ('oops', 'bug', 'panic') AND cpu IS NOT NULL AND ts_ns IS NOT NULL
+    ORDER BY 1, 2`).all(boot, clocks.ref === 'ftrace' ? clocks.printkOffset : 0, boot) as { source_id: number; line: number; ts_ns: number | null; kind: string; cpu: number | null; cpus: string | null }[];
   const bootCpus = new Set<number>(seen);
   const stateFor: Record<string, CpuState> = { cpu_offline: 'offline', cpu_dying: 'dying', cpu_online: 'online', cpu_up_failed: 'offline' };
   for (const row of rows) {

@@ -187,7 +187,12 @@ CREATE TABLE IF NOT EXISTS csd_episodes (
   -- The replayed csd use it matches (same target, func), when the trace has it.
   csd_use_id     INTEGER,
   -- JSON array of {file, line}.
-  evidence       TEXT    NOT NULL
+  evidence       TEXT    NOT NULL,
+  -- 'file:line' of the console line that took the target offline (or failed its bring-up) before
+  -- the first report, when the target had not come back: the cross-call went to an offline CPU.
+  target_offline_at TEXT,
+  -- What the target's own NMI backtrace (or task dump) after the report shows it doing.
+  target_doing   TEXT
 );
 
 -- Other problems the kernel reported on the console about IPIs and cross-calls: 'ipi_offline_warning'
@@ -218,6 +223,9 @@ CREATE TABLE IF NOT EXISTS console_snapshots (
   -- Numbered per boot: a lockup or stall header starts an incident; the NMI backtraces, task dumps
   -- and panic printed after it belong to it.
   incident      INTEGER NOT NULL,
+  -- Where the report starts (its header line).
+  source_id     INTEGER NOT NULL,
+  line          INTEGER NOT NULL,
   cpu           INTEGER,
   ts_ns         INTEGER,
   -- 'soft_lockup', 'hard_lockup', 'rcu_stall' (the stalled CPU's own stack), 'rcu_detector' (the
@@ -241,6 +249,9 @@ CREATE TABLE IF NOT EXISTS console_snapshots (
   idle          INTEGER NOT NULL,
   -- The spinning lock function (queued_spin_lock_slowpath, _raw_spin_lock_irqsave ...) or NULL.
   in_lock       TEXT,
+  -- 1 when the stack is the CPU's own bring-up (start_secondary, secondary_start_kernel,
+  -- smp_callin ...) and not yet its idle loop: a crash here means the CPU never came online.
+  in_bringup    INTEGER NOT NULL,
   -- 1 when an RCU stall report of this incident names the CPU as stalled.
   stalled       INTEGER NOT NULL,
   -- The CPU whose "Sending NMI from CPU W to CPUs ..." asked for this backtrace, and for a waiter

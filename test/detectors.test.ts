@@ -307,21 +307,45 @@ describe('detectors on hand-made sequences', () => {
     expect(f.map((x) => x.evidence.at(-1)?.line)).toEqual([3, 5]);
   });
 
-  it('kernel-reported: CPUs that smp_send_stop could not stop are context (info), with their replayed state', async () => {
-    // CPU2 went offline at 5.0 s; the stop at 9.0 s names CPUs 1-2 (arm64 format string).
+  it('kernel-reported: CPUs that smp_send_stop could not stop are a warning, the panicking CPU left out', async () => {
+    // arm64 prints cpu_online_mask, the stopping (panicking) CPU included: here CPU1 panicked
+    // ([ C1] caller field), so CPU2 is the one that did not stop; it had been in hotplug.
     const console_ = [
       '[    0.000000] smp: Brought up 1 node, 4 CPUs',
       '[    5.000000] CPU2: shutdown',
       '[    5.000100] psci: CPU2 killed (polled 0 ms)',
-      '[    9.000000] SMP: stopping secondary CPUs',
-      '[   10.000000] SMP: failed to stop secondary CPUs 1-2', ''].join('\n');
+      '[    9.000000][    C1] Kernel panic - not syncing: Fatal exception',
+      '[    9.000100][    C1] SMP: stopping secondary CPUs',
+      '[   10.000000][    C1] SMP: failed to stop secondary CPUs 1-2', ''].join('\n');
+    const all = (await findingsOf({ 'console.log': console_ }, {}, true)).filter((x) => x.title.startsWith('smp_send_stop'));
+    expect(all.map((x) => `${x.detector} ${x.severity} ${x.cpu}->${x.target_cpu}`)).toEqual(['kernel-reported warning 1->2']);
+    expect(all[0].title).toBe('smp_send_stop failed to stop CPU2');
+    expect(all[0].message).toContain('CPU1 panicked');
+    expect(all[0].evidence.map((e) => e.line)).toEqual([3, 6]);
+  });
+
+  it('kernel-reported: arm32 names no CPU: the CPUs known online, less the panicking one', async () => {
+    const console_ = [
+      '[    0.000000] smp: Brought up 1 node, 2 CPUs',
+      '[    0.100000] CPU1: Booted secondary processor',
+      '[    9.000000][    C0] Kernel panic - not syncing: Fatal exception',
+      '[   10.000000][    C0] SMP: failed to stop secondary CPUs', ''].join('\n');
+    const all = (await findingsOf({ 'console.log': console_ }, {}, true)).filter((x) => x.title.startsWith('smp_send_stop'));
+    expect(all.map((x) => `${x.severity} ${x.cpu}->${x.target_cpu}`)).toEqual(['warning 0->1']);
+  });
+
+  it('kernel-reported: a reschedule IPI to an offline CPU is one finding, sender -> target, not a cross-call', async () => {
+    // x86 native_smp_send_reschedule: WARN(1, "sched: Unexpected reschedule of offline CPU#%d!\n", cpu)
+    // prints the message, then the WARNING line that names the sending CPU.
+    const console_ = [
+      '[    5.000000] smpboot: CPU 2 is now offline',
+      '[    6.000000] ------------[ cut here ]------------',
+      '[    6.000001] sched: Unexpected reschedule of offline CPU#2!',
+      '[    6.000002] WARNING: CPU: 1 PID: 0 at arch/x86/kernel/smp.c:128 native_smp_send_reschedule+0x3f/0x50',
+      '[    6.000003] RIP: 0010:native_smp_send_reschedule+0x3f/0x50', ''].join('\n');
     const f = await findingsOf({ 'console.log': console_ });
-    expect(summary(f)).toEqual([]);
-    const all = await findingsOf({ 'console.log': console_ }, {}, true);
-    expect(all.map((x) => `${x.detector} ${x.severity}`)).toEqual(['kernel-reported info']);
-    expect(all[0].message).toContain('CPUs 1-2');
-    expect(all[0].message).toContain('CPU2 offline');
-    expect(all[0].evidence).toEqual([expect.objectContaining({ line: 5 })]);
+    expect(f.map((x) => `${x.detector} ${x.severity} ${x.cpu}->${x.target_cpu}: ${x.title}`))
+      .toEqual(['kernel-reported warning 1->2: reschedule IPI to offline CPU2 from CPU1']);
   });
 
   it('a driver installing a hotplug state runs a callback on the boot CPU with target 0 (before 6.5): no teardown', async () => {

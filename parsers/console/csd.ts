@@ -108,7 +108,7 @@ export const CSD_RULES: Rule[] = [
   {
     kind: 'stop_failed', header: 'failed to stop secondary CPUs',
     pattern: /^\s*(?:SMP: )?failed to stop secondary CPUs\s*([\d,-]*)/,
-    build: (m, env) => [consoleItem(env, 'stop_failed', { cpus: m[1] ? m[1] : null })],
+    build: (m, env) => [consoleItem(env, 'stop_failed', { cpus: m[1] ? m[1] : null, cpu: env.ctx.callerCpu })],
   },
   // sched: Unexpected reschedule of offline CPU#2!
   {
