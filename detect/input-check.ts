@@ -47,7 +47,8 @@ function limits(db: Db, boot: string, display: PathDisplay): string[] {
   const out: string[] = [];
   const guestEvents = count(db, `SELECT count(*) AS n FROM events e JOIN sources s USING (source_id) WHERE s.boot = :boot AND e.format != 'qemu'`, boot);
   const consoleLines = count(db, 'SELECT count(*) AS n FROM console_messages c JOIN sources s USING (source_id) WHERE s.boot = :boot', boot);
-  const hotplug = count(db, 'SELECT count(*) AS n FROM cpu_states WHERE boot = :boot', boot)
+  // cpu_states' 'initial' rows are assumptions (the boot CPU online from the start), not information.
+  const hotplug = count(db, "SELECT count(*) AS n FROM cpu_states WHERE boot = :boot AND basis != 'initial'", boot)
     + count(db, 'SELECT count(*) AS n FROM cpu_universe WHERE boot = :boot AND present IS NOT NULL', boot);
   if (hotplug === 0) {
     out.push('no hotplug information (no cpuhp events, no CPU bring-up or offline messages, no CPU counts): whether a target CPU was offline cannot be told');

@@ -120,6 +120,28 @@ describe('never a silent pass', () => {
   });
 });
 
+describe('what the input cannot answer', () => {
+  it('a console fragment with a CSD-lock report and nothing about hotplug: says so below the finding', () => {
+    const r = run(['analyze', ...files('external-lkdtm-csdlockup-never-released')]);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/cannot tell: no hotplug information .*whether a target CPU was offline cannot be told/);
+    expect(r.stdout).toMatch(/cannot tell: no cross-call events traced .*the input has no ftrace events/);
+  });
+
+  it('a guest under KVM whose QEMU log has no IPI write: says why QEMU saw none', async () => {
+    const { ingestTexts } = await import('./helpers/ingest.js');
+    const { detect } = await import('../detect/detect.js');
+    const { checkInputs } = await import('../detect/input-check.js');
+    const db = await ingestTexts({
+      'console.log': '[    0.000000] Hypervisor detected: KVM\n[    0.000000] smpboot: Allowing 2 CPUs, 0 hotplug CPUs\n',
+    });
+    detect(db, { boot: 'unit' });
+    const limits = checkInputs(db, 'unit', (f) => f.split('/').pop() as string).limits;
+    expect(limits.some((l) => /^the guest ran under KVM \(\d+-console\.log:1\): QEMU's -trace sees no IPI/.test(l))).toBe(true);
+    db.close();
+  });
+});
+
 describe('the answer first', () => {
   it('offline-hang: one verdict line naming the waiter, the function, the offline target and when it went offline', () => {
     const r = run(['analyze', ...files('faulty-x86-offline-hang')]);
