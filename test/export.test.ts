@@ -69,10 +69,8 @@ describe.each(['jsonl', 'parquet'] as const)('ipitrace export --format %s', (for
     expect(rows.map((r) => r.boot)).toEqual([...BOOTS].sort());
     for (const row of rows) {
       // fixture.json: "6.12.107 tinyconfig + fault-injection knob"; x86_64 under QEMU; -smp 4,maxcpus=8.
-      // ci-offline-async's banner (boot.log:71) follows a console fragment split by QEMU records, and
-      // the reader glues it to that fragment, where no printk prefix starts the line (issue 21's
-      // kernel messages that do not start the line): its kernel stays unknown until that is read.
-      if (row.boot !== 'faulty-x86-ci-offline-async') expect(String(row.kernel)).toMatch(/^6\.12\.107/);
+      // (ci-offline-async's banner, boot.log:71, is glued after a console fragment split by QEMU records.)
+      expect(String(row.kernel)).toMatch(/^6\.12\.107/);
       expect(fixture(String(row.boot)).kernel).toMatch(/\b6\.12\.107\b/);
       expect(row).toMatchObject({ arch: 'x86_64', cpus_possible: '0-7', cpus_present: '0-3' });
       expect(Number(row.errors) > 0).toBe(row.boot !== 'faulty-x86-clean-control');
