@@ -1,10 +1,18 @@
 // QEMU `log` trace-backend lines (shared/docs/formats.md C.1, C.3): one EventRecord per line.
 //
-// Prefix forms accepted (C.1):
-//   `TID@SECS.USEC:name args`              QEMU <= 10.1 with -msg timestamp=on (no space after ':')
+// Prefix forms accepted (C.1; scripts/tracetool/backend/log.py and util/log.c of each version):
+//   `TID@SECS.USEC:name args`              QEMU 7.2 .. 10.0 with -msg timestamp=on (log.py prints
+//                                          qemu_get_thread_id() and gettimeofday(), no space after ':')
 //   `name args`                            without -msg timestamp=on; only for BARE_EVENT_FAMILIES
 //   `2025-08-20T10:11:12.123456Z (TID) name args`   June-2025 patch
-//   `2025-08-20T10:11:12.123456Z name args`         qemu_log() timestamps (QEMU >= 012842c0755)
+//   `2025-08-20T10:11:12.123456Z name args`         QEMU >= 012842c0755 (11.x): log.py calls plain
+//                                          qemu_log("name " fmt), which prefixes g_date_time_format_iso8601()
+//                                          of UTC now; no thread id. glib leaves out the fraction when
+//                                          the microsecond is 0 (`...T03:34:13Z name`).
+//   `ISO [workload] prog: (TID:thread name): name args`   util/message.c qmessage_context_print()
+//                                          (qemu-devel series "sync error_report & qemu_log output"),
+//                                          each part optional; a vCPU thread is named `CPU N/TCG`
+//                                          (or /KVM), which names the vCPU that logged the line.
 // Times become clock 'qemu-host' with ts_ns a BigInt of host epoch ns (exact: epoch ns > 2^53).
 //
 // Typed decoding (a switch on the event name; every other event is stored with kind + raw args):
@@ -20,6 +28,9 @@
 // an access. Lines without a thread id share one key (-1): pairing is then by file order only.
 import type { Clock, EventRecord, ParsedItem } from '../schema/records.js';
 import { blankEvent } from '../schema/vocabulary.js';
+import {
+  apicBaseWrite, apicRegisterRead, apicRegisterWrite, DELIVERY_MODES, newApicState, noteApicId, type ApicState,
+} from './qemu-apic.js';
 import type { LineContext, LineParser, SourceState } from './types.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -47,10 +58,8 @@ const EVENT_NAME = /^[a-z][a-z0-9_]*$/;
 export interface QemuState {
   /** Host thread ids seen at the start of a record (reader: noteQemuTid). */
   tids: Set<number>;
-  /** Last xAPIC ICR-high (0x310 / register 0x31) value written, per host thread. */
-  icrHigh: Map<number, number>;
-  /** APIC mode per host thread: true = x2APIC, false = xAPIC; absent = not known yet. */
-  x2apic: Map<number, boolean>;
+  /** x86 local APIC state per host thread (parsers/qemu-apic.ts). */
+  apic: ApicState;
   /** GICv2: the `cpu N` last named by gic_cpu_read/gic_cpu_write/gic_acknowledge_irq, per thread. */
   gicCpu: Map<number, number>;
 }
@@ -60,8 +69,7 @@ export function qemuState(state: SourceState): QemuState {
   const q = state.qemu as Partial<QemuState>;
   if (q.tids === undefined) {
     q.tids = new Set();
-    q.icrHigh = new Map();
-    q.x2apic = new Map();
+    q.apic = newApicState();
     q.gicCpu = new Map();
   }
   return q as QemuState;
@@ -155,6 +163,10 @@ const ISO_LINE = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?Z (
 // The event after an ISO stamp: a trace event name (lowercase, with an '_'), so that other
 // qemu_log() output ('qemu-system-arm: terminating ...', 'Taking exception ...') is not an event.
 const ISO_EVENT = /^([a-z][a-z0-9]*_[a-z0-9_]*)(?: (.*))?$/s;
+// qmessage_context_print() after the stamp: `[workload] `, `prog: `, `(tid:thread name): `, each optional.
+const ISO_CONTEXT = /^(?:\[[^\]\n]*\] )?(?:[A-Za-z0-9_.+\/-]+: )?(?:\((\d+):([^)\n]*)\): )?/;
+/** QEMU's vCPU thread names (qemu_thread_create "CPU %d/%s" in accel/tcg, kvm, hvf, ...). */
+const VCPU_THREAD = /^CPU (\d+)\/[A-Za-z]+$/;
 
 /** Host epoch ns from `SECS` and a decimal fraction of up to 9 digits, exact (BigInt). */
 function epochNs(secs: string, fraction: string): bigint | null {
@@ -205,6 +217,7 @@ function parse(body: string, ctx: LineContext): ParsedItem[] | undefined {
   let clock: Clock = 'none';
   let ts: bigint | null = null;
   let tid: number | null = null;
+  let vcpu: string | null = null;
   let name: string;
   let args: string;
   const c = body.charCodeAt(0);
@@ -225,7 +238,19 @@ function parse(body: string, ctx: LineContext): ParsedItem[] | undefined {
         while (i < body.length && isDigit(body.charCodeAt(i))) i++;
         return body.charCodeAt(i) === 64 ? issue('malformed QEMU trace record') : undefined;
       }
-      const ev = ISO_EVENT.exec(iso[9]);
+      let rest = iso[9];
+      let threadTid: number | null = null;
+      if (iso[8] === undefined) {
+        const context = ISO_CONTEXT.exec(rest)!;
+        if (context[0].length > 0) {
+          rest = rest.slice(context[0].length);
+          if (context[1] !== undefined) {
+            threadTid = Number(context[1]);
+            vcpu = VCPU_THREAD.exec(context[2])?.[1] ?? null;
+          }
+        }
+      }
+      const ev = ISO_EVENT.exec(rest);
       if (ev === null) {
         // With a (TID) it is the June-2025 trace prefix, so a trace record; without, other qemu_log output.
         return iso[8] !== undefined ? issue('malformed QEMU trace record') : undefined;
@@ -233,7 +258,7 @@ function parse(body: string, ctx: LineContext): ParsedItem[] | undefined {
       ts = isoNs(iso);
       if (ts === null) return issue('bad timestamp');
       clock = 'qemu-host';
-      tid = iso[8] !== undefined ? Number(iso[8]) : null;
+      tid = iso[8] !== undefined ? Number(iso[8]) : threadTid;
       name = ev[1];
       args = ev[2] ?? '';
     }
@@ -247,7 +272,10 @@ function parse(body: string, ctx: LineContext): ParsedItem[] | undefined {
   const ev = blankEvent('qemu', clock, name, args);
   ev.ts_ns = ts;
   ev.host_tid = tid;
+  if (vcpu !== null && tid !== null) noteApicId(qemuState(ctx.state).apic, tid, Number(vcpu));
   const bad = decode(ev, ctx.state, tid);
+  // The thread name names the vCPU that logged the line: the sender of an x86 ICR write.
+  if (vcpu !== null && ev.cpu === null && ev.kind.startsWith('apic_')) ev.cpu = Number(vcpu);
   if (bad !== undefined) return issue(bad);
   return [{ type: 'event', event: ev }];
 }
@@ -259,7 +287,7 @@ export const qemuParser = { name: 'qemu', sniff, parse } satisfies LineParser;
 
 const APIC_MEM = /^0x([0-9a-f]{1,16}) = 0x([0-9a-f]{1,16})$/;
 const APIC_REG = /^register 0x([0-9a-f]{1,2}) = 0x([0-9a-f]{1,16})$/;
-const APIC_DELIVER = /^dest (\d+) dest_mode (\d+) delivery_mode (\d+) vector (\d+) trigger_mode (\d+)$/;
+const APIC_DELIVER = /^dest (-?\d+) dest_mode (\d+) delivery_mode (\d+) vector (\d+) trigger_mode (\d+)$/;
 const APIC_BASE = /^0x([0-9a-f]{1,16})$/;
 const V3_GEN_SGI = /^GICv3 CPU i\/f 0x([0-9a-f]{1,8}) generating SGI (\d+) IRM (\d) target affinity 0x([0-9a-f]{1,8})xx targetlist 0x([0-9a-f]{1,4})$/;
 const V3_SEND_SGI = /^GICv3 redistributor 0x([0-9a-f]{1,8}) pending SGI (\d+)$/;
@@ -269,11 +297,6 @@ const V2_DIST_W = /^dist write at 0x([0-9a-f]{1,8}) size (\d+): 0x([0-9a-f]{1,8}
 const V2_ACK = /^(v?cpu) (\d+) acknowledged irq (\d+)$/;
 const V2_CPU_R = /^(v?cpu) (\d+) iface read at 0x([0-9a-f]{1,8}): 0x([0-9a-f]{1,8})$/;
 const V2_CPU_W = /^(v?cpu) (\d+) iface write at 0x([0-9a-f]{1,8}) 0x([0-9a-f]{1,8})$/;
-
-/** ICR delivery mode, bits 10:8 (Intel SDM vol. 3 "Interrupt Command Register"). */
-const DELIVERY_MODES = ['fixed', 'lowest', 'smi', 'mode3', 'nmi', 'init', 'startup', 'mode7'] as const;
-/** ICR destination shorthand, bits 19:18. */
-const SHORTHANDS = ['', 'self', 'all', 'all-but-self'] as const;
 
 /** GICv2 GICC_IAR / GICC_EOIR offsets, GICD_SGIR offset. (INTID 1023 = spurious: vector 1023, op null.) */
 const GICC_IAR = 0x0c;
@@ -287,36 +310,48 @@ function decode(ev: EventRecord, state: SourceState, tid: number | null): string
       if (m === null) return 'bad apic_mem_writel arguments';
       const addr = parseInt(m[1], 16);
       // QEMU traces only APIC-page offsets (<= 0xfff); register index = (addr >> 4) & 0xff.
-      if (addr <= 0xfff) apicRegisterWrite(ev, state, tid, (addr >> 4) & 0xff, m[2], false);
+      if (addr <= 0xfff) apicRegisterWrite(ev, qemuState(state).apic, tid ?? -1, (addr >> 4) & 0xff, m[2], false);
       return undefined;
     }
     case 'apic_register_write': {
       const m = APIC_REG.exec(ev.args);
       if (m === null) return 'bad apic_register_write arguments';
-      apicRegisterWrite(ev, state, tid, parseInt(m[1], 16), m[2], true);
+      apicRegisterWrite(ev, qemuState(state).apic, tid ?? -1, parseInt(m[1], 16), m[2], true);
+      return undefined;
+    }
+    case 'apic_mem_readl': {
+      const m = APIC_MEM.exec(ev.args);
+      if (m === null) return 'bad apic_mem_readl arguments';
+      const addr = parseInt(m[1], 16);
+      if (addr <= 0xfff) apicRegisterRead(qemuState(state).apic, tid ?? -1, (addr >> 4) & 0xff, m[2], false);
+      return undefined;
+    }
+    case 'apic_register_read': {
+      const m = APIC_REG.exec(ev.args);
+      if (m === null) return 'bad apic_register_read arguments';
+      apicRegisterRead(qemuState(state).apic, tid ?? -1, parseInt(m[1], 16), m[2], true);
       return undefined;
     }
     case 'apic_deliver_irq': {
       const m = APIC_DELIVER.exec(ev.args);
       if (m === null) return 'bad apic_deliver_irq arguments';
-      // IOAPIC / MSI delivery, not an IPI: op stays null.
+      // IOAPIC / MSI delivery, not an IPI: op stays null. `dest %d` of a uint32_t prints the x2APIC
+      // broadcast 0xffffffff as -1 (QEMU >= 9.0).
       const dest = Number(m[1]);
       const logical = m[2] !== '0';
+      const broadcast = dest === 0xff || dest === -1;
       ev.vector = Number(m[4]);
-      ev.text = DELIVERY_MODES[Number(m[3]) & 7] + (logical ? ' logical' : dest === 0xff ? ' broadcast' : '');
-      if (!logical && dest !== 0xff) {
+      ev.text = DELIVERY_MODES[Number(m[3]) & 7] + (logical ? ' logical' : broadcast ? ' broadcast' : '');
+      if (!logical && !broadcast) {
         ev.target_cpu = dest;
         ev.targets = [dest];
       }
       return undefined;
     }
     case 'cpu_set_apic_base': {
-      // IA32_APIC_BASE: bit 11 = enable, bit 10 = x2APIC (EXTD). Written on the vCPU's thread.
+      // IA32_APIC_BASE, written on the vCPU's thread.
       const m = APIC_BASE.exec(ev.args);
-      if (m !== null) {
-        const low = parseInt(m[1].slice(-3), 16);
-        qemuState(state).x2apic.set(tid ?? -1, (low & 0xc00) === 0xc00);
-      }
+      if (m !== null) apicBaseWrite(qemuState(state).apic, tid ?? -1, m[1]);
       return undefined;
     }
     case 'gicv3_icc_generate_sgi': {
@@ -416,94 +451,6 @@ function decode(ev: EventRecord, state: SourceState, tid: number | null): string
     default:
       return undefined;
   }
-}
-
-/**
- * A write to APIC register `index` (0x30 ICR low, 0x31 ICR high, 0x0b EOI, 0x3f x2APIC SELF IPI).
- * `valueHex` is the value as printed: %08x for apic_mem_writel, %PRIx64 (no padding) for
- * apic_register_write, where an x2APIC ICR write carries the destination in bits 63:32.
- */
-function apicRegisterWrite(
-  ev: EventRecord, state: SourceState, tid: number | null, index: number, valueHex: string, regForm: boolean,
-): void {
-  const key = tid ?? -1;
-  switch (index) {
-    case 0x31: {
-      const q = qemuState(state);
-      q.icrHigh.set(key, parseInt(valueHex.length > 8 ? valueHex.slice(-8) : valueHex, 16));
-      if (regForm) q.x2apic.set(key, false); // ICR high exists only in xAPIC mode
-      return;
-    }
-    case 0x30: {
-      const q = qemuState(state);
-      let low: number;
-      let dest: number | null;
-      let x2 = false;
-      if (valueHex.length > 8) {
-        // 64-bit x2APIC ICR: destination = bits 63:32 (split as text: no BigInt needed).
-        low = parseInt(valueHex.slice(-8), 16);
-        dest = parseInt(valueHex.slice(0, -8), 16);
-        x2 = true;
-        q.x2apic.set(key, true);
-      } else {
-        low = parseInt(valueHex, 16);
-        const mode = regForm ? q.x2apic.get(key) : false; // MMIO (apic_mem_writel) is xAPIC
-        if (mode === true) {
-          dest = 0; // x2APIC ICR with bits 63:32 zero
-          x2 = true;
-        } else if (mode === false || q.icrHigh.has(key)) {
-          const high = q.icrHigh.get(key);
-          dest = high === undefined ? null : (high >>> 24) & 0xff;
-        } else {
-          dest = null; // mode unknown and no ICR-high write seen on this thread
-        }
-      }
-      icrSend(ev, low, dest, x2);
-      return;
-    }
-    case 0x0b:
-      ev.text = 'eoi';
-      return;
-    case 0x3f:
-      if (regForm) {
-        // x2APIC SELF IPI register: fixed, self shorthand, vector bits 7:0.
-        ev.op = 'ipi_send';
-        ev.vector = parseInt(valueHex.length > 8 ? valueHex.slice(-8) : valueHex, 16) & 0xff;
-        ev.text = 'fixed self';
-      }
-      return;
-    default:
-      return;
-  }
-}
-
-/** Decodes an ICR-low write (the send). `dest` is the APIC id (null when unknown). */
-function icrSend(ev: EventRecord, low: number, dest: number | null, x2: boolean): void {
-  ev.op = 'ipi_send';
-  ev.vector = low & 0xff;
-  const mode = (low >> 8) & 7;
-  let text: string = DELIVERY_MODES[mode];
-  // INIT with trigger=level (bit 15) and level=de-assert (bit 14 clear) is the INIT level
-  // de-assert message: QEMU delivers nothing for it.
-  if (mode === 5 && (low & 0xc000) === 0x8000) text += ' deassert';
-  const shorthand = (low >> 18) & 3;
-  if (shorthand !== 0) {
-    text += ' ' + SHORTHANDS[shorthand];
-  } else if (low & 0x800) {
-    text += ' logical' + (dest === null ? '' : ' dest=0x' + dest.toString(16));
-    // xAPIC logical flat model (Linux apic_flat, <= 8 CPUs): LDR = 1 << cpu, so the destination
-    // is a CPU bitmap. x2APIC logical mode is clustered: left undecoded.
-    if (!x2 && dest !== null) for (let bit = 0; bit < 8; bit++) if ((dest >> bit) & 1) ev.targets.push(bit);
-    if (ev.targets.length === 1) ev.target_cpu = ev.targets[0];
-  } else if (dest !== null) {
-    if (dest === (x2 ? 0xffffffff : 0xff)) {
-      text += ' broadcast';
-    } else {
-      ev.target_cpu = dest;
-      ev.targets = [dest];
-    }
-  }
-  ev.text = text;
 }
 
 /** GICD_SGIR write: INTID bits 3:0, CPU target list bits 23:16, filter bits 25:24. */

@@ -191,7 +191,8 @@ describe('x86 ICR pairing', () => {
       '7002@1795300000.000006:apic_register_write register 0x3f = 0xf6',
       // EOI register index.
       '7002@1795300000.000007:apic_register_write register 0x0b = 0x0',
-      // A thread whose mode and ICR high are unknown: destination unknown.
+      // A thread whose own mode is unknown takes the mode the machine showed last (x2APIC, on 7002):
+      // Linux enables x2APIC on every CPU or on none. Bits 63:32 zero = APIC 0.
       '7003@1795300000.000008:apic_register_write register 0x30 = 0xfb',
     ]);
     expect(typed(evs[0])).toEqual(UNTYPED);
@@ -201,7 +202,12 @@ describe('x86 ICR pairing', () => {
     expect(typed(evs[4])).toEqual({ ...UNTYPED, op: 'ipi_send', vector: 252, text: 'fixed broadcast' });
     expect(typed(evs[5])).toEqual({ ...UNTYPED, op: 'ipi_send', vector: 246, text: 'fixed self' });
     expect(typed(evs[6])).toEqual({ ...UNTYPED, text: 'eoi' });
-    expect(typed(evs[7])).toEqual({ ...UNTYPED, op: 'ipi_send', vector: 251, text: 'fixed' });
+    expect(typed(evs[7])).toEqual({ ...UNTYPED, op: 'ipi_send', vector: 251, target_cpu: 0, targets: [0], text: 'fixed' });
+  });
+
+  it('leaves the destination unknown when neither the thread nor the machine has shown its APIC mode', () => {
+    const ev = parseOne('7003@1795300000.000008:apic_register_write register 0x30 = 0xfb');
+    expect(typed(ev)).toEqual({ ...UNTYPED, op: 'ipi_send', vector: 251, text: 'fixed' });
   });
 
   it('takes the x2APIC mode from cpu_set_apic_base (synthetic, formats.md C.3 format 0x%016x)', () => {
@@ -521,7 +527,7 @@ describe('per-source state', () => {
   it('keeps ICR state per source (a new source starts empty)', () => {
     const first = ctxFor();
     parseOne('30909@1795309374.156352:apic_mem_writel 0x310 = 0x06000000', first);
-    expect(qemuState(first.state).icrHigh.get(30909)).toBe(0x06000000);
+    expect(qemuState(first.state).apic.icrHigh.get(30909)).toBe(0x06000000);
     const second = ctxFor();
     const ev = parseOne('30909@1795309374.156354:apic_mem_writel 0x300 = 0x000000fb', second);
     expect(ev.target_cpu).toBeNull();
@@ -543,5 +549,134 @@ describe('xAPIC logical flat destinations (Linux apic_flat, seen with a Debian 6
     qemuParser.parse('5207@1795310003.766466:apic_mem_writel 0x310 = 0x0e000000', ctx);
     const items = qemuParser.parse('5207@1795310003.766467:apic_mem_writel 0x300 = 0x000008fc', ctx)!;
     expect(items[0]).toMatchObject({ type: 'event', event: { targets: [1, 2, 3], target_cpu: null } });
+  });
+});
+
+// QEMU >= 9.0 hw/intc/apic.c, apic_register_write(), case 0x30:
+//     s->icr[0] = val;
+//     if (is_x2apic_mode(dev)) { s->icr[1] = val >> 32; dest = s->icr[1]; }
+//     else { dest = (s->icr[1] >> 24) & 0xff; }
+//     apic_deliver(dev, dest, (s->icr[0] >> 11) & 1, (s->icr[0] >> 8) & 7, (s->icr[0] & 0xff),
+//                  (s->icr[0] >> 15) & 1, (s->icr[0] >> 18) & 3);
+// apic_get_delivery_bitmask(), logical, x2APIC:
+//     if ((dest >> 16) == (apic->extended_log_dest >> 16) && (dest & apic->extended_log_dest & 0xffff))
+// with the read-only x2APIC LDR extended_log_dest = (id >> 4) << 16 | 1 << (id & 0xf).
+// trace-events: apic_register_write(uint8_t reg, uint64_t val) "register 0x%02x = 0x%"PRIx64
+describe('x2APIC ICR writes as QEMU 10 / 11 log them (apic.c quoted above)', () => {
+  it('QEMU 11 ISO prefix, no thread id: x2APIC physical destination in bits 63:32', () => {
+    expectEvent(parseOne('2026-12-07T03:34:13.658602Z apic_register_write register 0x30 = 0x2000000fd'), {
+      kind: 'apic_register_write', args: 'register 0x30 = 0x2000000fd', ts: 1796614453658602000n,
+      op: 'ipi_send', vector: 0xfd, target_cpu: 2, targets: [2], text: 'fixed',
+    });
+  });
+
+  it('x2APIC cluster (logical) 0x1000008fb: cluster 0, bitmap 0x1 = APIC 0', () => {
+    expect(typed(parseOne('2026-12-07T03:34:13.658602Z apic_register_write register 0x30 = 0x1000008fb'))).toEqual({
+      ...UNTYPED, op: 'ipi_send', vector: 0xfb, target_cpu: 0, targets: [0], text: 'fixed logical dest=0x1',
+    });
+  });
+
+  it('x2APIC cluster 1, bitmap 0x0005: APICs 16 and 18; cluster 0 bitmap 0x000c: APICs 2 and 3', () => {
+    expect(typed(parseOne('2026-12-07T03:34:13.658602Z apic_register_write register 0x30 = 0x10005000008fc'))).toEqual({
+      ...UNTYPED, op: 'ipi_send', vector: 0xfc, targets: [16, 18], text: 'fixed logical dest=0x10005',
+    });
+    expect(typed(parseOne('2026-12-07T03:34:13.658602Z apic_register_write register 0x30 = 0xc000008fc'))).toEqual({
+      ...UNTYPED, op: 'ipi_send', vector: 0xfc, targets: [2, 3], text: 'fixed logical dest=0xc',
+    });
+  });
+
+  it('a 32-bit value after the machine showed x2APIC is destination 0, in either mode (QEMU: dest = val >> 32)', () => {
+    const evs = parseSeq([
+      '2026-12-07T03:34:13.000001Z apic_register_write register 0x30 = 0x3000000fd',
+      // glib's g_date_time_format_iso8601() leaves out the fraction when the microsecond is 0.
+      '2026-12-07T03:34:14Z apic_register_write register 0x30 = 0x8fb',
+      '2026-12-07T03:34:14.000002Z apic_register_write register 0x30 = 0xfd',
+    ]);
+    expect(evs[1].ts_ns).toBe(1796614454000000000n);
+    // Logical destination 0 names no APIC (no derived LDR has an empty bitmap): no target.
+    expect(typed(evs[1])).toEqual({ ...UNTYPED, op: 'ipi_send', vector: 0xfb, text: 'fixed logical dest=0x0' });
+    expect(typed(evs[2])).toEqual({ ...UNTYPED, op: 'ipi_send', vector: 0xfd, target_cpu: 0, targets: [0], text: 'fixed' });
+  });
+
+  it('takes the mode from cpu_set_apic_base EXTD (bit 10) without a thread id', () => {
+    const evs = parseSeq([
+      '2026-12-07T03:34:13.000001Z cpu_set_apic_base 0x00000000fee00d00',
+      '2026-12-07T03:34:13.000002Z apic_register_write register 0x30 = 0x800fc',
+    ]);
+    // Shorthand 2 (bits 19:18) = all including self.
+    expect(typed(evs[1])).toEqual({ ...UNTYPED, op: 'ipi_send', vector: 0xfc, text: 'fixed all' });
+  });
+
+  it('x2APIC broadcast 0xffffffff in logical mode too; apic_deliver_irq prints it as dest -1 (`dest %d` of a uint32_t)', () => {
+    expect(typed(parseOne('2026-12-07T03:34:13.658602Z apic_register_write register 0x30 = 0xffffffff000008fd'))).toEqual({
+      ...UNTYPED, op: 'ipi_send', vector: 0xfd, text: 'fixed broadcast',
+    });
+    expect(typed(parseOne('2026-12-07T03:34:13.658602Z apic_deliver_irq dest -1 dest_mode 0 delivery_mode 0 vector 34 trigger_mode 0'))).toEqual({
+      ...UNTYPED, vector: 34, text: 'fixed broadcast',
+    });
+  });
+
+  it('lowest priority to several APICs goes to the first of the bitmask only (apic_bus_deliver APIC_DM_LOWPRI)', () => {
+    expect(typed(parseOne('2026-12-07T03:34:13.658602Z apic_register_write register 0x30 = 0xc000009fc'))).toEqual({
+      ...UNTYPED, op: 'ipi_send', vector: 0xfc, target_cpu: 2, targets: [2], text: 'lowest logical dest=0xc',
+    });
+  });
+});
+
+// util/message.c qmessage_context_print() (qemu-devel series by D. Berrangé, 2025): `"%s ", timestr`,
+// then `"[%s] ", workload name`, `"%s: ", g_get_prgname()`, `"(%d:%s): ", qemu_get_thread_id(),
+// qemu_thread_get_name()`; the mail's example: `[fish food] qemu-system-x86_64: (1144713:main): qcrypto_...`.
+describe('ISO prefix with the message context (program name, thread id and name)', () => {
+  it('takes the thread id, and the vCPU from a `CPU N/TCG` thread name as the ICR writer', () => {
+    expectEvent(parseOne('2026-12-07T03:34:13.658602Z qemu-system-x86_64: (4242:CPU 1/TCG): apic_register_write register 0x30 = 0x2000000fd'), {
+      kind: 'apic_register_write', args: 'register 0x30 = 0x2000000fd', ts: 1796614453658602000n, tid: 4242,
+      op: 'ipi_send', cpu: 1, vector: 0xfd, target_cpu: 2, targets: [2], text: 'fixed',
+    });
+  });
+  it('a workload name and a non-vCPU thread: thread id only', () => {
+    expectEvent(parseOne('2026-12-07T03:34:13.658602Z [fish food] qemu-system-x86_64: (1144713:main): gicv3_redist_send_sgi GICv3 redistributor 0x1 pending SGI 2'), {
+      kind: 'gicv3_redist_send_sgi', args: 'GICv3 redistributor 0x1 pending SGI 2', ts: 1796614453658602000n, tid: 1144713,
+      op: 'ipi_pending', target_cpu: 1, targets: [1], vector: 2,
+    });
+  });
+});
+
+// hw/intc/apic.c (7.2 and later), apic_get_delivery_bitmask(), logical, xAPIC:
+//     if (apic_iter->dest_mode == 0xf) { if (dest & apic_iter->log_dest) apic_set_bit(deliver_bitmask, i); }
+//     else if (apic_iter->dest_mode == 0x0) { if ((dest & 0xf0) == (apic_iter->log_dest & 0xf0) &&
+//                                                 (dest & apic_iter->log_dest & 0x0f)) ... }
+// with log_dest = LDR >> 24 (write to 0xd0 / index 0x0d) and dest_mode = DFR >> 28 (0xe0 / 0x0e).
+describe('xAPIC logical destinations from each APIC\'s LDR and DFR', () => {
+  it('matches the LDR each thread wrote, and names the APIC by the id it read (not Linux\'s 1 << cpu)', () => {
+    const evs = parseSeq([
+      '7101@1795300000.000001:apic_mem_readl 0x20 = 0x03000000',
+      '7101@1795300000.000002:apic_mem_writel 0xd0 = 0x01000000',
+      '7102@1795300000.000003:apic_mem_readl 0x20 = 0x00000000',
+      '7102@1795300000.000004:apic_mem_writel 0xd0 = 0x02000000',
+      '7102@1795300000.000005:apic_mem_writel 0x310 = 0x01000000',
+      '7102@1795300000.000006:apic_mem_writel 0x300 = 0x000008fb',
+    ]);
+    expect(typed(evs[5])).toEqual({ ...UNTYPED, op: 'ipi_send', vector: 0xfb, target_cpu: 3, targets: [3], text: 'fixed logical dest=0x1' });
+  });
+
+  it('cluster model (DFR 0x0fffffff) with APIC ids unknown: left undecoded', () => {
+    const evs = parseSeq([
+      '7101@1795300000.000001:apic_register_write register 0x0e = 0xfffffff',
+      '7101@1795300000.000002:apic_register_write register 0x0d = 0x11000000',
+      '7101@1795300000.000003:apic_register_write register 0x31 = 0x11000000',
+      '7101@1795300000.000004:apic_register_write register 0x30 = 0x8fd',
+    ]);
+    expect(typed(evs[3])).toEqual({ ...UNTYPED, op: 'ipi_send', vector: 0xfd, text: 'fixed logical dest=0x11 undecoded' });
+  });
+
+  it('cluster model with ids known: cluster 1 bit 0 is the APIC whose LDR is 0x11', () => {
+    const evs = parseSeq([
+      '7101@1795300000.000001:apic_register_write register 0x02 = 0x5000000',
+      '7101@1795300000.000002:apic_register_write register 0x0e = 0xfffffff',
+      '7101@1795300000.000003:apic_register_write register 0x0d = 0x11000000',
+      '7102@1795300000.000004:apic_register_write register 0x31 = 0x11000000',
+      '7102@1795300000.000005:apic_register_write register 0x30 = 0x8fd',
+    ]);
+    expect(typed(evs[4])).toEqual({ ...UNTYPED, op: 'ipi_send', vector: 0xfd, target_cpu: 5, targets: [5], text: 'fixed logical dest=0x11' });
   });
 });
