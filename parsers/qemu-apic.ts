@@ -40,12 +40,14 @@ export interface ApicState {
   /** xAPIC logical id (LDR bits 31:24) and DFR model (bits 31:28) written. */
   ldr: Map<number, number>;
   dfr: Map<number, number>;
+  /** Every xAPIC logical id bit any thread wrote (without thread ids the map above keeps only the last). */
+  ldrBits: number;
   /** The APIC id of the thread's APIC: from an ID register read or write, or the vCPU thread name. */
   apicId: Map<number, number>;
 }
 
 export function newApicState(): ApicState {
-  return { icrHigh: new Map(), x2apic: new Map(), machineX2apic: null, ldr: new Map(), dfr: new Map(), apicId: new Map() };
+  return { icrHigh: new Map(), x2apic: new Map(), machineX2apic: null, ldr: new Map(), dfr: new Map(), ldrBits: 0, apicId: new Map() };
 }
 
 /** Records that the thread runs APIC `id` (its vCPU is known from elsewhere, e.g. the thread name). */
@@ -93,7 +95,10 @@ export function apicRegisterWrite(
       if (modeOf(s, key) !== true) s.apicId.set(key, low32() >>> 24); // ignored by QEMU in x2APIC mode
       return;
     case 0x0d:
-      if (modeOf(s, key) !== true) s.ldr.set(key, low32() >>> 24);
+      if (modeOf(s, key) !== true) {
+        s.ldr.set(key, low32() >>> 24);
+        s.ldrBits |= low32() >>> 24;
+      }
       return;
     case 0x0e:
       if (modeOf(s, key) !== true) s.dfr.set(key, low32() >>> 28);
@@ -140,7 +145,8 @@ function icrWrite(ev: EventRecord, s: ApicState, key: number, valueHex: string, 
     } else {
       x2 = false;
       const high = s.icrHigh.get(key);
-      // Mode unknown and no ICR high on this thread: the destination is unknown.
+      // Mode unknown and no ICR high on this thread: the destination is unknown (QEMU's reset zeroes
+      // icr[], but the log may not start at the reset: an excerpt, a trace switched on later).
       dest = high === undefined ? null : (high >>> 24) & 0xff;
     }
   }
@@ -183,7 +189,9 @@ function x2apicLogical(dest: number): number[] {
 /**
  * xAPIC logical: the APICs whose LDR / DFR match, when every APIC that matches has a known id;
  * otherwise (no thread ids, ids never read) Linux's apic_flat convention, LDR = 1 << CPU number
- * (arch/x86/kernel/apic/apic_flat_64.c), under the flat model only; null when that does not apply.
+ * (arch/x86/kernel/apic/apic_flat_64.c), under the flat model only, and only the bits some APIC's
+ * LDR holds when the log shows LDR writes (QEMU delivers a bit no LDR has to no one); null when that
+ * does not apply.
  */
 function xapicLogical(s: ApicState, dest: number): number[] | null {
   const targets: number[] = [];
@@ -204,6 +212,7 @@ function xapicLogical(s: ApicState, dest: number): number[] | null {
   if (exact) return targets.sort((a, b) => a - b);
   for (const model of s.dfr.values()) if (model !== DFR_FLAT) return null;
   const flat: number[] = [];
-  for (let bit = 0; bit < 8; bit++) if ((dest >> bit) & 1) flat.push(bit);
+  const held = s.ldr.size > 0 ? dest & s.ldrBits : dest;
+  for (let bit = 0; bit < 8; bit++) if ((held >> bit) & 1) flat.push(bit);
   return flat;
 }

@@ -17,11 +17,19 @@
 --   sender's next traced send (at most 1 s) after the trace event, so a write that does come, late,
 --   hides the loss. In the corpus (25 recordings, 80 k guest sends) no send was left unlinked while
 --   QEMU was logging.
+--   Only where QEMU's log names the senders (qemu_links.sender_known = 1: GIC events name the CPU, an
+--   x86 log with thread ids gives each thread's vCPU). QEMU 11 prints `-msg timestamp=on` as an ISO
+--   prefix without a thread id: its x86 ICR writes and GICv2 SGIR writes name no sender, so a missing
+--   link there may be a write another CPU's send was linked to, and is not reported. The destination
+--   is decoded as QEMU's apic.c delivers it (x2APIC physical and cluster, xAPIC flat / cluster from
+--   each APIC's LDR and DFR, shorthands); an xAPIC logical destination whose APICs the log does not
+--   identify is left undecoded, and a send to it stays unlinked but is not reported either when the
+--   write's sender is unknown.
 WITH missed AS (
   SELECT p.src_cpu, p.target_cpu, p.ts_ns, p.reason, p.kind, p.source_id, p.line, l.vector,
          row_number() OVER (PARTITION BY p.src_cpu, p.target_cpu, l.vector ORDER BY p.ts_ns, p.line) AS n
     FROM qemu_links l JOIN ipi_sends p ON p.boot = l.boot AND p.event_id = l.guest_event_id AND p.target_cpu = l.target_cpu
-   WHERE l.boot = :boot AND l.qemu_event_id IS NULL AND l.in_qemu_log = 1 AND l.vector IS NOT NULL
+   WHERE l.boot = :boot AND l.qemu_event_id IS NULL AND l.in_qemu_log = 1 AND l.sender_known = 1 AND l.vector IS NOT NULL
      AND p.target_state NOT IN ('offline', 'dying', 'nonexistent')
 ),
 nowhere AS (

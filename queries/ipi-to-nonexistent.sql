@@ -9,7 +9,12 @@
 --   physical destination that no vCPU has is the hand-written or corrupted case.
 -- Evidence: the guest's csd_queue_cpu / IPI lines, then up to 10 QEMU lines.
 -- Limits: needs the universe (console CPU counts, --cpus). QEMU ids are taken as CPU numbers (x86
---   APIC id = CPU index, GIC Aff0 = CPU index on QEMU virt with <= 8 CPUs per cluster).
+--   APIC id = CPU index, GIC Aff0 = CPU index on QEMU virt with <= 8 CPUs per cluster). QEMU's
+--   destinations are decoded as its apic.c delivers them: an x2APIC cluster destination names
+--   cluster * 16 + each bitmap bit (QEMU would deliver a bit no vCPU has to nobody: that bit is the
+--   nonexistent target); an xAPIC logical flat bit that no APIC's LDR in the log holds names no one
+--   and is dropped, and without LDR writes in the log each bit is taken as that CPU (Linux apic_flat).
+--   Shorthands and broadcasts name no target and are never reported here.
 WITH present AS (SELECT cpu FROM cpu_universe WHERE boot = :boot AND present = 1),
 known AS (SELECT count(*) AS n FROM cpu_universe WHERE boot = :boot AND present IS NOT NULL),
 guest AS (

@@ -12,7 +12,9 @@
 --   excluded here: sends before tracing starts and after it stops, by CPUs coming up or going down
 --   (their events are not in the buffer), shorthand broadcasts (x86 all-but-self also reaches offline
 --   vCPUs), CSD-lock debug re-sends to stuck CPUs. None is left on the corpus, but an untraced send is
---   not by itself a kernel bug. Needs QEMU timestamps and the QEMU sender (x86: learned per thread).
+--   not by itself a kernel bug. Needs QEMU timestamps and the QEMU sender (x86: learned per thread;
+--   GICv3 names the CPU interface): QEMU 11 logs without thread ids give x86 and GICv2 writes no
+--   sender, and then nothing is reported.
 WITH st AS (
   SELECT cpu, state, coalesce(start_ns, -9e18) AS s, coalesce(end_ns, 9e18) AS e FROM cpu_states WHERE boot = :boot
 ),

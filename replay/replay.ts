@@ -11,7 +11,8 @@ import { writeConsoleSnapshots } from './console-snapshots.js';
 import { writeEpisodes } from './episodes.js';
 import { CPU_STATES, HotplugTracker, type CpuState, type Interval } from './hotplug.js';
 import { LIFECYCLE_COLUMNS, lifecycleWriter, OUTCOMES, releaseByOfflineWarnings } from './lifecycle.js';
-import { correlateQemu, GuestSends, hasQemuLog } from './qemu-correlate.js';
+import { correlateQemu, hasQemuLog } from './qemu-correlate.js';
+import { GuestSends } from './qemu-guest-sends.js';
 import { hasStream, type StreamEvent } from '../store/event-stream.js';
 import {
   bootSources, ChunkCursor, OutOfOrder, RowCursor, scanBySource, scanByTime, scanSorted, type BootSource, type EventCursor,

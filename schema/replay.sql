@@ -349,5 +349,11 @@ CREATE TABLE IF NOT EXISTS qemu_links (
   residual_ns    INTEGER,
   -- 1 when QEMU logged something within 20 ms before and after the send (its log was on), 0 when
   -- not, NULL without timestamps.
-  in_qemu_log    INTEGER
+  in_qemu_log    INTEGER,
+  -- 1 when QEMU's log names the sender of the QEMU send it is linked to (GIC events name the CPU; x86:
+  -- the thread's vCPU, qemu_vcpus) or, when it is not linked, of every QEMU send of its target and
+  -- vector in its window; 0 when not (QEMU 11 logs carry no thread id: such a link rests on target,
+  -- vector and time only, and a missing link may be a write another send's link took): ipi-not-delivered
+  -- then says nothing. NULL without timestamps.
+  sender_known   INTEGER
 );

@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { detect, type Finding } from '../detect/detect.js';
 import { ingestFiles } from '../ingest/ingest.js';
-import { firstSendTime, GuestSends, histogramOffset, type HistogramSample } from '../replay/qemu-correlate.js';
+import { histogramOffset, type HistogramSample } from '../replay/qemu-clock-fit.js';
+import { firstSendTime } from '../replay/qemu-correlate.js';
+import { GuestSends } from '../replay/qemu-guest-sends.js';
 import { replayBoot } from '../replay/replay.js';
 import { openWritable, type Db } from '../store/db.js';
 import { ingestTexts } from './helpers/ingest.js';
@@ -55,11 +57,17 @@ function qemuLog(sends: Send[], opts: { offsetUs?: number; driftPpm?: number; ex
   /** Guest-time span [from, to) in us when QEMU's tracing was off: no line at all. */
   off?: [number, number];
   /** Every second send's lines come in the file before the send before it (time goes back in the file). */
-  swapped?: boolean; } = {}): string {
+  swapped?: boolean;
+  /** QEMU 11: ISO-8601 stamps without a thread id, x2APIC ICR writes (apic_register_write) in physical
+   *  mode (one write per target) or cluster mode (one write per cluster: cluster << 16 | bitmap). */
+  x2apic?: 'physical' | 'cluster'; } = {}): string {
   const lines: [number, string][] = [];
   const at = (us: number) => EPOCH_US + (opts.offsetUs ?? 0) + Math.round(us * (1 + (opts.driftPpm ?? 0) / 1e6)) + 3;
+  const iso = (us: number) => `${new Date(Math.floor(us / 1e6) * 1000).toISOString().slice(0, 19)}.${String(us % 1e6).padStart(6, '0')}Z`;
   const push = (us: number, tid: number, event: string) =>
-    lines.push([us, opts.stamps === false ? event : `${tid}@${Math.floor(us / 1e6)}.${String(us % 1e6).padStart(6, '0')}:${event}`]);
+    lines.push([us, opts.stamps === false ? event : opts.x2apic ? `${iso(us)} ${event}`
+      : `${tid}@${Math.floor(us / 1e6)}.${String(us % 1e6).padStart(6, '0')}:${event}`]);
+  const x2Write = (dest: number, low: number) => `apic_register_write register 0x30 = 0x${dest === 0 ? '' : dest.toString(16)}${hex(low, dest === 0 ? 1 : 8)}`;
   const all = [...sends, ...(opts.extra ?? [])];
   all.forEach((s, i) => {
     const tid = 5000 + s.cpu;
@@ -67,6 +75,12 @@ function qemuLog(sends: Send[], opts: { offsetUs?: number; driftPpm?: number; ex
     if (s.qemu === 'lost') return;
     const first = lines.length;
     if (s.qemu === 'shorthand') push(us, tid, `apic_mem_writel 0x300 = 0x000c00${hex(VECTOR[s.type], 2)}`);
+    else if (opts.x2apic === 'cluster') {
+      for (const cluster of new Set(s.targets.map((t) => t >> 4))) {
+        const bitmap = s.targets.filter((t) => t >> 4 === cluster).reduce((m, t) => m | (1 << (t & 15)), 0);
+        push(us, tid, x2Write(cluster * 65536 + bitmap, 0x800 | VECTOR[s.type]));
+      }
+    } else if (opts.x2apic === 'physical') for (const target of s.targets) push(us, tid, x2Write(target, VECTOR[s.type]));
     else for (const target of s.targets) {
       push(us, tid, `apic_mem_writel 0x310 = 0x${hex(target, 2)}000000`);
       push(us, tid, `apic_mem_writel 0x300 = 0x000000${hex(VECTOR[s.type], 2)}`);
@@ -74,6 +88,8 @@ function qemuLog(sends: Send[], opts: { offsetUs?: number; driftPpm?: number; ex
     // Placed (by the sort below) just before the previous send's lines, keeping their own stamps.
     if (opts.swapped && i % 2 === 1) for (let k = first; k < lines.length; k++) lines[k][0] = at(all[i - 1].us) - 1;
   });
+  // QEMU 11 x2APIC: the boot CPU's INIT to APIC 1 (a 64-bit ICR) comes first and shows the mode.
+  if (opts.x2apic) push(at(0) - 1, 5000, 'apic_register_write register 0x30 = 0x100004500');
   // The IO thread's timer interrupt every 5 ms: QEMU is logging all along.
   const end = Math.max(...sends.map((s) => s.us)) + 50_000;
   for (let us = 0; us < end; us += 5_000) push(at(us), 4999, 'apic_local_deliver vector 0 delivery mode 0');
@@ -141,6 +157,36 @@ describe('guest <-> QEMU correlation on hand-made sequences', () => {
     const f = ours(detect(db));
     expect(db.prepare("SELECT count(*) FROM events WHERE format = 'tp-printk' AND op = 'ipi_send'").pluck().get()).toBe(sends.length);
     expect(linkRate(db)).toBe(1);
+    expect(f).toEqual([]);
+  });
+
+  it.each(['physical', 'cluster'] as const)('QEMU 11 log (ISO stamps, no thread id), x2APIC %s: every send linked, no finding', async (x2apic) => {
+    const sends = workload(300);
+    const log = qemuLog(sends, { offsetUs: 300_000, x2apic });
+    // As QEMU 11 prints them: `2026-...Z apic_register_write register 0x30 = 0x1000008fb` in cluster mode.
+    expect(log).toMatch(x2apic === 'cluster' ? /Z apic_register_write register 0x30 = 0x[0-9a-f]*000008f[bcd]\n/
+      : /Z apic_register_write register 0x30 = 0x[1-3]000000f[bcd]\n/);
+    const db = await ingest({ 'trace.txt': trace(sends), 'qemu-trace.log': log });
+    const f = ours(detect(db));
+    expect(linkRate(db)).toBe(1);
+    expect(db.prepare('SELECT count(*) FROM qemu_links WHERE sender_known = 1').pluck().get()).toBe(0);
+    expect(f).toEqual([]);
+  });
+
+  it('no thread id: a send whose write is missing is not linked to another CPU\'s write 93 ms later, and no warning follows', async () => {
+    const sends = workload(100);
+    const end = Math.max(...sends.map((s) => s.us));
+    // CPU1 sends CPU2 a call-function-single that never reaches QEMU, and sends nothing after it; 93 ms
+    // later CPU3 sends CPU2 the same IPI, which QEMU shows. Nothing in QEMU 11's line says which CPU wrote.
+    const lost: Send = { cpu: 1, us: end + 200_000, type: 'single', targets: [2], qemu: 'lost' };
+    const other: Send = { cpu: 3, us: end + 293_000, type: 'single', targets: [2] };
+    const all = [...sends, lost, other];
+    const db = await ingest({ 'trace.txt': trace(all), 'qemu-trace.log': qemuLog(all, { offsetUs: 300_000, x2apic: 'physical' }) });
+    const linkOf = (i: number) => db.prepare(`SELECT l.qemu_event_id IS NOT NULL AS linked, l.sender_known FROM qemu_links l
+      JOIN events e ON e.event_id = l.guest_event_id WHERE e.line = ?`).get(5 + i + 1);
+    const f = ours(detect(db)); // replays the boot
+    expect(linkOf(sends.length)).toEqual({ linked: 0, sender_known: 0 });
+    expect(linkOf(sends.length + 1)).toEqual({ linked: 1, sender_known: 0 });
     expect(f).toEqual([]);
   });
 

@@ -680,3 +680,49 @@ describe('xAPIC logical destinations from each APIC\'s LDR and DFR', () => {
     expect(typed(evs[4])).toEqual({ ...UNTYPED, op: 'ipi_send', vector: 0xfd, target_cpu: 5, targets: [5], text: 'fixed logical dest=0x11' });
   });
 });
+
+describe('xAPIC logical flat without thread ids (Linux 1 << cpu, only bits some LDR holds)', () => {
+  it('logical 0xff with LDRs 0x01..0x08 written names CPUs 0-3, not the 4 bits no APIC has', () => {
+    const evs = parseSeq([
+      '2026-12-07T03:34:13.000001Z apic_register_write register 0x0d = 0x1000000',
+      '2026-12-07T03:34:13.000002Z apic_register_write register 0x0d = 0x2000000',
+      '2026-12-07T03:34:13.000003Z apic_register_write register 0x0d = 0x4000000',
+      '2026-12-07T03:34:13.000004Z apic_register_write register 0x0d = 0x8000000',
+      '2026-12-07T03:34:13.000005Z apic_register_write register 0x31 = 0xff000000',
+      '2026-12-07T03:34:13.000006Z apic_register_write register 0x30 = 0x8fc',
+    ]);
+    expect(typed(evs[5])).toEqual({ ...UNTYPED, op: 'ipi_send', vector: 0xfc, targets: [0, 1, 2, 3], text: 'fixed logical dest=0xff' });
+  });
+});
+
+describe('real QEMU 10 / 11 x2APIC lines (/work/recordings, helper rec, Debian QEMU 10.0.13 and 11.1.3, kernel 7.3.4, -M q35 -device intel-iommu)', () => {
+  it('x86-q11-k73-x2apic-cluster qemu-trace.log: INIT physical (L655), then cluster destinations (L1165, L5194), all-but-self (L3988)', () => {
+    const evs = parseSeq([
+      '2026-12-07T05:12:14.726535Z apic_register_write register 0x30 = 0x10000c500', // L655
+      '2026-12-07T05:12:16.254865Z apic_register_write register 0x30 = 0x1000008fb', // L1165
+      '2026-12-07T05:12:21.265757Z apic_register_write register 0x30 = 0xc00fc', // L3988
+      '2026-12-07T05:12:21.862065Z apic_register_write register 0x30 = 0x6000008fc', // L5194
+    ]);
+    expect(evs.map((e) => e.host_tid)).toEqual([null, null, null, null]);
+    expect(typed(evs[0])).toEqual({ ...UNTYPED, op: 'ipi_send', vector: 0, target_cpu: 1, targets: [1], text: 'init' });
+    expect(typed(evs[1])).toEqual({ ...UNTYPED, op: 'ipi_send', vector: 0xfb, target_cpu: 0, targets: [0], text: 'fixed logical dest=0x1' });
+    expect(typed(evs[2])).toEqual({ ...UNTYPED, op: 'ipi_send', vector: 0xfc, text: 'fixed all-but-self' });
+    expect(typed(evs[3])).toEqual({ ...UNTYPED, op: 'ipi_send', vector: 0xfc, targets: [1, 2], text: 'fixed logical dest=0x6' });
+  });
+
+  it('x86-q11-k73-x2apic-phys qemu-trace.log: a destination in bits 63:32 (L2943) and APIC 0 as a bare 32-bit value (L1192)', () => {
+    const evs = parseSeq([
+      '2026-12-07T05:10:51.669455Z apic_register_write register 0x30 = 0x3000000fd', // L2943
+      '2026-12-07T05:10:49.183114Z apic_register_write register 0x30 = 0xfb', // L1192 (mode known from the line before)
+    ]);
+    expect(typed(evs[0])).toEqual({ ...UNTYPED, op: 'ipi_send', vector: 0xfd, target_cpu: 3, targets: [3], text: 'fixed' });
+    expect(typed(evs[1])).toEqual({ ...UNTYPED, op: 'ipi_send', vector: 0xfb, target_cpu: 0, targets: [0], text: 'fixed' });
+  });
+
+  it('x86-q10-k73-x2apic-cluster qemu-trace.log L4619: QEMU 10 keeps the TID@ prefix, cluster 0 bitmap 0x4 = APIC 2', () => {
+    expectEvent(parseOne('32634@1796620471.837905:apic_register_write register 0x30 = 0x4000008fb'), {
+      kind: 'apic_register_write', args: 'register 0x30 = 0x4000008fb', ts: 1796620471837905000n, tid: 32634,
+      op: 'ipi_send', vector: 0xfb, target_cpu: 2, targets: [2], text: 'fixed logical dest=0x4',
+    });
+  });
+});
