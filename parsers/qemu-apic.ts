@@ -160,7 +160,7 @@ function icrWrite(ev: EventRecord, s: ApicState, key: number, valueHex: string, 
   if (shorthand !== 0) {
     text += ' ' + SHORTHANDS[shorthand];
   } else if (dest === null) {
-    if (logical) text += ' logical';
+    text += (logical ? ' logical' : '') + ' undecoded';
   } else if (dest === (x2 ? 0xffffffff : 0xff) && (x2 || !logical)) {
     // x2APIC 0xffffffff in either mode, xAPIC physical 0xff: every APIC (of that mode).
     text += ' broadcast';

@@ -15,16 +15,20 @@
 --   (qemu_links.method 'order') and not checked here. Sends to offline, dying or nonexistent CPUs are
 --   left to ipi-to-offline and ipi-to-nonexistent. The link tolerates the QEMU write coming up to the
 --   sender's next traced send (at most 1 s) after the trace event, so a write that does come, late,
---   hides the loss. In the corpus (25 recordings, 80 k guest sends) no send was left unlinked while
---   QEMU was logging.
+--   hides the loss; where the guest clock bends off the fitted line (TSC recalibrated during boot) a
+--   sender's unlinked sends are matched in program order to its writes between its linked neighbours'
+--   (or up to 20 ms after: an interrupt between a send's trace event and its ICR write sends first),
+--   and writes no send took are offered to the sends left over (each within its window). In the
+--   corpus (25 recordings, 80 k guest sends) no send was left unlinked while QEMU was logging, nor in
+--   rec's QEMU 10 / 11 x86 recordings (xAPIC, x2APIC physical and cluster).
 --   Only where QEMU's log names the senders (qemu_links.sender_known = 1: GIC events name the CPU, an
 --   x86 log with thread ids gives each thread's vCPU). QEMU 11 prints `-msg timestamp=on` as an ISO
 --   prefix without a thread id: its x86 ICR writes and GICv2 SGIR writes name no sender, so a missing
 --   link there may be a write another CPU's send was linked to, and is not reported. The destination
 --   is decoded as QEMU's apic.c delivers it (x2APIC physical and cluster, xAPIC flat / cluster from
---   each APIC's LDR and DFR, shorthands); an xAPIC logical destination whose APICs the log does not
---   identify is left undecoded, and a send to it stays unlinked but is not reported either when the
---   write's sender is unknown.
+--   each APIC's LDR and DFR, shorthands); a destination the log cannot decode (an xAPIC cluster LDR
+--   whose APIC it does not identify, an ICR low whose ICR high or mode it never showed) counts as a
+--   write to every vCPU ('undecoded', like a shorthand), so no send is reported missing for it.
 WITH missed AS (
   SELECT p.src_cpu, p.target_cpu, p.ts_ns, p.reason, p.kind, p.source_id, p.line, l.vector,
          row_number() OVER (PARTITION BY p.src_cpu, p.target_cpu, l.vector ORDER BY p.ts_ns, p.line) AS n

@@ -18,7 +18,7 @@ import { type QemuWrites as Writes, readQemuWrites } from '../store/qemu-writes.
 import { grown } from '../store/typed-arrays.js';
 import { type Fit, fitClock } from './qemu-clock-fit.js';
 import { type Arch, chooseArch, type Guests, GuestSends, guestVector, NONE, vectorReason } from './qemu-guest-sends.js';
-import { EXPLORE_EARLY_NS, link, linkByOrder, linkInOrder, localCorrection } from './qemu-link.js';
+import { EXPLORE_EARLY_NS, link, linkByOrder, linkInOrder, linkLeftovers, localCorrection } from './qemu-link.js';
 import { expand, firstAtOrAfter, type Sends, vcpuSet } from './qemu-sends.js';
 import type { BootModel } from './replay.js';
 import { isNonexistent } from './universe.js';
@@ -75,6 +75,7 @@ export function correlateQemu(db: Db, model: BootModel, guestSends: GuestSends |
       localCorrection(guest);
       link(guest, sends, fit, true, true);
       linkInOrder(guest, sends, fit);
+      linkLeftovers(guest, sends, fit);
     }
   } else {
     sends = expand(writes, tidCpu, vcpus);

@@ -2,7 +2,7 @@
 // mapped (link, localCorrection), by order without QEMU timestamps (linkByOrder).
 import type { Fit } from './qemu-clock-fit.js';
 import { type Guests, NONE } from './qemu-guest-sends.js';
-import { EARLY_NS, EMPTY, firstSendAtOrAfter, groupBy, guestsWhere, keyOf, type Sends, srcAgrees } from './qemu-sends.js';
+import { byKey, EARLY_NS, EMPTY, firstSendAtOrAfter, groupBy, guestsWhere, keyOf, type Sends, srcAgrees } from './qemu-sends.js';
 
 /** Cap on how much later: the write follows the trace event by us, or by ~30-60 ms when tp_printk prints
  *  each event first or the host deschedules the vCPU thread. */
@@ -82,7 +82,9 @@ export function link(guest: Guests, sends: Sends, fit: Fit, withSrc: boolean, bo
       const shift = guest.shift[g];
       const predicted = fit.a + fit.b * guest.ts[g] + shift;
       const from = predicted - early;
-      const last = fit.a + fit.b * Math.min(following[i], guest.ts[g] + MAX_DELAY_NS) + shift + early;
+      // The end is not moved earlier by a negative shift: mislinks of the pass it was learned from
+      // (a crash dump with lost events) can pull it below where the writes are.
+      const last = fit.a + fit.b * Math.min(following[i], guest.ts[g] + MAX_DELAY_NS) + Math.max(shift, 0) + early;
       const unknownTo = Math.min(last, predicted + bound);
       let s = take(key(guest.src[g], guest.target[g], vector), from, last, unknownTo);
       if (s === NONE && useSrc) s = take(key(NONE, guest.target[g], vector), from, last, unknownTo);
@@ -171,6 +173,45 @@ export function linkInOrder(guest: Guests, sends: Sends, fit: Fit): void {
 }
 
 /**
+ * Last, the sends still unlinked take the QEMU sends no guest send took, in time order: the first of
+ * the same target and vector (and sender, where both sides know it) from EARLY_NS before the send
+ * until its sender's next send of the same target and vector (at most MAX_DELAY_NS), without the
+ * unknown-sender bound. Such a write is QEMU receiving that IPI from that sender after this send and
+ * before the next like it: this send's, delayed. Bounded, link() keeps a send whose write is missing
+ * from taking a later send's write of unknown sender; what is left over claims no one's write. Seen:
+ * an interrupt taken between flush_tlb_mm_range's ipi_send_cpu and its ICR write sent an IPI of its
+ * own, and the interrupted write came 59 ms later (QEMU 10, x2APIC physical); a write of unknown
+ * sender 40 ms late on a loaded host (QEMU 11).
+ */
+export function linkLeftovers(guest: Guests, sends: Sends, fit: Fit): void {
+  const keyed = byKey(sends);
+  for (const stream of [0, 1]) {
+    const level = guestsWhere(guest, (g) => guest.arch[g] === stream);
+    const taken = new Uint8Array(sends.count);
+    for (const g of level) if (guest.link[g] !== NONE) taken[guest.link[g]] = 1;
+    const following = nextSameKeyTimes(guest, level);
+    level.forEach((g, i) => {
+      if (guest.link[g] !== NONE || guest.vector[g] === NONE) return;
+      const list = keyed.get(keyOf(NONE, guest.target[g], guest.vector[g]));
+      if (list === undefined) return;
+      const shift = guest.shift[g];
+      const predicted = fit.a + fit.b * guest.ts[g] + shift;
+      const last = fit.a + fit.b * Math.min(following[i], guest.ts[g] + MAX_DELAY_NS) + Math.max(shift, 0) + EARLY_NS;
+      for (let j = firstSendAtOrAfter(sends.t, list, predicted - EARLY_NS); j < list.length && sends.t[list[j]] <= last; j++) {
+        const s = list[j];
+        if (taken[s] || !srcAgrees(guest, g, sends, s)) continue;
+        guest.link[g] = s;
+        guest.residual[g] = sends.t[s] - predicted + shift;
+        guest.senderKnown[g] = sends.src[s] === NONE ? 0 : 1;
+        sends.linked[s]++;
+        taken[s] = 1;
+        return;
+      }
+    });
+  }
+}
+
+/**
  * The offset wanders by up to ~1 ms around the fitted line (host load, guest clock calibration): for
  * each guest send, the 10th percentile of the residuals of the LOCAL_LINKS linked sends nearest in
  * time (guest.shift; a low percentile, as delays only ever add to the residual).
@@ -185,6 +226,19 @@ export function localCorrection(guest: Guests): void {
     if (!windows.has(from)) windows.set(from, quantile(linked.subarray(from, from + LOCAL_LINKS), 0.1));
     guest.shift[g] = windows.get(from)!;
   }
+}
+
+/** For each send of `level`, the time of its sender's next send with the same target and vector (Infinity: none). */
+function nextSameKeyTimes(guest: Guests, level: Int32Array): Float64Array {
+  const result = new Float64Array(level.length).fill(Infinity);
+  const after = new Map<number, number>();
+  for (let i = level.length - 1; i >= 0; i--) {
+    const g = level[i];
+    const k = keyOf(guest.src[g], guest.target[g], guest.vector[g]);
+    result[i] = after.get(k) ?? Infinity;
+    after.set(k, guest.ts[g]); // the rows of one event have different targets: different keys
+  }
+  return result;
 }
 
 /** For each send of `level` (guest indices in time order), the time of its sender's next send event (Infinity: none or unknown). */

@@ -314,8 +314,9 @@ CREATE TABLE IF NOT EXISTS qemu_sends (
   src_cpu       INTEGER,
   target_cpu    INTEGER NOT NULL,
   -- How the write named the target: NULL (its destination / target list) or the shorthand that was
-  -- expanded ('all-but-self', 'all', 'self', 'broadcast' (x86 destination 0xff), 'irm=1' (GICv3),
-  -- 'filter=3' (GICv2)).
+  -- expanded ('all-but-self', 'all', 'self', 'broadcast' (x86 destination 0xff / 0xffffffff), 'irm=1'
+  -- (GICv3), 'filter=3' (GICv2), 'undecoded' (an x86 destination the log does not let ipitrace decode:
+  -- expanded over every vCPU as a possible target)).
   shorthand     TEXT,
   -- x86 vector or ARM SGI number, and the IPI type it means for this guest ('reschedule',
   -- 'call_function_single', 'call_function', 'Rescheduling interrupts', ...; NULL: not one the guest traces).

@@ -29,8 +29,9 @@ export interface QemuWrites {
 }
 
 const NONE = -1;
-/** Destination shorthands in events.text (parsers/qemu-trace.ts): x86 ICR, GICv3 IRM=1, GICD_SGIR filter. */
-const SHORTHANDS = [null, 'all-but-self', 'all', 'self', 'broadcast', 'irm=1', 'filter=3'] as const;
+/** Destination shorthands in events.text (parsers/qemu-trace.ts, qemu-apic.ts): x86 ICR, GICv3 IRM=1,
+ *  GICD_SGIR filter, and an x86 destination the log cannot decode ('undecoded': taken as any vCPU). */
+const SHORTHANDS = [null, 'all-but-self', 'all', 'self', 'broadcast', 'irm=1', 'filter=3', 'undecoded'] as const;
 /** The shorthand a write's text ends with (the names hold no regex metacharacters). */
 const SHORTHAND = new RegExp(`(${SHORTHANDS.slice(1).join('|')})$`);
 const FLAG_X86 = 1;

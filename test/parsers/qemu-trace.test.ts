@@ -59,7 +59,7 @@ describe('sniff and parse: x86 APIC, no prefix', () => {
     ['L60 SIPI all-but-self, vector 0x10', 'apic_mem_writel 0x300 = 0x000c4610',
       { kind: 'apic_mem_writel', args: '0x300 = 0x000c4610', op: 'ipi_send', vector: 16, text: 'startup all-but-self' }],
     ['L813 fixed 0xfb, no ICR-high seen: destination unknown', 'apic_mem_writel 0x300 = 0x000000fb',
-      { kind: 'apic_mem_writel', args: '0x300 = 0x000000fb', op: 'ipi_send', vector: 251, text: 'fixed' }],
+      { kind: 'apic_mem_writel', args: '0x300 = 0x000000fb', op: 'ipi_send', vector: 251, text: 'fixed undecoded' }],
     ['L636 ICR high alone: no send', 'apic_mem_writel 0x310 = 0x02000000',
       { kind: 'apic_mem_writel', args: '0x310 = 0x02000000' }],
     ['L106 EOI', 'apic_mem_writel 0xb0 = 0x00000000',
@@ -132,7 +132,7 @@ describe('x86 ICR pairing', () => {
       '3284@1795308190.915513:apic_mem_writel 0x300 = 0x000000fb',
     ]);
     expect(evs[1].target_cpu).toBe(2);
-    expect(typed(evs[2])).toEqual({ ...UNTYPED, op: 'ipi_send', vector: 251, text: 'fixed' });
+    expect(typed(evs[2])).toEqual({ ...UNTYPED, op: 'ipi_send', vector: 251, text: 'fixed undecoded' });
   });
 
   it('decodes INIT assert / de-assert / SIPI without a prefix (x86/boot-smp4/qemu-trace.log L543-555)', () => {
@@ -207,7 +207,7 @@ describe('x86 ICR pairing', () => {
 
   it('leaves the destination unknown when neither the thread nor the machine has shown its APIC mode', () => {
     const ev = parseOne('7003@1795300000.000008:apic_register_write register 0x30 = 0xfb');
-    expect(typed(ev)).toEqual({ ...UNTYPED, op: 'ipi_send', vector: 251, text: 'fixed' });
+    expect(typed(ev)).toEqual({ ...UNTYPED, op: 'ipi_send', vector: 251, text: 'fixed undecoded' });
   });
 
   it('takes the x2APIC mode from cpu_set_apic_base (synthetic, formats.md C.3 format 0x%016x)', () => {
