@@ -21,10 +21,12 @@
 --   and writes no send took are offered to the sends left over (each within its window). In the
 --   corpus (25 recordings, 80 k guest sends) no send was left unlinked while QEMU was logging, nor in
 --   rec's QEMU 10 / 11 x86 recordings (xAPIC, x2APIC physical and cluster).
---   Only where QEMU's log names the senders (qemu_links.sender_known = 1: GIC events name the CPU, an
---   x86 log with thread ids gives each thread's vCPU). QEMU 11 prints `-msg timestamp=on` as an ISO
---   prefix without a thread id: its x86 ICR writes and GICv2 SGIR writes name no sender, so a missing
---   link there may be a write another CPU's send was linked to, and is not reported. The destination
+--   Only where the QEMU writes the send could have been matched to name their sender
+--   (qemu_links.sender_known = 1: GIC events name the CPU, an x86 log with thread ids gives each
+--   thread's vCPU), or where QEMU logged no write of its type to its target at all in its window.
+--   QEMU 11 prints `-msg timestamp=on` as an ISO prefix without a thread id: its x86 ICR writes and
+--   GICv2 SGIR writes name no sender, so a missing link there may be a write another CPU's send was
+--   linked to, and is not reported. The destination
 --   is decoded as QEMU's apic.c delivers it (x2APIC physical and cluster, xAPIC flat / cluster from
 --   each APIC's LDR and DFR, shorthands); a destination the log cannot decode (an xAPIC cluster LDR
 --   whose APIC it does not identify, an ICR low whose ICR high or mode it never showed) counts as a
