@@ -135,7 +135,7 @@ export const recordCommand: CommandModule = {
       analyze: { type: 'boolean', default: true, describe: 'analyze the outputs (--no-analyze: only record)' },
       ...detectOptions,
       boot: { type: 'string', describe: 'boot name (default: the --out folder name)' },
-      json: { type: 'boolean', default: false, describe: 'print only one JSON object {boots:[...]} (as analyze --json); messages go to stderr' },
+      json: { type: 'boolean', default: false, describe: 'print only the JSON document of analyze --json (format ipitrace-findings, version 1); messages go to stderr' },
       db: { type: 'string', describe: 'keep the database in this file (default: a temporary one)' },
       html: { type: 'string', describe: 'also write the HTML timeline to this file' },
     })

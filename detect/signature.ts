@@ -57,5 +57,10 @@ export function signature(f: SignatureInput): string {
     const state = STATE_MATTERS.has(f.detector) && f.targetState && f.targetState !== 'online' ? ` to ${f.targetState} CPU` : '';
     return `${f.detector}: ${f.func}${from ? ` from ${from}` : ''}${state}`;
   }
+  // A panic, BUG or oops is told apart by what the kernel said, not only by its kind.
+  if (/^kernel (panic|BUG|oops)$/.test(f.title)) {
+    const said = normalizeText(f.message.replace(/^(panic|BUG|oops):\s*/i, '')).slice(0, 120);
+    return `${f.detector}: ${f.title}${said ? `: ${said}` : ''}`;
+  }
   return `${f.detector}: ${normalizeText(f.title)}`;
 }

@@ -254,6 +254,11 @@ describe('pipelines', () => {
     expect(callsiteFunction('foo.cold+0x1/0x2')).toBe('foo');
     expect(signature({ detector: 'csd-never-released', func: 'ipi_fault_func', title: 't', message: 'm', callsite: 'ipi_fault_write+0x1cf/0x221', targetState: 'offline' }))
       .toBe('csd-never-released: ipi_fault_func from ipi_fault_write to offline CPU');
+    // Two panics differ by what the kernel said; the same panic on another boot is the same.
+    expect(signature({ detector: 'kernel-reported', func: null, title: 'kernel panic', message: 'panic: Kernel panic - not syncing: softlockup: hung tasks' }))
+      .toBe('kernel-reported: kernel panic: Kernel panic - not syncing: softlockup: hung tasks');
+    expect(signature({ detector: 'kernel-reported', func: null, title: 'kernel panic', message: 'panic: Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)' }))
+      .toBe('kernel-reported: kernel panic: Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(N,N)');
     expect(normalizeText('soft lockup in cross-call smp_call_function_many_cond on CPU1 after 22 s at 0xffff8880'))
       .toBe('soft lockup in cross-call smp_call_function_many_cond on CPU after T at ADDR');
   });
