@@ -144,6 +144,10 @@ export function linkInOrder(guest: Guests, sends: Sends, fit: Fit): void {
         for (let k = i; k < j;) {
           let end = k + 1; // the rows k..end-1 are one event: each searches from the event's start
           while (end < j && guest.eventId[gs[end]] === guest.eventId[gs[k]]) end++;
+          // Writes more than MAX_DELAY_NS before this send's line are out of reach of it and of every
+          // later one: passed for good (a long run, e.g. QEMU's tracing off, stays linear).
+          const earliest = fit.a + fit.b * guest.ts[gs[k]] + guest.shift[gs[k]] - MAX_DELAY_NS;
+          while (pointer < qs.length && sends.t[qs[pointer]] < earliest) pointer++;
           let next = pointer;
           for (let r = k; r < end; r++) {
             const g = gs[r];
