@@ -75,7 +75,8 @@ for f in files:
         extra[f] = x
     counts[f], cmds[f] = want, [c]
 
-con_cmds = {k: v.replace(' console.log', ' ' + stored['console.log']) for k, v in tpl['console_count_commands']['console.log'].items()}
+zg = (lambda c: 'z' + c) if stored['console.log'].endswith('.gz') else (lambda c: c)
+con_cmds = {k: zg(v.replace(' console.log', ' ' + stored['console.log'])) for k, v in tpl['console_count_commands']['console.log'].items()}
 con_counts = {k: int(sh(c).strip() or 0) for k, c in con_cmds.items()}
 
 
