@@ -1,7 +1,11 @@
 // What each ftrace stream (one source's events in the reference clock) covers per CPU. ftrace
 // ring buffers are per CPU: when old events were overwritten, each CPU's surviving window starts at
-// its own oldest event; LOST EVENTS markers cut a window in two. A CPU that recorded nothing in a
-// stream is covered by the whole stream (its buffer never filled). Nothing is known outside.
+// its own oldest event; LOST EVENTS markers cut a window in two (an oops-time dump prints
+// `CPU:N [LOST M EVENTS]` before CPU N's first event: its window starts there). A CPU that recorded
+// nothing in a trace file is covered by the whole stream (its buffer never filled); a CPU with no
+// event in an oops-time dump is not covered at all (the dump merges the CPUs in time order and is
+// often cut short by the printk buffer or a hang, so its events may simply not have been printed).
+// Nothing is known outside.
 import type { Db } from '../store/db.js';
 import type { ClockMap } from './clocks.js';
 import type { Universe } from './universe.js';
@@ -12,6 +16,8 @@ interface Stream {
   end: number;
   /** false when the header shows nothing was overwritten (entries-in-buffer = entries-written). */
   mayHaveOverwritten: boolean;
+  /** An oops-time dump in a console (ftrace_dump_on_oops): a CPU with no event in it has no window. */
+  dump: boolean;
   firstByCpu: Map<number, number>;
   gapsByCpu: Map<number, { from: number; to: number }[]>;
 }
@@ -49,7 +55,7 @@ export function buildCoverage(db: Db, boot: string, clocks: ClockMap, universe: 
     let stream = streams.get(row.source_id);
     if (!stream) {
       stream = { sourceId: row.source_id, start: row.first, end: row.last, mayHaveOverwritten: overwritten(db, row.source_id),
-        firstByCpu: new Map(), gapsByCpu: lostGaps(db, row.source_id) };
+        dump: isDump(db, row.source_id), firstByCpu: new Map(), gapsByCpu: lostGaps(db, row.source_id) };
       streams.set(row.source_id, stream);
     }
     stream.start = Math.min(stream.start, row.first);
@@ -68,6 +74,12 @@ function overwritten(db: Db, sourceId: number): boolean {
   const inBuffer = byName.get('ftrace_entries_in_buffer');
   const written = byName.get('ftrace_entries_written');
   return inBuffer === undefined || written === undefined || written > inBuffer;
+}
+
+function isDump(db: Db, sourceId: number): boolean {
+  const row = db.prepare(`SELECT coalesce(json_extract(format_counts, '$."ftrace-dump"'), 0) AS n FROM sources WHERE source_id = ?`)
+    .get(sourceId) as { n: number } | undefined;
+  return (row?.n ?? 0) > 0;
 }
 
 /** LOST EVENTS markers: the gap runs from the CPU's event before the marker to its event after it. */
@@ -90,6 +102,7 @@ function lostGaps(db: Db, sourceId: number): Map<number, { from: number; to: num
 /** The windows of one CPU in one stream. */
 function windowsOf(stream: Stream, cpu: number): Window[] {
   const first = stream.firstByCpu.get(cpu);
+  if (first === undefined && stream.dump) return [];
   const fromStart = first === undefined || !stream.mayHaveOverwritten;
   let start = fromStart ? stream.start : first;
   let basis = fromStart ? 'stream' : 'first event';

@@ -31,8 +31,8 @@ export interface CsdUse {
   /** That earlier use's queue time and target (whether it really was still locked is the writer's call). */
   reusedPrev: { queuedNs: number; target: number } | null;
   /**
-   * When the same csd was queued again while this use showed no release: csd_lock() waits for the
-   * lock, so that later queue proves this use had been released before it, traced or not.
+   * When the same csd was queued again (remote wake-ups aside): csd_lock() waits for the lock, so
+   * that later queue proves this use had been released before it, traced or not.
    */
   reusedAtNs: number | null;
 }
@@ -67,10 +67,12 @@ export class CsdTracker {
     };
     if (csd !== null && csd !== '0x0') {
       const previous = this.byCsd.get(csd);
-      if (previous && func !== TTWU_FUNC && previous.func !== TTWU_FUNC && releasedAt(previous) === null) {
-        use.reusedUseId = previous.id;
-        use.reusedPrev = { queuedNs: previous.queuedNs, target: previous.target };
+      if (previous && func !== TTWU_FUNC && previous.func !== TTWU_FUNC) {
         previous.reusedAtNs ??= ts;
+        if (releasedAt(previous) === null) {
+          use.reusedUseId = previous.id;
+          use.reusedPrev = { queuedNs: previous.queuedNs, target: previous.target };
+        }
       }
       this.byCsd.set(csd, use);
     }

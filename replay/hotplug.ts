@@ -35,6 +35,8 @@ export class HotplugTracker {
   private readonly lastActive = new Map<number, { ts: number; at: Evidence }>();
   /** Per CPU: a step with target below it whose exit has not said yet whether it tears the CPU down. */
   private readonly pendingDown = new Map<number, { ts: number; step: number; at: Evidence }>();
+  /** Per CPU: its latest own event (any CPU, any time). */
+  private readonly lastOwn = new Map<number, { ts: number; at: Evidence }>();
   /** When a CPU first showed activity, for CPUs whose history starts with it (taken as online all along). */
   private readonly firstActive = new Map<number, number>();
   private traceStart: number | null = null;
@@ -53,6 +55,15 @@ export class HotplugTracker {
       this.move(cpu, ts, 'going_down', at, 'cpuhp');
       this.lastActive.delete(cpu);
     } else if (func && BRINGUP_STEPS.has(func)) {
+      const state = this.lastState.get(cpu);
+      if (state === 'online' || state === 'going_down') {
+        // Brought up, so it went offline before: its teardown is not in the trace (lost events, a dump's
+        // window). It left cpu_online_mask after its last own event, at the latest now.
+        const last = this.lastOwn.get(cpu);
+        const since = this.transitions.get(cpu)?.at(-1)?.ts ?? -Infinity;
+        if (last && last.ts >= since) this.move(cpu, last.ts, 'dying', last.at, 'last event before an untraced teardown');
+        this.move(cpu, ts, 'offline', at, 'bring-up (teardown not traced)');
+      }
       this.openStep.set(cpu, { step, kind: 'bringup' });
       this.move(cpu, ts, 'coming_up', at, 'cpuhp');
     } else if (target < step) {
@@ -96,13 +107,24 @@ export class HotplugTracker {
     else this.move(cpu, ts, failed ? 'offline' : 'online', at, 'cpuhp');
   }
 
-  /** Any event recorded ON `cpu`: a CPU that runs code while coming up is online. */
+  /**
+   * Any event recorded ON `cpu`. Tracepoints only fire on a CPU in cpu_online_mask
+   * (include/linux/tracepoint.h), so the event proves the CPU online: a CPU coming up is online, and
+   * one replayed offline was brought back without a traced bring-up (its control CPU's events lost):
+   * from its offline evidence to this event its state is not known ('coming_up').
+   */
   onCpuActive(cpu: number, ts: number, at: Evidence): void {
     this.noteTraceTime(ts);
+    this.lastOwn.set(cpu, { ts, at });
     const state = this.lastState.get(cpu);
     if (state === 'going_down' && this.openStep.get(cpu)?.kind === 'takedown') this.lastActive.set(cpu, { ts, at });
     if (state === undefined) this.move(cpu, ts, 'online', at, 'first event');
     else if (state === 'coming_up') this.move(cpu, ts, 'online', at, 'first event');
+    else if (state === 'offline' && !this.openStep.has(cpu)) {
+      const since = this.transitions.get(cpu)?.at(-1);
+      if (since) this.move(cpu, since.ts, 'coming_up', { sourceId: since.sourceId ?? at.sourceId, line: since.line ?? at.line }, 'own event later (bring-up not traced)');
+      this.move(cpu, ts, 'online', at, 'own event (bring-up not traced)');
+    }
   }
 
   /** A console hotplug message, used only where the traces do not reach. */

@@ -71,6 +71,12 @@ function classify(model: StateModel, use: CsdUse, state: TargetState, offAt: num
   // take_cpu_down runs under stop_machine), and the target went offline after: CPU_DYING ran it then.
   const dyingFlushes = state !== 'offline' && state !== 'nonexistent' && offAt !== null;
   const unknown = (note: string): Verdict => ({ outcome: 'unknown', note, released, how });
+  // The CPU_DYING flush took it, unseen; a later queue of the same csd proves it, or nothing does.
+  const dyingRelease = (): Verdict => (use.reusedAtNs !== null
+    ? { outcome: 'released', released: Math.min(offAt!, use.reusedAtNs), how: 'untraced',
+      note: `released without a trace event (CPU${use.target}'s CPU_DYING flush runs with tracepoints off): the same csd`
+        + ` was queued again at ${secs(use.reusedAtNs)} s, which csd_lock() allows only once it is unlocked` }
+    : maybeFlushed());
   const maybeFlushed = (): Verdict => ({
     outcome: 'maybe_flushed_at_dying', released: null, how: null,
     note: `unknown: possibly flushed at CPU_DYING: queued to CPU${use.target} ${fmt(offAt! - use.queuedNs)} before it finished going`
@@ -82,7 +88,7 @@ function classify(model: StateModel, use: CsdUse, state: TargetState, offAt: num
     if (released! > window.end) return unknown(`CPU${use.target}'s trace has a gap between the queue and the release at ${secs(released!)}`);
     // Only a run naming this csd shows it stayed queued across the offline; a later flush of the queue
     // (after the CPU came back) takes it only in our model, the CPU_DYING flush took it before.
-    if (dyingFlushes && released! > offAt! && how === 'flush') return maybeFlushed();
+    if (dyingFlushes && released! > offAt! && how === 'flush') return dyingRelease();
     return { outcome: 'released', note: null, released, how };
   }
   if (use.entryNs !== null) {
@@ -90,14 +96,7 @@ function classify(model: StateModel, use: CsdUse, state: TargetState, offAt: num
       note: window ? `entered; the trace ends ${fmt(window.end - use.entryNs)} later without its exit` : null };
   }
   if (window === null) return unknown(`CPU${use.target}'s trace does not cover the time after the queue`);
-  if (dyingFlushes && offAt! <= window.end) {
-    if (use.reusedAtNs !== null) {
-      return { outcome: 'released', released: Math.min(offAt!, use.reusedAtNs), how: 'untraced',
-        note: `released without a trace event (CPU${use.target}'s CPU_DYING flush runs with tracepoints off): the same csd`
-          + ` was queued again at ${secs(use.reusedAtNs)} s, which csd_lock() allows only once it is unlocked` };
-    }
-    return maybeFlushed();
-  }
+  if (dyingFlushes && offAt! <= window.end) return dyingRelease();
   const cannotRun = state === 'nonexistent' || state === 'offline';
   const backOnline = nextOnline(model, use.target, use.queuedNs);
   if (cannotRun && (backOnline === null || backOnline > window.end)) {

@@ -253,11 +253,16 @@ function addConsoleHotplug(db: Db, boot: string, clocks: ClockMap, hotplug: Hotp
     ORDER BY 1, 2`).all(boot, clocks.ref === 'ftrace' ? clocks.printkOffset : 0, boot) as { source_id: number; line: number; ts_ns: number | null; kind: string; cpu: number | null; cpus: string | null }[];
   const bootCpus = new Set<number>(seen);
   const stateFor: Record<string, CpuState> = { cpu_offline: 'offline', cpu_dying: 'dying', cpu_online: 'online', cpu_up_failed: 'offline' };
+  const dumpEnds = clocks.ref === 'ftrace' ? dumpEndsBySource(db, boot) : new Map<number, { line: number; ts: number }>();
   for (const row of rows) {
     const cpus = row.cpu !== null ? [row.cpu] : parseCpuList(row.cpus ?? '') ?? [];
     for (const cpu of cpus) {
       if (row.ts_ns === null) continue;
-      const ts = row.ts_ns + (clocks.ref === 'ftrace' ? clocks.printkOffset : 0);
+      let ts = row.ts_ns + (clocks.ref === 'ftrace' ? clocks.printkOffset : 0);
+      // A hotplug line printed after an oops-time dump happened after the dump's last event, whatever
+      // the mapped printk time says: never replayed into the dump's window.
+      const dump = dumpEnds.get(row.source_id);
+      if (dump !== undefined && row.line > dump.line && ts <= dump.ts) ts = dump.ts + 1;
       hotplug.onConsole(cpu, ts, stateFor[row.kind], { sourceId: row.source_id, line: row.line });
       seen.add(cpu);
     }
@@ -267,6 +272,20 @@ function addConsoleHotplug(db: Db, boot: string, clocks: ClockMap, hotplug: Hotp
   for (let cpu = 0; cpu < (brought.n ?? 0); cpu++) bootCpus.add(cpu);
   bootCpus.add(0);
   return { bootCpus, broughtUp: brought.n };
+}
+
+/** Per console source holding an oops-time dump: the dump's last line and its latest event time. */
+function dumpEndsBySource(db: Db, boot: string): Map<number, { line: number; ts: number }> {
+  const ends = new Map<number, { line: number; ts: number }>();
+  const sources = db.prepare(`SELECT source_id FROM sources WHERE boot = ?
+    AND coalesce(json_extract(format_counts, '$."ftrace-dump"'), 0) > 0`).pluck().all(boot) as number[];
+  const end = db.prepare(`SELECT max(line) AS line, max(ts_ns) AS ts FROM events
+    WHERE source_id = ? AND format = 'ftrace-dump' AND clock = 'ftrace'`);
+  for (const sourceId of sources) {
+    const row = end.get(sourceId) as { line: number | null; ts: number | null };
+    if (row.line !== null && row.ts !== null) ends.set(sourceId, { line: row.line, ts: row.ts });
+  }
+  return ends;
 }
 
 /** Hotplug torture runs give a CPU thousands of intervals (28 k at 5 M events): written 64 rows a statement. */

@@ -49,7 +49,13 @@ CREATE TABLE IF NOT EXISTS cpu_states (
   start_ns  INTEGER,
   end_ns    INTEGER,
   -- Evidence for the transition into this state: the row's file and line, and what kind it was
-  -- ('cpuhp', 'console', 'initial', 'first event').
+  -- ('cpuhp', 'console', 'initial', 'first event', 'last event before takedown'; where the trace lost
+  -- part of a hotplug cycle: 'own event (bring-up not traced)' (tracepoints only fire on a CPU in
+  -- cpu_online_mask, so a CPU's own event proves it online; 'coming_up' from its offline evidence to
+  -- that event, 'own event later (bring-up not traced)'), 'bring-up (teardown not traced)' and 'last
+  -- event before an untraced teardown' (a bring-up of a CPU replayed online: it went offline before)).
+  -- 'coming_up' and 'dying' are the windows in which the CPU joins or leaves cpu_online_mask at a
+  -- point no event shows (set_cpu_online() on the AP; take_cpu_down).
   source_id INTEGER,
   line      INTEGER,
   basis     TEXT    NOT NULL
@@ -64,7 +70,9 @@ CREATE TABLE IF NOT EXISTS cpu_coverage (
   start_ns  INTEGER NOT NULL,
   end_ns    INTEGER NOT NULL,
   -- 'stream' (nothing overwritten: covered from the stream's start), 'first event' (the CPU's
-  -- oldest surviving event), 'after lost events'.
+  -- oldest surviving event), 'after lost events' (an oops-time dump's `CPU:N [LOST M EVENTS]`: from
+  -- the CPU's first event after it). A CPU with no event in an oops-time dump has no row: not covered.
+  -- A trace file's CPU with no event is covered by the whole stream (its buffer never filled).
   basis     TEXT    NOT NULL
 );
 
