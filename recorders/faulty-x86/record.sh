@@ -5,7 +5,7 @@
 # that holds out/arch/x86/boot/bzImage and initramfs.cpio.gz (see NOTES.md).
 # Scenarios: clean-control offline-async offline-hang nonexistent-async
 #            nonexistent-hang offline-then-online offline-hang-nopanic
-# Issue 20 adds: dying-noflush dying-ipi reuse-locked slow-callback stale-mask
+# Issue 20 adds: dying-noflush dying-noflush-hang dying-ipi reuse-locked slow-callback stale-mask
 #   (DEST=/work/recordings/faulty-x86-issue20 ./record.sh dying-noflush ...)
 # (offline-hang-nopanic drops softlockup_panic=1: a "hung CI boot" that is
 #  only ended by the host timeout, $TMO_NOPANIC seconds)
