@@ -94,7 +94,7 @@ export async function runBatch(args: BatchArgs, out = { stdout: (t: string) => p
         writeJsonl(exported.boots, boots, true);
       } else {
         parquetRows.boots.push(...boots);
-        parquetRows.findings.push(...findings);
+        for (const finding of findings) parquetRows.findings.push(finding);
       }
     }
     let counts: Counts = { errors: 0, warnings: 0, infos: 0, headline: null };

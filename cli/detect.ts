@@ -75,7 +75,8 @@ export async function runVerdict(db: Db, boots: string[], args: Omit<DetectArgs,
   for (const boot of boots) {
     if (checkInputs(db, boot, displayPath).nothing !== null) continue;
     extras.progress?.step(`replaying and detecting boot ${boot}...`);
-    findings.push(...detect(db, { ...options, boot }));
+    // A loop, not push(...): a spread of hundreds of thousands of findings overflows the stack.
+    for (const finding of detect(db, { ...options, boot })) findings.push(finding);
   }
   const verdicts = boots.map((boot) => bootVerdict(db, boot, findings, displayPath));
   extras.progress?.step('reading the evidence lines...');

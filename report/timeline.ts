@@ -53,7 +53,8 @@ export interface TimelineData {
   /** Set when the window holds more than maxItems IPIs + csds: per lane counts of IPIs and csds to it. */
   density: { bins: Bin[]; nbins: number; maxItems: number } | null;
   totals: { ipis: number; csds: number };
-  findings: Finding[];
+  /** Times as numbers: the page places them on a float axis (beyond 2^53 ns to within 256 ns). */
+  findings: (Omit<Finding, 'ts_ns'> & { ts_ns: number | null })[];
   zoomHint: (fromS: number, toS: number) => string;
 }
 
@@ -104,7 +105,7 @@ export function buildTimeline(db: Db, boot: string, options: TimelineOptions = {
 
   const findings = (db.prepare(`SELECT detector, severity, boot, ts_ns, cpu, target_cpu, csd, func, title, message, evidence, signature
     FROM findings WHERE boot = ? ORDER BY ts_ns IS NULL, ts_ns, detector`).all(boot) as (Omit<Finding, 'evidence'> & { evidence: string })[])
-    .map((f) => ({ ...f, evidence: JSON.parse(f.evidence) as Finding['evidence'] }) as Finding);
+    .map((f) => ({ ...f, ts_ns: f.ts_ns === null ? null : Number(f.ts_ns), evidence: JSON.parse(f.evidence) as Finding['evidence'] }));
 
   const nonexistent = new Set(universe.filter((u) => u.present === 0).map((u) => u.cpu));
   const cpus = new Set<number>(universe.filter((u) => u.present !== 0 || u.seen === 1).map((u) => u.cpu));
@@ -229,16 +230,39 @@ function findingSlots(data: TimelineData, x: (ns: number) => number): { slot: nu
     const fx = f.ts_ns === null || f.ts_ns < data.fromNs || f.ts_ns > data.toNs ? NaN : x(f.ts_ns);
     if (Number.isNaN(fx)) return { slot: -1, x: fx };
     let slot = lastX.findIndex((lx) => fx - lx >= 20);
-    if (slot === -1) slot = lastX.length;
+    // At most MAX_FINDING_SLOTS rows (a burst of thousands of findings at one time would otherwise
+    // make as many rows, each one searched for every finding): the rest overlap in the last row.
+    if (slot === -1) slot = Math.min(lastX.length, MAX_FINDING_SLOTS - 1);
     lastX[slot] = fx;
     return { slot, x: fx };
   });
 }
 
+const MAX_FINDING_SLOTS = 12;
+
+/** The largest value, by a loop (Math.max(...values) puts every value on the stack: it overflows on big arrays). */
+function maxOf(values: Iterable<number>, start: number): number {
+  let max = start;
+  for (const v of values) if (v > max) max = v;
+  return max;
+}
+
+/** Items grouped by a key, in one pass (filtering the whole list once per CPU lane is quadratic). */
+function groupBy<T>(items: readonly T[], key: (item: T) => number): Map<number, T[]> {
+  const groups = new Map<number, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = groups.get(k);
+    if (list === undefined) groups.set(k, [item]);
+    else list.push(item);
+  }
+  return groups;
+}
+
 function renderSvg(data: TimelineData, svgId: string, findingIds: string[]): string {
   const pre = layout(data, 1);
   const slots = findingSlots(data, pre.x);
-  const L = layout(data, Math.max(0, ...slots.map((s) => s.slot + 1)));
+  const L = layout(data, maxOf(slots.map((s) => s.slot + 1), 0));
   const parts: string[] = [];
   const laneMid = (cpu: number) => (L.laneTop.get(cpu) ?? 0) + L.bandTop + L.bandHeight / 2;
   const plotBottom = L.height - 12;
@@ -266,8 +290,10 @@ function renderSvg(data: TimelineData, svgId: string, findingIds: string[]): str
 
   // Lanes: background, states, untraced hatching, csd bars, density.
   parts.push('<g class="lanes">');
-  const statesByCpu = new Map<number, StateRow[]>();
-  for (const s of data.states) statesByCpu.set(s.cpu, [...(statesByCpu.get(s.cpu) ?? []), s]);
+  const statesByCpu = groupBy(data.states, (s) => s.cpu);
+  const csdsByTarget = groupBy(data.csds, (c) => c.target);
+  const binsByCpu = groupBy(data.density?.bins ?? [], (b) => b.cpu);
+  const maxBin = maxOf((data.density?.bins ?? []).map((b) => b.n), 1);
   // The state at the window's right edge (the last instant shown), not at the end of the boot.
   const stateAtEdge = (cpu: number) => (statesByCpu.get(cpu) ?? [])
     .filter((st) => (st.start_ns === null || st.start_ns < data.toNs) && (st.end_ns === null || data.toNs - 1 < st.end_ns)).at(-1)?.state;
@@ -314,8 +340,8 @@ function renderSvg(data: TimelineData, svgId: string, findingIds: string[]): str
     }
     parts.push(`<rect class="csd-track" x="${LEFT}" y="${L.trackTop}" width="${PLOT}" height="${L.trackHeight}" fill="#fff" opacity=".6"/>`);
     if (data.density) {
-      const own = data.density.bins.filter((b) => b.cpu === cpu);
-      const max = Math.max(1, ...data.density.bins.map((b) => b.n));
+      const own = binsByCpu.get(cpu) ?? [];
+      const max = maxBin;
       const bw = PLOT / data.density.nbins;
       for (const b of own) {
         const h = Math.max(1, (b.n / max) * L.trackHeight);
@@ -324,10 +350,10 @@ function renderSvg(data: TimelineData, svgId: string, findingIds: string[]): str
         parts.push(`<rect class="density" data-n="${b.n}" data-t0="${t0}" data-t1="${t1}" x="${num(LEFT + b.bin * bw)}" y="${num(L.trackTop + L.trackHeight - h)}" width="${num(Math.max(1, bw - 0.5))}" height="${num(h)}"><title>${b.n} IPIs/csds to CPU${cpu}</title></rect>`);
       }
     }
-    for (const c of data.csds.filter((c) => c.target === cpu)) {
+    const traceEnd = maxOf((data.coverage?.get(cpu) ?? []).map((w) => w[1]), -Infinity);
+    for (const c of csdsByTarget.get(cpu) ?? []) {
       const x1 = L.x(c.queued);
       const open = c.released === null;
-      const traceEnd = Math.max(...(data.coverage?.get(cpu) ?? []).map((w) => w[1]));
       const untilTraceEnd = open && c.outcome !== 'never_released' && Number.isFinite(traceEnd);
       const x2 = !open ? L.x(c.released as number) : untilTraceEnd ? L.x(traceEnd) : LEFT + PLOT;
       const where = c.path !== null && c.line !== null ? `, ${c.path}:${c.line}` : '';
