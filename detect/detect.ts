@@ -4,6 +4,7 @@ import { listBoots, replayBoot, type ReplayOptions } from '../replay/replay.js';
 import { bulkWriteMode, type Db } from '../store/db.js';
 import { IpitraceError } from '../store/errors.js';
 import { FINDING_COLUMNS, loadDetectors } from './detectors.js';
+import { absoluteNs, bootEpoch, enterEpoch } from './epoch.js';
 import { signature } from './signature.js';
 
 export const SEVERITIES = ['error', 'warning', 'info'] as const;
@@ -16,7 +17,8 @@ export const DetectorRow = z.object({
   detector: z.string(),
   severity: z.enum(SEVERITIES),
   boot: z.string(),
-  ts_ns: z.number().int().nullable(),
+  // A BigInt beyond 2^53 ns (uptimes over 104 days, detect/epoch.ts).
+  ts_ns: z.union([z.number().int(), z.bigint()]).nullable(),
   cpu: z.number().int().nullable(),
   target_cpu: z.number().int().nullable(),
   csd: z.string().nullable(),
@@ -49,9 +51,18 @@ export function detect(db: Db, options: DetectOptions = {}): Finding[] {
   try {
     for (const boot of boots) {
       const run = db.transaction(() => {
+        const epoch = bootEpoch(db, boot);
+        const leaveEpoch = epoch > 0n ? enterEpoch(db, boot, epoch) : null;
         replayBoot(db, boot, options);
-        for (const detector of detectors) findings.push(...runDetector(db, detector.sql, detector.file, boot, options));
-        storeFindings(db, findings.filter((f) => f.boot === boot));
+        const own: Finding[] = [];
+        // A loop, not push(...rows): a spread of 300,000 findings overflows the stack.
+        for (const detector of detectors) for (const finding of runDetector(db, detector.sql, detector.file, boot, options)) own.push(finding);
+        if (leaveEpoch) {
+          leaveEpoch();
+          for (const f of own) f.ts_ns = absoluteNs(f.ts_ns, epoch);
+        }
+        storeFindings(db, own);
+        for (const f of own) findings.push(f);
       });
       run();
     }

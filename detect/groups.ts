@@ -51,8 +51,8 @@ export function groupFindings(findings: Finding[]): Finding[][] {
     groups.set(root, [...(groups.get(root) ?? []), f]);
   });
   return [...groups.values()]
-    .map((g) => g.sort((a, b) => rank(a) - rank(b) || (a.ts_ns ?? Infinity) - (b.ts_ns ?? Infinity)))
-    .sort((a, b) => rank(a[0]) - rank(b[0]) || (a[0].ts_ns ?? Infinity) - (b[0].ts_ns ?? Infinity));
+    .map((g) => g.sort((a, b) => rank(a) - rank(b) || Number(a.ts_ns ?? Infinity) - Number(b.ts_ns ?? Infinity)))
+    .sort((a, b) => rank(a[0]) - rank(b[0]) || Number(a[0].ts_ns ?? Infinity) - Number(b[0].ts_ns ?? Infinity));
 }
 
 /**
@@ -91,7 +91,7 @@ const at = (path: string | null, line: number | null, display: PathDisplay) => (
 /** "which had gone offline at 2.997 s (trace.txt:1466)", from replay's tables. */
 function whyTarget(db: Db, f: Finding, display: PathDisplay): string {
   if (f.target_cpu === null) return '';
-  const t = targetStateAt(db, f.boot, f.target_cpu, f.ts_ns);
+  const t = targetStateAt(db, f.boot, f.target_cpu, f.ts_ns === null ? null : Number(f.ts_ns));
   if (t === null) return ` to CPU${f.target_cpu}`;
   if (t.startNs !== null) t.startNs += displayShiftNs(db, f.boot);
   const when = t.startNs !== null ? ` at ${(t.startNs / 1e9).toFixed(3)} s` : '';

@@ -191,7 +191,7 @@ export class SqliteSink implements ReaderSink {
     if (this.validate) ConsoleRecord.parse(msg);
     const result = this.insertConsole.run(this.sourceId, line, msg.ts_ns, msg.kind, msg.cpu, msg.target_cpu, msg.seq, msg.wait_ns,
       msg.func, msg.info, msg.cpus, msg.text);
-    if (msg.ts_ns !== null) this.consoleSpikes.push(Number(result.lastInsertRowid), line, msg.ts_ns);
+    if (typeof msg.ts_ns === 'number') this.consoleSpikes.push(Number(result.lastInsertRowid), line, msg.ts_ns);
   }
 
   /** The spike finder of one event format: each format (trace file, dump, tp_printk) is its own time order. */

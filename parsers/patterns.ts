@@ -106,13 +106,17 @@ export function formatCpuList(cpus: Iterable<number>): string {
 }
 
 /**
- * `secs.fraction` -> integer ns without going through a float (`4.074854` -> 4074854000).
+ * `secs.fraction` -> integer ns without going through a float (`4.074854` -> 4074854000): a number,
+ * or a BigInt where the value is beyond Number.MAX_SAFE_INTEGER.
  * The fraction has 6 digits in ftrace text and printk, 9 with trace-cmd's ns output.
  */
-export function secondsToNs(secs: string, fraction: string): number {
+export function secondsToNs(secs: string, fraction: string): number | bigint {
   // Scaling the digits by a power of ten is exact (an integer below 1e9): no padded string needed.
   const frac = fraction.length >= 9 ? Number(fraction.slice(0, 9)) : Number(fraction) * FRACTION_SCALE[fraction.length];
-  return Number(secs) * 1_000_000_000 + frac;
+  const ns = Number(secs) * 1_000_000_000 + frac;
+  // Beyond 2^53 ns (104 days of uptime) a float has no exact integers: the exact BigInt instead,
+  // stored exactly by SQLite (parsers/bounds.ts refuses what exceeds 64 bits).
+  return ns <= Number.MAX_SAFE_INTEGER ? ns : BigInt(secs) * 1_000_000_000n + BigInt(frac);
 }
 
 const FRACTION_SCALE = [1e9, 1e8, 1e7, 1e6, 1e5, 1e4, 1e3, 1e2, 1e1];

@@ -7,8 +7,8 @@ import type { Format, ParsedItem } from '../schema/records.js';
 
 /** What the reader knows about the line beyond its body. */
 export interface LineContext {
-  /** printk time of the line in ns when it had a `[ secs.usec]` prefix, else null. */
-  consoleTsNs: number | null;
+  /** printk time of the line in ns when it had a `[ secs.usec]` prefix (a BigInt beyond 2^53), else null. */
+  consoleTsNs: number | bigint | null;
   /** CPU from a PRINTK_CALLER `[ C1]` field, else null. */
   callerCpu: number | null;
   /** The whole PRINTK_CALLER field ('C1', 'T1234'), else null/absent: lines of one caller belong together. */

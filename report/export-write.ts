@@ -3,6 +3,7 @@
 // hyparquet project; DuckDB, ClickHouse, Spark and pandas read its files.
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { exactJson } from './exact-json.js';
 import type { BootRow, FindingRow } from './export.js';
 
 export const EXPORT_FORMATS = ['jsonl', 'parquet'] as const;
@@ -15,7 +16,7 @@ export function exportPaths(dir: string, format: ExportFormat): { findings: stri
 
 /** JSON Lines: one object per line; `append` adds to what a previous call wrote. */
 export function writeJsonl(path: string, rows: object[], append: boolean): void {
-  const text = rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : '');
+  const text = rows.map((r) => exactJson(r, 0)).join('\n') + (rows.length ? '\n' : '');
   if (append) appendFileSync(path, text);
   else writeFileSync(path, text);
 }

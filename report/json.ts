@@ -3,6 +3,7 @@
 // the contract (test/verdict.test.ts validates real output against it). Bump JSON_VERSION when a
 // field changes meaning or goes away; adding a field is not a new version.
 import { z } from 'zod';
+import { exactJson } from './exact-json.js';
 import { Finding as DetectedFinding, SEVERITIES } from '../detect/detect.js';
 import { evidenceKey, type EvidenceText } from './evidence.js';
 import type { BootVerdict } from './verdict.js';
@@ -84,4 +85,5 @@ export function findingsDocument(verdicts: BootVerdict[], evidence?: EvidenceTex
   };
 }
 
-export const formatFindingsJson = (verdicts: BootVerdict[], evidence?: EvidenceText) => JSON.stringify(findingsDocument(verdicts, evidence), null, 2);
+// exactJson: a time beyond 2^53 ns is a BigInt (detect/epoch.ts), written as the exact integer.
+export const formatFindingsJson = (verdicts: BootVerdict[], evidence?: EvidenceText) => exactJson(findingsDocument(verdicts, evidence));

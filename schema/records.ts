@@ -9,6 +9,7 @@ import { CLOCKS, CONSOLE_KINDS, CPU_FACTS, OPS, type Format } from './vocabulary
 export * from './vocabulary.js';
 
 const int = z.number().int();
+/** ns: a safe integer, or a BigInt beyond 2^53 (QEMU host epoch times, uptimes over 104 days). */
 const nsTime = z.union([int, z.bigint()]);
 
 export const EventRecord = z.object({
@@ -39,7 +40,7 @@ export const EventRecord = z.object({
 export type EventRecord = z.infer<typeof EventRecord>;
 
 export const ConsoleRecord = z.object({
-  ts_ns: int.nullable(),
+  ts_ns: nsTime.nullable(),
   kind: z.enum(CONSOLE_KINDS),
   cpu: int.nullable(),
   target_cpu: int.nullable(),

@@ -44,6 +44,6 @@ export function blankEvent(
 }
 
 /** Builds a console record with every optional column NULL. */
-export function blankConsole(kind: ConsoleKind, text: string, ts_ns: number | null): ConsoleRecord {
+export function blankConsole(kind: ConsoleKind, text: string, ts_ns: number | bigint | null): ConsoleRecord {
   return { ts_ns, kind, cpu: null, target_cpu: null, seq: null, wait_ns: null, func: null, info: null, cpus: null, text };
 }
