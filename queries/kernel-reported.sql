@@ -33,6 +33,7 @@ SELECT 'kernel-reported' AS detector, CASE e.classification WHEN 'late' THEN 'wa
                  || ' to run ' || coalesce(e.func, '?') || coalesce(' (target ' || e.target_status || ')', '')
                  || coalesce('; CPU' || e.target_cpu || ' had gone offline before the request (' || e.target_offline_at || ') and never came back: the cross-call went to an offline CPU', '')
                  || coalesce('; its NMI backtrace: ' || e.target_doing, '')
+                 || coalesce('; the IPI history says ' || e.ipi_history, '')
                  || CASE WHEN e.classification = 'late' THEN coalesce('; released after ' || printf('%.1f', e.released_after_ns / 1e9) || ' s', '; released (wait not printed)')
                          ELSE '; still waiting after ' || printf('%.1f', e.max_wait_ns / 1e9) || ' s when the log ends' END
                  || CASE WHEN e.resends > 0 THEN '; ' || e.resends || ' IPI re-sends' ELSE '' END

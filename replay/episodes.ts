@@ -2,73 +2,21 @@
 // - CSD_LOCK_WAIT_DEBUG (kernel/smp.c): "Detected"/"Continued non-responsive CSD lock (#N)", the
 //   target's status, "Re-sending", "got unstuck". One episode per lock number; 'late' when it got
 //   unstuck, else 'leak'.
-// - A soft lockup whose stack is in a cross-call (smp_call_function*, csd_lock_wait, on_each_cpu...)
-//   on a kernel without CSD debugging: an episode of origin 'soft_lockup', its targets taken from the
-//   NMI backtrace request that follows ("Sending NMI from CPU 2 to CPUs 0-1,3:").
-// - Warnings about IPIs to offline CPUs, re-sends to CPUs that are offline, and WARNINGs in the
-//   cross-call code (console_reports).
+//   Each episode knows whether its target had gone offline before (the line), what the target's own
+//   NMI backtrace shows, and what the csdlock_debug=ext history says (console-facts.ts).
+// - A soft lockup whose stack is in a cross-call adds its lines to the CSD episode of the same
+//   waiter; without one it is the cross-call-wait detector's (console-snapshots.ts).
+// - Warnings about IPIs to offline CPUs, reschedules of offline CPUs, re-sends to CPUs that are
+//   offline, WARNINGs in the cross-call code, CPUs smp_send_stop could not stop, failed bring-ups
+//   (console_reports).
 import { parseCpuList } from '../parsers/patterns.js';
 import type { Db } from '../store/db.js';
+import {
+  bringUpCrashes, describeDoing, LineOrderHotplug, readHistory, releasedAfterNs, stopFailed,
+  type Episode, type Evidence, type Message, type Report, type TargetDoing,
+} from './console-facts.js';
 import type { BootModel } from './replay.js';
 import { targetState } from './replay.js';
-
-interface Message {
-  source_id: number;
-  path: string;
-  line: number;
-  ts_ns: number | null;
-  kind: string;
-  cpu: number | null;
-  target_cpu: number | null;
-  seq: number | null;
-  wait_ns: number | null;
-  func: string | null;
-  info: string | null;
-  cpus: string | null;
-  text: string;
-}
-
-interface Evidence { file: string; line: number }
-
-interface Episode {
-  origin: 'csd_debug' | 'soft_lockup';
-  sourceId: number;
-  waiter: number | null;
-  target: number | null;
-  targetCpus: string | null;
-  seq: number | null;
-  func: string | null;
-  info: string | null;
-  firstNs: number | null;
-  lastNs: number | null;
-  firstWaitNs: number | null;
-  maxWaitNs: number | null;
-  resends: number;
-  status: string | null;
-  unstuckNs: number | null;
-  evidence: Evidence[];
-  /** Each report's printk time and the wait it printed: the wait at release is the largest wait + time since. */
-  waits: { ts: number | null; waitNs: number | null }[];
-  /** The target's last hotplug line before the first report, when it says the target was offline. */
-  targetOffline: Evidence | null;
-  /** Line of the first report (the target's own NMI backtrace comes after it). */
-  firstLine: number | null;
-}
-
-interface Report {
-  kind: string;
-  /** Reports built from several lines: where the last one is, and what each said (failed bring-ups). */
-  sourceId?: number;
-  lastLine?: number;
-  reasons?: string[];
-  severity: 'error' | 'warning' | 'info';
-  ts: number | null;
-  cpu: number | null;
-  target: number | null;
-  func: string | null;
-  message: string;
-  evidence: Evidence[];
-}
 
 /** Functions whose presence in a lockup's stack means the CPU is waiting in a cross-call. */
 const CROSS_CALL_FRAME = /^(?:__)?(?:smp_call_function\w*|on_each_cpu\w*|csd_lock_wait\w*|generic_exec_single|kick_all_cpus_sync|smp_call_on_cpu\w*)$/;
@@ -80,8 +28,6 @@ const RESCHED_FRAME = /^(?:native_|arch_|xen_)?smp_send_reschedule$/;
 const STACK_LINES = 250;
 /** How far (lines) after a WARNING its RIP / pc line may come. */
 const WARNING_FRAME_LINES = 30;
-/** How far (lines) before a failed bring-up its attempt is cited. */
-const RECENT_HOTPLUG_LINES = 20;
 
 export function writeEpisodes(db: Db, model: BootModel): void {
   const messages = db.prepare(`SELECT c.source_id, s.path, c.line, c.ts_ns, c.kind, c.cpu, c.target_cpu, c.seq,
@@ -145,6 +91,15 @@ export function writeEpisodes(db: Db, model: BootModel): void {
         if (m.target_cpu !== null && ts !== null) noteResendToOffline(model, resends, m.cpu, m.target_cpu, ts, at, 'Re-sent CSD IPI');
         break;
       }
+      case 'csd_history': {
+        // Printed right after the report of the episode it belongs to.
+        const episode = [...episodes].reverse().find((e) => e.origin === 'csd_debug' && e.sourceId === m.source_id);
+        if (episode && m.seq !== null && m.info !== null) {
+          episode.history.push({ cnt: m.seq, src: m.cpu, dst: m.target_cpu, step: m.info });
+          if (episode.history.length === 1) episode.evidence.push(at);
+        }
+        break;
+      }
       case 'csd_unstuck': {
         const episode = csdEpisode(bySeq, episodes, m);
         episode.unstuckNs = ts;
@@ -157,7 +112,7 @@ export function writeEpisodes(db: Db, model: BootModel): void {
           episode: {
             origin: 'soft_lockup', sourceId: m.source_id, waiter: m.cpu, target: null, targetCpus: null, seq: null,
             func: null, info: m.info, firstNs: ts, lastNs: ts, firstWaitNs: m.wait_ns, maxWaitNs: m.wait_ns, resends: 0,
-            status: null, unstuckNs: null, evidence: [at], waits: [], targetOffline: null, firstLine: m.line,
+            status: null, unstuckNs: null, evidence: [at], waits: [], targetOffline: null, firstLine: m.line, history: [],
           },
         };
         break;
@@ -285,59 +240,6 @@ export function writeEpisodes(db: Db, model: BootModel): void {
   storeReports(db, model.boot, reports);
 }
 
-/**
- * "SMP: failed to stop secondary CPUs 0-1": arm64 and riscv print cpu_online_mask, which still holds
- * the stopping CPU (the one that panicked); arm32 prints no list. The CPUs that did not stop are the
- * list (or the CPUs known online) less the panicking CPU: the lead for a hang (a CPU that ignores the
- * stop IPI, e.g. in the middle of hotplug).
- */
-function stopFailed(db: Db, model: BootModel, m: Message, ts: number | null, at: Evidence, hotplug: LineOrderHotplug): Report {
-  const crash = db.prepare(`SELECT cpu, line FROM console_snapshots WHERE boot = ? AND source_id = ? AND line < ? AND cpu IS NOT NULL
-      AND report_kind IN ('panic', 'oops', 'bug', 'warning', 'soft_lockup', 'hard_lockup') ORDER BY line DESC LIMIT 1`)
-    .get(model.boot, m.source_id, m.line) as { cpu: number; line: number } | undefined;
-  const panic = db.prepare(`SELECT cpu FROM console_messages WHERE source_id = ? AND line < ? AND kind = 'panic' AND cpu IS NOT NULL
-      ORDER BY line DESC LIMIT 1`).get(m.source_id, m.line) as { cpu: number } | undefined;
-  const panicking = m.cpu ?? panic?.cpu ?? crash?.cpu ?? null;
-  const printed = m.cpus ? parseCpuList(m.cpus) : null;
-  const known = printed ?? (ts !== null
-    ? [...new Set([...model.universe.seen, ...hotplug.onlineNow(m.source_id)])].filter((c) => targetState(model, c, ts) === 'online')
-    : hotplug.onlineNow(m.source_id));
-  const stuck = known.filter((c) => c !== panicking).sort((a, b) => a - b);
-  const name = stuck.length ? `CPU${stuck.join(', CPU')}` : 'its secondary CPUs';
-  const offlineLines = stuck.map((c) => hotplug.offlineAt(m.source_id, c)).filter((e) => e !== null);
-  const context = stuck.map((c) => {
-    const off = hotplug.offlineAt(m.source_id, c);
-    return off ? `CPU${c} was in hotplug (offline or failed bring-up at ${off.file}:${off.line})` : null;
-  }).filter((t) => t !== null);
-  return {
-    kind: 'stop_failed', severity: 'warning', ts, cpu: panicking, target: stuck.length === 1 ? stuck[0] : null, func: null,
-    message: `smp_send_stop could not stop ${name}${panicking !== null ? ` (CPU${panicking} panicked and sent the stop IPI)` : ''}: `
-      + `${stuck.length === 1 ? 'it' : 'they'} ignored the stop IPI, the lead for the hang`
-      + `${printed ? ` (the kernel printed cpu_online_mask ${m.cpus}, the panicking CPU included)` : ' (the kernel printed no list: the CPUs known online, less the panicking one)'}`
-      + `${context.length ? `; ${context.join('; ')}` : ''}`,
-    evidence: [...(crash && m.cpu === null ? [{ file: at.file, line: crash.line }] : []), ...offlineLines, at],
-  };
-}
-
-/** A CPU that oopsed or panicked inside its own bring-up (start_secondary in its stack): it never came online. */
-function bringUpCrashes(db: Db, boot: string, reports: Report[]): Report[] {
-  const rows = db.prepare(`SELECT s.cpu, s.ts_ns, s.report_kind, s.pc, s.top_frames, s.evidence FROM console_snapshots s
-    WHERE s.boot = ? AND s.in_bringup = 1 AND s.report_kind IN ('oops', 'bug', 'panic') AND s.cpu IS NOT NULL ORDER BY s.snapshot_id`)
-    .all(boot) as { cpu: number; ts_ns: number | null; report_kind: string; pc: string | null; top_frames: string | null; evidence: string }[];
-  const seen = new Set(reports.filter((r) => r.kind === 'cpu_up_failed').map((r) => r.target));
-  const out: Report[] = [];
-  for (const r of rows) {
-    if (seen.has(r.cpu)) continue;
-    seen.add(r.cpu);
-    out.push({
-      kind: 'cpu_up_failed', severity: 'warning', ts: r.ts_ns, cpu: r.cpu, target: r.cpu, func: r.pc,
-      message: `CPU${r.cpu} crashed (${r.report_kind}) in its own bring-up${r.pc ? ` at ${r.pc}` : ''} [${r.top_frames ?? ''}]: it never came online; any IPI or cross-call to it would go to an offline CPU`,
-      evidence: JSON.parse(r.evidence) as Evidence[],
-    });
-  }
-  return out;
-}
-
 function upFailedMessage(cpu: number | null, reasons: string[]): string {
   return `CPU${cpu} failed to come online (${reasons.join('; ')}): any IPI or cross-call to it would go to an offline CPU`;
 }
@@ -349,7 +251,7 @@ function csdEpisode(bySeq: Map<string, Episode>, episodes: Episode[], m: Message
     episode = {
       origin: 'csd_debug', sourceId: m.source_id, waiter: null, target: null, targetCpus: null, seq: m.seq, func: null,
       info: null, firstNs: null, lastNs: null, firstWaitNs: null, maxWaitNs: null, resends: 0, status: null,
-      unstuckNs: null, evidence: [], waits: [], targetOffline: null, firstLine: null,
+      unstuckNs: null, evidence: [], waits: [], targetOffline: null, firstLine: null, history: [],
     };
     bySeq.set(key, episode);
     episodes.push(episode);
@@ -387,59 +289,11 @@ function crossCallWarning(m: Message, ts: number | null, at: Evidence, offline: 
   };
 }
 
-/**
- * Hotplug as the console tells it, in line order per source: works for logs without timestamps
- * (mail transcripts), where the replayed states cannot be placed in time.
- */
-class LineOrderHotplug {
-  private readonly offline = new Map<number, { cpu: number; at: Evidence }[]>();
-  private readonly recent = new Map<number, { cpu: number; line: number; at: Evidence; online: boolean }[]>();
-
-  note(m: Message, at: Evidence): void {
-    if (!['cpu_offline', 'cpu_up_failed', 'cpu_online', 'cpu_dying'].includes(m.kind)) return;
-    const cpus = m.cpu !== null ? [m.cpu] : parseCpuList(m.cpus ?? '') ?? [];
-    const recent = this.recent.get(m.source_id) ?? [];
-    const offline = this.offline.get(m.source_id) ?? [];
-    for (const cpu of cpus) {
-      recent.push({ cpu, line: m.line, at, online: m.kind === 'cpu_online' });
-      const kept = offline.filter((o) => o.cpu !== cpu);
-      if (m.kind === 'cpu_offline' || m.kind === 'cpu_up_failed') kept.push({ cpu, at });
-      offline.splice(0, offline.length, ...kept);
-    }
-    this.recent.set(m.source_id, recent);
-    this.offline.set(m.source_id, offline);
-  }
-
-  /** The line that last took `cpu` offline (or failed its bring-up) in this source, if it has not come back since. */
-  offlineAt(sourceId: number, cpu: number): Evidence | null {
-    return (this.offline.get(sourceId) ?? []).find((o) => o.cpu === cpu)?.at ?? null;
-  }
-
-  /** Every CPU the console showed coming online and not going offline since, in this source. */
-  onlineNow(sourceId: number): number[] {
-    const last = new Map<number, boolean>();
-    for (const r of this.recent.get(sourceId) ?? []) last.set(r.cpu, r.online);
-    return [...last].filter(([, online]) => online).map(([cpu]) => cpu).sort((a, b) => a - b);
-  }
-
-  /** The CPU that most recently went offline in this source and has not come back. */
-  offlineTarget(sourceId: number): { cpu: number; at: Evidence } | null {
-    const list = this.offline.get(sourceId) ?? [];
-    return list.length > 0 ? list[list.length - 1] : null;
-  }
-
-  /** Hotplug lines about `cpu` in the few lines before `line` (the attempt that failed). */
-  recentAbout(sourceId: number, cpu: number, line: number): Evidence[] {
-    return (this.recent.get(sourceId) ?? [])
-      .filter((r) => r.cpu === cpu && r.line < line && line - r.line <= RECENT_HOTPLUG_LINES).map((r) => r.at);
-  }
-}
-
 function storeEpisodes(db: Db, model: BootModel, episodes: Episode[]): void {
   const insert = db.prepare(`INSERT INTO csd_episodes (boot, origin, waiter_cpu, target_cpu, target_cpus, seq, func, info,
     first_ns, last_ns, max_wait_ns, resends, target_status, classification, released_after_ns, csd_use_id, evidence,
-    target_offline_at, target_doing)
-    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`);
+    target_offline_at, target_doing, ipi_history)
+    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`);
   // The target's own NMI backtrace, printed after the waiter's report ("Sending NMI from CPU 0 to CPUs 1:").
   const doing = db.prepare(`SELECT line, pc, top_frames, irqs_off, idle, in_lock FROM console_snapshots WHERE boot = ? AND source_id = ?
       AND cpu = ? AND report_kind IN ('nmi_backtrace', 'task_dump') AND line > ? ORDER BY line LIMIT 1`);
@@ -456,32 +310,9 @@ function storeEpisodes(db: Db, model: BootModel, episodes: Episode[]): void {
     insert.run(model.boot, e.origin, e.waiter, e.target, e.targetCpus ?? (e.target === null ? null : String(e.target)), e.seq,
       e.func, e.info, e.firstNs, e.lastNs, e.maxWaitNs, e.resends, e.status, late ? 'late' : 'leak', releasedAfter,
       use?.csd_use_id ?? null, JSON.stringify(e.evidence),
-      e.targetOffline ? `${e.targetOffline.file}:${e.targetOffline.line}` : null, target ? describeDoing(e.target!, target) : null);
+      e.targetOffline ? `${e.targetOffline.file}:${e.targetOffline.line}` : null, target ? describeDoing(e.target!, target) : null,
+      readHistory(e));
   }
-}
-
-interface TargetDoing { line: number; pc: string | null; top_frames: string | null; irqs_off: number | null; idle: number; in_lock: string | null }
-
-function describeDoing(cpu: number, t: TargetDoing): string {
-  const what = t.idle ? 'is idle' : t.in_lock ? `spins in ${t.in_lock}` : `runs ${t.pc ?? t.top_frames?.split(' < ')[0] ?? '?'}`;
-  return `CPU${cpu} ${what}${t.irqs_off === 1 ? ' with interrupts off' : ''}${t.top_frames ? ` [${t.top_frames}]` : ''}`;
-}
-
-/**
- * How long the waiter waited when the lock got unstuck: each report prints the wait so far (ns since
- * the request) at its printk time, so the wait at release is that wait plus the time from the report
- * to the "got unstuck" line; the largest over the reports (with several waiters their lines are
- * printed late and out of order). Without timestamps, the longest printed wait is a lower bound.
- */
-function releasedAfterNs(e: Episode): number | null {
-  let best: number | null = null;
-  for (const w of e.waits) {
-    if (w.waitNs === null) continue;
-    const since = w.ts !== null && e.unstuckNs !== null && e.unstuckNs >= w.ts ? e.unstuckNs - w.ts : 0;
-    best = Math.max(best ?? 0, w.waitNs + since);
-  }
-  if (best === null && e.firstNs !== null && e.unstuckNs !== null) best = e.unstuckNs - e.firstNs;
-  return best;
 }
 
 function storeReports(db: Db, boot: string, reports: Report[]): void {

@@ -200,7 +200,9 @@ CREATE TABLE IF NOT EXISTS csd_episodes (
   -- the first report, when the target had not come back: the cross-call went to an offline CPU.
   target_offline_at TEXT,
   -- What the target's own NMI backtrace (or task dump) after the report shows it doing.
-  target_doing   TEXT
+  target_doing   TEXT,
+  -- What the csdlock_debug=ext queue/IPI history (5.12-6.1) says: a lost IPI or a busy target.
+  ipi_history    TEXT
 );
 
 -- Other problems the kernel reported on the console about IPIs and cross-calls: 'ipi_offline_warning'

@@ -19,7 +19,7 @@ export const OPS = [
 export type Op = (typeof OPS)[number];
 
 export const CONSOLE_KINDS = [
-  'csd_detected', 'csd_continued', 'csd_state', 'csd_resend', 'csd_unstuck', 'csd_toolong_warning',
+  'csd_detected', 'csd_continued', 'csd_state', 'csd_resend', 'csd_unstuck', 'csd_toolong_warning', 'csd_history',
   'nmi_backtrace_request', 'nmi_backtrace', 'cpu_offline', 'cpu_dying', 'cpu_online', 'cpu_up_failed',
   'soft_lockup', 'hard_lockup', 'rcu_stall', 'hung_task', 'panic', 'warning', 'bug', 'oops',
   'ipi_offline_warning', 'ipi_offline_callback', 'resched_offline', 'frame', 'regs', 'task_dump',

@@ -44,6 +44,64 @@ describe('CSD-lock episodes from the console', () => {
   });
 });
 
+describe('csdlock_debug=ext history (5.12-6.1)', () => {
+  // Hand-made in the kernel's format (kernel/smp.c csd_lock_print_extended: "\tcsd: cnt(%07x): %04x->%04x %s"):
+  // the steps share one counter, so a higher count is later.
+  const report = (history: string[]) => [
+    '[   10.000000] smp: csd: Detected non-responsive CSD lock (#1) on CPU#3, waiting 5000000000 ns for CPU#01 flush_tlb_func+0x0/0xb0(0xffff8e0b3e2afbe8).',
+    '[   10.000001] smp: \tcsd: CSD lock (#1) unresponsive.',
+    ...history.map((h, i) => `[   10.00001${i}] smp: \tcsd: ${h}`),
+    '[   10.000100] smp: \tcsd: cnt now: 0000d41', ''].join('\n');
+  const verdict = async (history: string[]) => {
+    const db = await ingestTexts({ 'console.log': report(history) });
+    return detect(db).find((f) => f.detector === 'kernel-reported')!.message;
+  };
+
+  it('a real 3.10-rt backport log: the last IPI to CPU55 never taken, then requests queued behind it', async () => {
+    // lkml "Re: Possible reproduction of CSD locking issue", Corey Minyard, 25 Jan 2022,
+    // Message-ID <20220125215238.GP34919@minyard.net> (quoted log, "> > " removed; Task dump trimmed).
+    const db = await ingestTexts({ 'messages': [
+      'Jan 23 23:39:43 worker0 kernel: [285737.522743] csd: Detected non-responsive CSD lock (#1) on CPU#3, waiting 5000000042 ns for CPU#55 flush_tlb_func+0x0/0xb0(0xffff8e0b3e2afbe8).',
+      'Jan 23 23:39:43 worker0 kernel: [285737.522744]  csd: CSD lock (#1) unresponsive.',
+      'Jan 23 23:39:43 worker0 kernel: [285737.522747]  csd: cnt(0000000): 0000->0000 queue',
+      'Jan 23 23:39:43 worker0 kernel: [285737.522748]  csd: cnt(0000001): ffff->0037 idle',
+      'Jan 23 23:39:43 worker0 kernel: [285737.522749]  csd: cnt(63d8dd8): 0003->0037 ipi',
+      'Jan 23 23:39:43 worker0 kernel: [285737.522750]  csd: cnt(63d8dd9): 0003->0037 ping',
+      'Jan 23 23:39:43 worker0 kernel: [285737.522750]  csd: cnt(63d8dda): 0003->ffff pinged',
+      'Jan 23 23:39:43 worker0 kernel: [285737.522751]  csd: cnt(63d8dea): 0035->0037 pinged',
+      'Jan 23 23:39:43 worker0 kernel: [285737.522752]  csd: cnt(63d8deb): ffff->0037 gotipi',
+      'Jan 23 23:39:43 worker0 kernel: [285737.522752]  csd: cnt(63d8dec): ffff->0037 handle',
+      'Jan 23 23:39:43 worker0 kernel: [285737.522753]  csd: cnt(63d8ded): ffff->0037 dequeue (src CPU 0 == empty)',
+      'Jan 23 23:39:43 worker0 kernel: [285737.522754]  csd: cnt(63d8dee): ffff->0037 hdlend (src CPU 0 == early)',
+      'Jan 23 23:39:43 worker0 kernel: [285737.522754]  csd: cnt(63d8e1f): 0003->0037 queue',
+      'Jan 23 23:39:43 worker0 kernel: [285737.522755]  csd: cnt(63d8e20): 0003->0037 ipi',
+      'Jan 23 23:39:43 worker0 kernel: [285737.522756]  csd: cnt(63d8e21): 0003->0037 ping',
+      'Jan 23 23:39:43 worker0 kernel: [285737.522756]  csd: cnt(63d8e22): 0003->0037 queue',
+      'Jan 23 23:39:43 worker0 kernel: [285737.522757]  csd: cnt(63d8e23): 0003->0037 noipi',
+      'Jan 23 23:39:43 worker0 kernel: [285737.522757]  csd: cnt now: 63fe4cd',
+      'Jan 23 23:39:43 worker0 kernel: [285737.522758] Task dump for CPU 55:',
+      'Jan 23 23:39:43 worker0 kernel: [285737.522780] csd: Re-sending CSD lock (#1) IPI from CPU#03 to CPU#55',
+      'Jan 23 23:39:43 worker0 kernel: [285737.522845] csd: CSD lock (#1) got unstuck on CPU#03, CPU#55 released the lock.',
+      ''].join('\n') });
+    const f = detect(db).filter((x) => x.detector === 'kernel-reported');
+    expect(f.map((x) => `${x.severity} ${x.cpu}->${x.target_cpu}`)).toEqual(['warning 3->55']);
+    expect(f[0].message).toContain('the IPI history says CPU3 sent CPU55 an IPI (cnt 63d8e20) that CPU55 never took: a lost IPI, or a target with interrupts off; later requests were queued behind it');
+    // The kernel says 5000000042 ns at .522743; unstuck at .522845: 5.000102 s.
+    expect(f[0].message).toContain('released after 5.0 s');
+  });
+
+  it('an IPI the target never took: a lost IPI or interrupts off', async () => {
+    expect(await verdict(['cnt(0000d30): ffff->0001 gotipi', 'cnt(0000d3c): 0003->0001 queue', 'cnt(0000d3d): 0003->0001 ipi']))
+      .toContain('the IPI history says CPU3 sent CPU1 an IPI (cnt 0000d3d) that CPU1 never took');
+  });
+
+  it('an IPI taken and a queue still running: a busy target', async () => {
+    expect(await verdict(['cnt(0000d3c): 0003->0001 queue', 'cnt(0000d3d): 0003->0001 ipi', 'cnt(0000d3e): ffff->0001 gotipi',
+      'cnt(0000d3f): ffff->0001 handle', 'cnt(0000d20): ffff->0001 hdlend (src CPU 0 == early)']))
+      .toContain('is still running its queue: a busy target');
+  });
+});
+
 describe('console snapshots', () => {
   it('record each CPU of an NMI backtrace round with its state', async () => {
     // external-syzkaller-350 lines 64-122: "Sending NMI from CPU 2 to CPUs 0-1,3:", then CPU1 in

@@ -65,6 +65,17 @@ export const CSD_RULES: Rule[] = [
     pattern: new RegExp(`${SMP}csd: CSD lock \\(#(\\d+)\\) (unresponsive|handling this request|handling prior .*request)\\.?$`),
     build: (m, env) => [consoleItem(env, 'csd_state', { seq: num(m[1]), ...csdStateFields(m[2]!) })],
   },
+  //	csd: cnt(0000d3c): 0003->0001 ipi          (5.12-6.1 csdlock_debug=ext: the waiter's and target's
+  //	csd: cnt(0000d3e): ffff->0001 gotipi        queue/IPI history; ffff = no CPU; info = the step,
+  //	csd: cnt now: 0000d41                       seq = its counter, cpu = src, target_cpu = dst)
+  {
+    kind: 'csd_history', header: 'csd: cnt(',
+    pattern: new RegExp(`${SMP}csd: cnt\\(([0-9a-f]+)\\): ([0-9a-f]{4})->([0-9a-f]{4}) (\\w+)`),
+    build: (m, env) => {
+      const cpu = (hex: string) => (hex === 'ffff' ? null : Number.parseInt(hex, 16));
+      return [consoleItem(env, 'csd_history', { seq: Number.parseInt(m[1]!, 16), cpu: cpu(m[2]!), target_cpu: cpu(m[3]!), info: m[4]! })];
+    },
+  },
   // smp: csd: Re-sending CSD lock (#1) IPI from CPU#01 to CPU#02
   {
     kind: 'csd_resend', header: 'Re-sending CSD lock',

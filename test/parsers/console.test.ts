@@ -325,8 +325,6 @@ describe('lines that are no typed kernel message', () => {
     // arm64-gicv3/hotplug/console.log line 281 (init script echo, no stamp); arm64-gicv3/boot/console.log line 96
     'ipitrace: cmdline: console=ttyAMA0 panic=-1 trace_event=ipi:*,csd:*,cpuhp:* trace_buf_size=1M dyndbg="file smp.c +p" loglevel=8 ipitrace.scenario=hotplug',
     '[    0.134954] Detected PIPT I-cache on CPU1',
-    // lkml csdlock_debug=ext history line (id 15532287316): not typed
-    'Jan 23 23:39:43 worker0 kernel: [285737.522747]  csd: cnt(0000000): 0000->0000 queue',
     // external/lkft-x86-suspend-hotplug-cycles-5.2-collage.log lines 1, 646, 491, 1313
     '[    0.000000] Boot CPU: AArch64 Processor [410fd033]',
     '[  541.908669] Alignment trap: not handling instruction f46107cf at [<004e5c4c>]',
