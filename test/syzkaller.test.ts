@@ -50,30 +50,39 @@ describe.skipIf(!present)('syzkaller consoles', () => {
     expect(listed).toEqual(files);
   });
 
-  it('finds every cross-call wait with its waiter (and awaited CPUs), and nothing at warning or error elsewhere', async () => {
-    const table = expectations();
-    const wrong: string[] = [];
-    let crossCall = 0;
-    let found = 0;
-    for (const want of table) {
-      const got = await analyze(want.file);
-      if (got.crash) {
-        wrong.push(`${want.file}: crashed: ${got.crash}`);
-        continue;
+  // In slices of 100 logs: all 814 in one test took 19 s in a full nice'd run on a busy 2-core
+  // machine, close to a third of vitest's limit, and growing with the table.
+  const SLICE = 100;
+  const table = present ? expectations() : [];
+  for (let from = 0; from < table.length; from += SLICE) {
+    const slice = table.slice(from, from + SLICE);
+    it(`logs ${from + 1}-${from + slice.length}: every cross-call wait found with its waiter (and awaited CPUs), nothing at warning or error elsewhere`, async () => {
+      const wrong: string[] = [];
+      let crossCall = 0;
+      let found = 0;
+      for (const want of slice) {
+        const got = await analyze(want.file);
+        if (got.crash) {
+          wrong.push(`${want.file}: crashed: ${got.crash}`);
+          continue;
+        }
+        if (want.waiter === null) {
+          if (got.findings.length > 0) wrong.push(`${want.file}: expected none (${want.reason}), got ${got.findings.map((f) => `${f.severity} ${f.detector}: ${f.title}`).join(' | ')}`);
+          continue;
+        }
+        crossCall++;
+        const waits = got.findings.filter((f) => f.detector === 'cross-call-wait');
+        const hit = waits.find((f) => f.cpu === want.waiter
+          && (want.awaited === null ? !/ for CPU/.test(f.title) : f.title.includes(` for CPU${want.awaited} `)));
+        if (hit && waits.length === 1 && got.findings.length === 1) found++;
+        else wrong.push(`${want.file}: expected waiter CPU${want.waiter}${want.awaited ? ` awaiting CPU${want.awaited}` : ''} (${want.reason}), got ${got.findings.map((f) => `${f.detector}: ${f.title}`).join(' | ') || 'nothing'}`);
       }
-      if (want.waiter === null) {
-        if (got.findings.length > 0) wrong.push(`${want.file}: expected none (${want.reason}), got ${got.findings.map((f) => `${f.severity} ${f.detector}: ${f.title}`).join(' | ')}`);
-        continue;
-      }
-      crossCall++;
-      const waits = got.findings.filter((f) => f.detector === 'cross-call-wait');
-      const hit = waits.find((f) => f.cpu === want.waiter
-        && (want.awaited === null ? !/ for CPU/.test(f.title) : f.title.includes(` for CPU${want.awaited} `)));
-      if (hit && waits.length === 1 && got.findings.length === 1) found++;
-      else wrong.push(`${want.file}: expected waiter CPU${want.waiter}${want.awaited ? ` awaiting CPU${want.awaited}` : ''} (${want.reason}), got ${got.findings.map((f) => `${f.detector}: ${f.title}`).join(' | ') || 'nothing'}`);
-    }
-    expect(wrong).toEqual([]);
-    expect(found).toBe(crossCall);
-    expect(crossCall).toBeGreaterThan(0);
-  }, 60_000);
+      expect(wrong).toEqual([]);
+      expect(found).toBe(crossCall);
+    });
+  }
+
+  it('the table expects cross-call waits in some logs', () => {
+    expect(table.filter((t) => t.waiter !== null).length).toBeGreaterThan(0);
+  });
 });
