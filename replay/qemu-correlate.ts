@@ -8,8 +8,10 @@
 // is learned from the matches (table qemu_vcpus).
 // With timestamps: a histogram of (QEMU - guest) over same-key pairs gives the offset, a robust line
 // fit on nearest pairs gives offset and drift, then the guest sends of each key are linked in order
-// to the QEMU sends of that key that follow them (before the sender's next send). Without timestamps:
-// longest common subsequence of the two key sequences (guest time order, QEMU file order).
+// to the QEMU sends of that key that follow them (before the sender's next send; qemu-link.ts for
+// the passes). Without timestamps: longest common subsequence of the two key sequences (guest time
+// order, QEMU file order). QEMU 11 logs carry no thread id: x86 and GICv2 writes then name no sender,
+// links rest on target, vector and time, and qemu_links.sender_known keeps them out of the warnings.
 // On ARM a send shows twice in the guest (ipi_send_cpu/_cpumask, then the arch's ipi_raise): the two
 // levels are linked independently, each one-to-one, so both can point at the same QEMU write.
 import { BatchInsert, ROWS_PER_STATEMENT } from '../store/batch-insert.js';

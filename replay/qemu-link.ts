@@ -1,5 +1,9 @@
-// Linking guest IPI sends to QEMU sends (replay/qemu-correlate.ts): by time once the clocks are
-// mapped (link, localCorrection), by order without QEMU timestamps (linkByOrder).
+// Linking guest IPI sends to QEMU sends (replay/qemu-correlate.ts). With QEMU timestamps, in passes:
+// link (by time around the fitted line; a pass looking 5 ms early teaches localCorrection where the
+// line wanders), linkInOrder (a sender's unlinked sends to its writes in program order, where the
+// guest clock bends), linkLeftovers (writes no send took to the sends left over). Without timestamps,
+// by order (linkByOrder). Each pass records whether QEMU named the sender (guest.senderKnown): no
+// warning may rest on a link, or its absence, whose writes name no sender (QEMU 11 logs).
 import type { Fit } from './qemu-clock-fit.js';
 import { type Guests, NONE } from './qemu-guest-sends.js';
 import { byKey, EARLY_NS, EMPTY, firstSendAtOrAfter, groupBy, guestsWhere, keyOf, type Sends, srcAgrees } from './qemu-sends.js';
