@@ -197,6 +197,16 @@ describe('11. a full disk', () => {
     for (const f of readdirSync(disk)) rmSync(join(disk, f), { force: true });
   });
 
+  it("analyze with its temporary database on a full disk: 'disk full' naming it, and the folder removed", (context) => {
+    if (!disk) return context.skip();
+    const trace = bigTrace(join(work, 'full-trace2.txt'), 60_000);
+    const r = ipitrace(['analyze', trace], undefined, { TMPDIR: disk });
+    rmSync(trace);
+    expect(r.status).toBe(2);
+    expectOneLine(r.stderr, 'disk full', `${disk}/ipitrace-analyze-`, 'analyze.db');
+    expect(readdirSync(disk)).toEqual([]);
+  });
+
   it('--html and --junit on a full disk: "disk full" in one line, no 0-byte or temporary file left', (context) => {
     if (!disk) return context.skip();
     const filler = join(disk, 'filler');
