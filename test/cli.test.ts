@@ -1,7 +1,8 @@
 // The CLI contract scripts rely on, and bad input: each bad input gives a one-line error naming the
 // file (and line) or a counted unparsed row, never a stack trace, and the database stays intact
 // and queryable.
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -273,5 +274,16 @@ describe('several boots in one database', () => {
     const findings = doc.boots.flatMap((b) => b.findings);
     expect(findings.map((f) => `${f.boot} ${f.detector}`).sort()).toEqual(['faulty csd-never-released', 'faulty ipi-to-offline']);
     expect(query(db, 'SELECT count(DISTINCT boot) AS n FROM csd_lifecycle')).toEqual([{ n: 2 }]);
+  });
+});
+
+describe('the package', () => {
+  it('holds the files ipitrace reads at run time (schema and detector .sql), not only dist/', () => {
+    const root = join(import.meta.dirname, '..');
+    const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    const packed = new Set((JSON.parse(r.stdout) as { files: { path: string }[] }[])[0].files.map((f) => f.path));
+    const needed = ['schema/schema.sql', 'schema/replay.sql', ...readdirSync(join(root, 'queries')).map((f) => `queries/${f}`), 'dist/cli/main.js'];
+    expect(needed.filter((f) => !packed.has(f))).toEqual([]);
   });
 });
