@@ -5,7 +5,8 @@
 // nothing in a trace file is covered by the whole stream (its buffer never filled); a CPU with no
 // event in an oops-time dump is not covered at all (the dump merges the CPUs in time order and is
 // often cut short by the printk buffer or a hang, so its events may simply not have been printed).
-// Nothing is known outside.
+// A stretch in which no CPU of a stream records anything for SILENCE_NS (replay.ts) cuts every CPU's
+// window too: the trace may have been switched off. Nothing is known outside.
 import type { Db } from '../store/db.js';
 import type { ClockMap } from './clocks.js';
 import type { Universe } from './universe.js';
@@ -20,6 +21,13 @@ interface Stream {
   dump: boolean;
   firstByCpu: Map<number, number>;
   gapsByCpu: Map<number, { from: number; to: number }[]>;
+  /** Stretches in which no CPU recorded anything: a gap in every CPU's window. */
+  silences: Silence[];
+}
+
+export interface Silence {
+  from: number;
+  to: number;
 }
 
 export interface Window {
@@ -45,7 +53,8 @@ export interface CoverageRow {
  * `spans`: the boot's events in the reference clock summed up per source and CPU, in source order,
  * when the caller already read them all (replay's first pass); else they are queried here.
  */
-export function buildCoverage(db: Db, boot: string, clocks: ClockMap, universe: Universe, spans?: CoverageRow[]): Coverage {
+export function buildCoverage(db: Db, boot: string, clocks: ClockMap, universe: Universe, spans?: CoverageRow[],
+  silences?: Map<number, Silence[]>): Coverage {
   const clock = clocks.ref;
   const rows = spans ?? db.prepare(`SELECT e.source_id, e.cpu, min(e.ts_ns) AS first, max(e.ts_ns) AS last
     FROM events e JOIN sources s USING (source_id)
@@ -55,7 +64,8 @@ export function buildCoverage(db: Db, boot: string, clocks: ClockMap, universe: 
     let stream = streams.get(row.source_id);
     if (!stream) {
       stream = { sourceId: row.source_id, start: row.first, end: row.last, mayHaveOverwritten: overwritten(db, row.source_id),
-        dump: isDump(db, row.source_id), firstByCpu: new Map(), gapsByCpu: lostGaps(db, row.source_id) };
+        dump: isDump(db, row.source_id), firstByCpu: new Map(), gapsByCpu: lostGaps(db, row.source_id),
+        silences: silences?.get(row.source_id) ?? [] };
       streams.set(row.source_id, stream);
     }
     stream.start = Math.min(stream.start, row.first);
@@ -99,6 +109,8 @@ function lostGaps(db: Db, sourceId: number): Map<number, { from: number; to: num
   return gaps;
 }
 
+const NO_GAPS: { from: number; to: number; basis: string }[] = [];
+
 /** The windows of one CPU in one stream. */
 function windowsOf(stream: Stream, cpu: number): Window[] {
   const first = stream.firstByCpu.get(cpu);
@@ -107,10 +119,14 @@ function windowsOf(stream: Stream, cpu: number): Window[] {
   let start = fromStart ? stream.start : first;
   let basis = fromStart ? 'stream' : 'first event';
   const windows: Window[] = [];
-  for (const gap of (stream.gapsByCpu.get(cpu) ?? []).sort((a, b) => a.from - b.from)) {
+  const lost = stream.gapsByCpu.get(cpu) ?? [];
+  const gaps = stream.silences.length === 0 && lost.length === 0 ? NO_GAPS
+    : [...lost.map((g) => ({ ...g, basis: 'after lost events' })),
+      ...stream.silences.map((g) => ({ ...g, basis: 'after a silence of every CPU' }))].sort((a, b) => a.from - b.from);
+  for (const gap of gaps) {
     if (gap.from > start) windows.push({ sourceId: stream.sourceId, start, end: gap.from, basis });
     start = Math.max(start, gap.to);
-    basis = 'after lost events';
+    basis = gap.basis;
   }
   if (start <= stream.end) windows.push({ sourceId: stream.sourceId, start, end: stream.end, basis });
   return windows;

@@ -5,7 +5,7 @@ import { parseCpuList, squeezeRepeats } from '../parsers/patterns.js';
 import { BatchInsert, ROWS_PER_STATEMENT } from '../store/batch-insert.js';
 import { ensureIndexes, type Db } from '../store/db.js';
 import { ftraceViews, mapClocks, type ClockMap } from './clocks.js';
-import { buildCoverage, type Coverage, type CoverageRow } from './coverage.js';
+import { buildCoverage, type Coverage, type CoverageRow, type Silence } from './coverage.js';
 import { CsdTracker, RELEASE_HOWS } from './csd.js';
 import { writeConsoleSnapshots } from './console-snapshots.js';
 import { writeEpisodes } from './episodes.js';
@@ -67,7 +67,7 @@ export function replayBoot(db: Db, boot: string, options: ReplayOptions = {}): B
     boot, toRef: (ts) => (ts === null ? null : ts + (clocks.ref === 'ftrace' ? clocks.printkOffset : 0)),
   });
   const plan = planStream(db, boot, clocks);
-  const { hotplug, seen, eventsPerCpu, coverageRows } = replayActivity(db, plan);
+  const { hotplug, seen, eventsPerCpu, coverageRows, silences } = replayActivity(db, plan);
   const garbled = garbledCpus(db, boot, eventsPerCpu);
   for (const cpu of garbled) seen.delete(cpu);
   const { bootCpus, broughtUp } = addConsoleHotplug(db, boot, clocks, hotplug, seen);
@@ -76,7 +76,7 @@ export function replayBoot(db: Db, boot: string, options: ReplayOptions = {}): B
   for (const cpu of garbled) states.delete(cpu);
   writeStates(db, boot, states);
 
-  const coverage = buildCoverage(db, boot, clocks, universe, coverageRows);
+  const coverage = buildCoverage(db, boot, clocks, universe, coverageRows, silences);
   const model: BootModel = { boot, clocks, universe, states, broughtUp };
   const guestSends = hasQemuLog(db, boot) ? new GuestSends() : undefined;
   const targets = replayQueues(db, model, plan, coverage, options.graceNs ?? DEFAULT_GRACE_NS, guestSends);
@@ -181,7 +181,17 @@ interface Activity {
   eventsPerCpu: Map<number, number>;
   /** What coverage needs (first and last time per source and CPU); undefined: coverage queries it. */
   coverageRows: CoverageRow[] | undefined;
+  /** Per source, the spans of at least SILENCE_NS in which no CPU recorded anything (tracing off?). */
+  silences: Map<number, Silence[]>;
 }
+
+/**
+ * A stretch this long in which no CPU of a stream records any event is taken as a gap of every CPU's
+ * window: the trace may have been switched off (tracing_on=0 while a script copies the buffer, seen in
+ * x86-q11-k73-oops-dump-logbuf4m: 22.8 s), and nothing in the stream can tell that from a quiet system.
+ * 5 s: the kernel's default csd_lock_timeout, below which nothing is called held too long anyway.
+ */
+const SILENCE_NS = 5_000_000_000;
 
 /** Feeds the hotplug tracker with every replayed event. */
 function replayActivity(db: Db, plan: StreamPlan): Activity {
@@ -191,8 +201,19 @@ function replayActivity(db: Db, plan: StreamPlan): Activity {
   const scan: ScanFilter = { include: () => true, ordered: (event) => !notReplayed(event) };
   const orderedWhere = "op IS NULL OR op NOT IN ('marker', 'lost')";
   let span = new Map<number, Map<number | null, { first: number; last: number }>>();
+  const lastBySource = new Map<number, number>();
+  const silences = new Map<number, Silence[]>();
   const onEvent = (event: StreamEvent) => {
     const { ts: rawTs, cpu, sourceId } = event;
+    if (!notReplayed(event)) {
+      const last = lastBySource.get(sourceId);
+      if (last !== undefined && rawTs - last >= SILENCE_NS) {
+        const list = silences.get(sourceId);
+        if (list) list.push({ from: last, to: rawTs });
+        else silences.set(sourceId, [{ from: last, to: rawTs }]);
+      }
+      if (last === undefined || rawTs > last) lastBySource.set(sourceId, rawTs);
+    }
     let bySource = span.get(sourceId);
     if (bySource === undefined) span.set(sourceId, (bySource = new Map()));
     const s = bySource.get(cpu);
@@ -224,12 +245,14 @@ function replayActivity(db: Db, plan: StreamPlan): Activity {
     hotplug = new HotplugTracker();
     seen.clear();
     eventsPerCpu.clear();
+    silences.clear();
+    lastBySource.clear();
     filter = new StreamFilter(plan);
     scanPlan(db, plan, scan, orderedWhere, onEvent);
-    return { hotplug, seen, eventsPerCpu, coverageRows: undefined };
+    return { hotplug, seen, eventsPerCpu, coverageRows: undefined, silences };
   }
   // A sorted scan hands out only the replayed events: coverage then comes from its own query.
-  if (plan.sorted) return { hotplug, seen, eventsPerCpu, coverageRows: undefined };
+  if (plan.sorted) return { hotplug, seen, eventsPerCpu, coverageRows: undefined, silences };
   const rows: CoverageRow[] = [];
   for (const sourceId of [...span.keys()].sort((a, b) => a - b)) {
     const bySource = span.get(sourceId)!;
@@ -238,7 +261,7 @@ function replayActivity(db: Db, plan: StreamPlan): Activity {
     for (const cpu of cpus) rows.push({ source_id: sourceId, cpu, ...bySource.get(cpu)! });
   }
   span = new Map();
-  return { hotplug, seen, eventsPerCpu, coverageRows: rows };
+  return { hotplug, seen, eventsPerCpu, coverageRows: rows, silences };
 }
 
 /** Console hotplug messages (mapped onto the reference clock). Returns CPUs online after boot. */

@@ -71,7 +71,9 @@ CREATE TABLE IF NOT EXISTS cpu_coverage (
   end_ns    INTEGER NOT NULL,
   -- 'stream' (nothing overwritten: covered from the stream's start), 'first event' (the CPU's
   -- oldest surviving event), 'after lost events' (an oops-time dump's `CPU:N [LOST M EVENTS]`: from
-  -- the CPU's first event after it). A CPU with no event in an oops-time dump has no row: not covered.
+  -- the CPU's first event after it), 'after a silence of every CPU' (no CPU of the stream recorded
+  -- anything for 5 s or more: the trace may have been off). A CPU with no event in an oops-time dump
+  -- has no row: not covered.
   -- A trace file's CPU with no event is covered by the whole stream (its buffer never filled).
   basis     TEXT    NOT NULL
 );

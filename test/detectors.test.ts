@@ -156,7 +156,7 @@ describe('detectors on hand-made sequences', () => {
 
   it('a queue flushed only by a later flush after the CPU came back is not a late release: unknown, no error or warning', async () => {
     // Before its takedown CPU2 served no flush; once back, an IPI handler flushes its (by then empty) queue.
-    const f = await findingsOf({ 'trace.txt': trace(dyingWindow([...bringup(2, 3.0, 3.2), handler(2, 9.0)], ticks(10))) }, {}, true);
+    const f = await findingsOf({ 'trace.txt': trace(dyingWindow([...bringup(2, 3.0, 3.2), handler(2, 6.0)], ticks(7))) }, {}, true);
     expect(summary(f)).toEqual(['pending-at-offline info 1->2']);
   });
 

@@ -128,3 +128,21 @@ describe('item 2: a csd queued to a CPU going down', () => {
     ]);
   });
 });
+
+describe('item 1: a stretch in which no CPU records anything', () => {
+  // fixtures/x86-q11-k73-oops-dump-logbuf4m (helper rec; 7.3.4, QEMU 11, log_buf_len=4M, complete dump): the
+  // init set tracing_on=0 while it copied the trace to ttyS1 (console.log:457-458, 22.76 s); no CPU has an
+  // event in the dump between 65054492us and 87818046us. CPU1 queued sched_ttwu_pending to CPU0 at
+  // 65054477us (console.log:7461); CPU0's next event is at 87818086us (:7465).
+  it('cuts every CPU\'s window: a csd held across it is unknown, not held too long', async () => {
+    const boot = 'x86-q11-k73-oops-dump-logbuf4m';
+    const db = await ingestFixture(boot, ['console.log.gz', 'qemu-trace.log.gz']);
+    expect(detect(db).filter((f) => f.severity !== 'info')).toEqual([]);
+    const cut = db.prepare(`SELECT DISTINCT end_ns FROM cpu_coverage WHERE boot = ? AND end_ns < 80000000000`).pluck().all(boot);
+    expect(cut).toEqual([65_054_492_000]);
+    const after = db.prepare(`SELECT DISTINCT start_ns, basis FROM cpu_coverage WHERE boot = ? AND start_ns > 80000000000`).all(boot);
+    expect(after).toEqual([{ start_ns: 87_818_046_000, basis: 'after a silence of every CPU' }]);
+    const use = db.prepare(`SELECT outcome FROM csd_lifecycle WHERE boot = ? AND queued_ns = 65054477000 AND target_cpu = 0`).pluck().all(boot);
+    expect(use).toEqual(['unknown']);
+  });
+});
