@@ -9,6 +9,7 @@ import { formatCpuList } from '../parsers/patterns.js';
 import { CPU_STATES } from '../replay/hotplug.js';
 import type { Db } from '../store/db.js';
 import { IpitraceError } from '../store/errors.js';
+import { displayShiftNs } from '../detect/groups.js';
 import { bootSpan, cpuStates, cpuUniverse, onlineAtEnd, referenceClock, type StateRow } from './summary.js';
 import { TIMELINE_CSS as CSS } from './timeline-style.js';
 import { GEOMETRY, ZOOM_SCRIPT } from './timeline-zoom.js';
@@ -66,8 +67,11 @@ const PROBLEM_IPI = "target_state IN ('offline', 'nonexistent')";
 
 export function buildTimeline(db: Db, boot: string, options: TimelineOptions = {}): TimelineData {
   const span = bootSpan(db, boot);
-  const fromNs = options.fromS !== undefined ? Math.round(options.fromS * 1e9) : span?.startNs ?? 0;
-  const toNs = options.toS !== undefined ? Math.round(options.toS * 1e9) : span?.endNs ?? 0;
+  // After an ftrace buffer reset (unstable clock) the page shows the printk clock, as analyze does
+  // (detect/groups.ts displayShiftNs): --from/--to are read on it, and every time is moved onto it below.
+  const shift = displayShiftNs(db, boot);
+  const fromNs = options.fromS !== undefined ? Math.round(options.fromS * 1e9) - shift : span?.startNs ?? 0;
+  const toNs = options.toS !== undefined ? Math.round(options.toS * 1e9) - shift : span?.endNs ?? 0;
   if (toNs < fromNs) throw new IpitraceError('E_USAGE', `--from ${fromNs / 1e9} is after --to ${toNs / 1e9}`);
   const universe = cpuUniverse(db, boot);
   const states = cpuStates(db, boot);
@@ -129,9 +133,9 @@ export function buildTimeline(db: Db, boot: string, options: TimelineOptions = {
   const list = (key: 'possible' | 'present') =>
     universe.length === 0 || universe.some((u) => u[key] === null) ? null : formatCpuList(universe.filter((u) => u[key] === 1).map((u) => u.cpu));
 
-  return {
+  const data: TimelineData = {
     boot,
-    clock: referenceClock(db, boot)?.clock ?? null,
+    clock: shift ? 'printk' : referenceClock(db, boot)?.clock ?? null,
     spanNs: span ? { start: span.startNs, end: span.endNs } : null,
     fromNs,
     toNs,
@@ -149,6 +153,24 @@ export function buildTimeline(db: Db, boot: string, options: TimelineOptions = {
     totals,
     findings,
     zoomHint: zoomHint(boot, options),
+  };
+  return shift ? shifted(data, shift) : data;
+}
+
+/** Every time of the page moved by `shift` ns (reference clock -> the clock shown). */
+function shifted(d: TimelineData, shift: number): TimelineData {
+  const t = (ns: number) => ns + shift;
+  const tn = (ns: number | null) => (ns === null ? null : ns + shift);
+  return {
+    ...d,
+    spanNs: d.spanNs && { start: t(d.spanNs.start), end: t(d.spanNs.end) },
+    fromNs: t(d.fromNs),
+    toNs: t(d.toNs),
+    states: d.states.map((st) => ({ ...st, start_ns: tn(st.start_ns), end_ns: tn(st.end_ns) })),
+    coverage: d.coverage && new Map([...d.coverage].map(([cpu, w]) => [cpu, w.map(([a, b]) => [t(a), t(b)] as [number, number])])),
+    ipis: d.ipis.map((i) => ({ ...i, ts: t(i.ts) })),
+    csds: d.csds.map((c) => ({ ...c, queued: t(c.queued), released: tn(c.released) })),
+    findings: d.findings.map((f) => ({ ...f, ts_ns: tn(f.ts_ns) })),
   };
 }
 

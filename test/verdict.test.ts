@@ -349,5 +349,12 @@ describe('record and clocks, as a first-time user meets them', () => {
     expect(summary.cpus.transitions.filter((t) => t.state === 'online').map((t) => [t.cpu, t.at_s])).toEqual([[1, 0.59763], [2, 0.59763], [3, 0.59763]]);
     const times = summary.cpus.transitions.map((t) => t.at_s);
     expect(times).toEqual([...times].sort((a, b) => a - b));
+    // The HTML timeline shows the same clock: its window starts at 0, not at -2.285 s.
+    const html = join(dir, 'unstable.html');
+    expect(run(['analyze', '--html', html, ...files('x86-debian61-unstable-clock-panic')]).status).toBe(0);
+    const page = readFileSync(html, 'utf8');
+    expect(Number(/data-from-ns="(-?\d+)"/.exec(page)?.[1])).toBeGreaterThanOrEqual(0);
+    expect(page).toContain("boot's <b>printk</b> clock");
+    expect(page).toMatch(/<title>CPU1 online from 0\.597630 s/);
   });
 });
