@@ -12,6 +12,7 @@ import { IpitraceError } from '../store/errors.js';
 import { AnalyzeArgs, processOutput, runAnalyze, type Output } from './analyze.js';
 import { detectOptions } from './detect.js';
 import { inputPaths, validateOptions } from './options.js';
+import { checkOutputPath } from './outputs.js';
 import { buildRecordArgs } from './record-args.js';
 import { findExecutable, runQemu, type RunResult } from './record-run.js';
 
@@ -78,6 +79,10 @@ const cleanLine = (line: string) => line.replace(/[\x00-\x1f\x7f]/g, '').slice(0
 /** Records one boot and analyzes it; returns the exit code. */
 export async function runRecord(args: RecordArgs, out: Output = processOutput): Promise<number> {
   if (!args.command.length) throw new IpitraceError('E_USAGE', 'give the QEMU command after --, e.g. ipitrace record --out run1 -- qemu-system-x86_64 -kernel bzImage ...');
+  // The analysis's output files are checked before QEMU runs, not after a boot of minutes.
+  checkOutputPath(args.junit, '--junit');
+  checkOutputPath(args.html, '--html');
+  checkOutputPath(args.db, '--db');
   const outDir = resolve(args.out ?? defaultOutDir());
   const plan = buildRecordArgs(args.command, outDir);
   const binary = plan.argv[0];

@@ -25,6 +25,8 @@ export const timelineCommand: CommandModule = {
   }).example('$0 timeline --db run.db --boot b1 --from 3.9 --to 4.1 --html zoom.html', 'zoom on a finding at 4.0 s'),
   handler: async (argv) => {
     const args = validateOptions(TimelineArgs, argv);
+    const { checkOutputPath } = await import('./outputs.js');
+    checkOutputPath(args.html, '--html');
     const { detect } = await import('../detect/detect.js');
     const { buildTimeline, renderTimelinePage } = await import('../report/timeline.js');
     const { listBoots } = await import('../replay/replay.js');

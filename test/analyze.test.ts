@@ -23,7 +23,11 @@ const fixture = (name: string) => JSON.parse(readFileSync(join(FIXTURES, name, '
 const files = (name: string) => fixture(name).files.map((f) => relative(ROOT, join(FIXTURES, name, f)));
 
 function run(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20, timeout: 120_000 });
+  return runIn({}, ...args);
+}
+
+function runIn(env: NodeJS.ProcessEnv, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20, timeout: 120_000, env: { ...process.env, ...env } });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -52,7 +56,6 @@ afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-const tempDbs = () => readdirSync(tmpdir()).filter((n) => n.startsWith('ipitrace-analyze-') && !n.startsWith('ipitrace-analyze-test-')).sort();
 
 describe('ipitrace analyze', () => {
   it('ci-offline-async (mixed boot.log + trace): exit 1, ipi-to-offline CPU1->CPU2 and csd-never-released', () => {
@@ -176,7 +179,6 @@ describe('ipitrace analyze', () => {
   }, 120_000);
 
   it('removes its temporary database; --db keeps one that `timeline` can draw', () => {
-    const before = tempDbs();
     const db = join(work, 'kept.db');
     const html = join(work, 'analyze.html');
     const result = run('analyze', '--db', db, '--html', html, ...files('faulty-x86-offline-async'));
@@ -184,8 +186,11 @@ describe('ipitrace analyze', () => {
     expect(result.stdout).toContain(`HTML timeline written to ${html}`);
     expect(readFileSync(html, 'utf8')).toContain('<svg id="timeline"');
     expect(existsSync(db)).toBe(true);
-    expect(run('analyze', '--json', '--html', join(work, 'tmp.html'), ...files('faulty-x86-clean-control')).status).toBe(0);
-    expect(tempDbs()).toEqual(before);
+    // A temporary folder of its own (TMPDIR), so that other analyze runs on the machine do not count.
+    const own = join(work, 'own-tmp');
+    mkdirSync(own);
+    expect(runIn({ TMPDIR: own }, 'analyze', '--json', '--html', join(work, 'tmp.html'), ...files('faulty-x86-clean-control')).status).toBe(0);
+    expect(readdirSync(own)).toEqual([]);
 
     const zoom = join(work, 'zoom.html');
     const timeline = run('timeline', '--db', db, '--from', '3.9', '--to', '4.1', '--html', zoom);

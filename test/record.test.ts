@@ -381,6 +381,12 @@ describe('ipitrace record with a fake QEMU', () => {
     expectOneLineError(missing.stderr, 'QEMU binary not found: qemu-system-nonexistent-arch');
     expect(existsSync(join(work, 'y'))).toBe(false);
 
+    // An output path that cannot be written is refused before QEMU runs (nothing recorded).
+    const badHtml = ipitrace(['record', '--out', join(work, 'z'), '--html', join(work, 'no-dir', 'x.html'), '--', fake, '-append', 'console=ttyS0'], files);
+    expect(badHtml.status).toBe(2);
+    expectOneLineError(badHtml.stderr, '--html');
+    expect(existsSync(join(work, 'z'))).toBe(false);
+
     const failed = ipitrace(['record', '--out', join(work, 'failed'), '--', fake, '-bogus'], { ...files, FAKE_QEMU_MODE: 'fail' });
     expect(failed.status).toBe(2);
     expect(failed.stderr).toContain('-bogus: invalid option');
