@@ -29,26 +29,45 @@ const rank = (f: Finding) => SEVERITIES.indexOf(f.severity) * 100 + (LEAD_ORDER.
 /** Formats a path for display: relative to the working directory when that is shorter. */
 export type PathDisplay = (file: string) => string;
 
-function related(a: Finding, b: Finding): boolean {
-  if (a.boot !== b.boot || a.severity === 'info' || b.severity === 'info') return false;
-  if (a.csd !== null && a.csd === b.csd && a.csd !== '0x0') return true;
-  return a.cpu !== null && a.target_cpu !== null && a.cpu === b.cpu && a.target_cpu === b.target_cpu
-    && (a.func === null || b.func === null || a.func === b.func);
-}
-
 export function groupFindings(findings: Finding[]): Finding[][] {
   const parent = findings.map((_, i) => i);
   const find = (i: number): number => {
     while (parent[i] !== i) i = parent[i] = parent[parent[i]];
     return i;
   };
-  for (let i = 0; i < findings.length; i++) {
-    for (let j = i + 1; j < findings.length; j++) if (related(findings[i], findings[j])) parent[find(j)] = find(i);
-  }
+  const union = (i: number, j: number) => {
+    const a = find(i), b = find(j);
+    if (a !== b) parent[Math.max(a, b)] = Math.min(a, b);
+  };
+  // The transitive closure of related(), by keys in one pass (comparing every pair was quadratic:
+  // 37 s for the 8188 findings of broadcasts to 8192 CPUs): the same csd; or the same sender ->
+  // target pair with the same function, a finding of the pair that names none joining them all.
+  const firstOf = new Map<string, number>();
+  const join = (key: string, i: number) => {
+    const first = firstOf.get(key);
+    if (first === undefined) firstOf.set(key, i);
+    else union(first, i);
+  };
+  findings.forEach((f, i) => {
+    if (f.severity === 'info') return;
+    if (f.csd !== null && f.csd !== '0x0') join(`csd\u0000${f.boot}\u0000${f.csd}`, i);
+    if (f.cpu === null || f.target_cpu === null) return;
+    const pair = `pair\u0000${f.boot}\u0000${f.cpu}\u0000${f.target_cpu}`;
+    join(`${pair}\u0000${f.func === null ? '\u0000' : f.func}`, i);
+    if (f.func === null) join(`${pair}\u0000any`, i);
+  });
+  // A pair with a function-less finding: every function of the pair joins it.
+  findings.forEach((f, i) => {
+    if (f.severity === 'info' || f.cpu === null || f.target_cpu === null || f.func === null) return;
+    const any = firstOf.get(`pair\u0000${f.boot}\u0000${f.cpu}\u0000${f.target_cpu}\u0000any`);
+    if (any !== undefined) union(any, i);
+  });
   const groups = new Map<number, Finding[]>();
   findings.forEach((f, i) => {
     const root = find(i);
-    groups.set(root, [...(groups.get(root) ?? []), f]);
+    const group = groups.get(root);
+    if (group === undefined) groups.set(root, [f]);
+    else group.push(f);
   });
   return [...groups.values()]
     .map((g) => g.sort((a, b) => rank(a) - rank(b) || Number(a.ts_ns ?? Infinity) - Number(b.ts_ns ?? Infinity)))
@@ -81,9 +100,16 @@ function targetStateAt(db: Db, boot: string, cpu: number, ns: number | null): Ta
   return row ?? null;
 }
 
+/** The present count per boot while findingGroups runs: asked once per headline, it read the whole universe each time (8 s for 8188 groups). */
+let presentMemo: Map<string, string | null> | null = null;
+
 function presentList(db: Db, boot: string): string | null {
-  const rows = db.prepare('SELECT cpu FROM cpu_universe WHERE boot = ? AND present = 1 ORDER BY cpu').all(boot) as { cpu: number }[];
-  return rows.length ? `${rows.length} present` : null;
+  const known = presentMemo?.get(boot);
+  if (known !== undefined) return known;
+  const n = (db.prepare('SELECT count(*) AS n FROM cpu_universe WHERE boot = ? AND present = 1').get(boot) as { n: number }).n;
+  const list = n ? `${n} present` : null;
+  presentMemo?.set(boot, list);
+  return list;
 }
 
 const at = (path: string | null, line: number | null, display: PathDisplay) => (path !== null && line !== null ? ` (${display(path)}:${line})` : '');
@@ -127,7 +153,12 @@ export function headline(db: Db, group: Finding[], display: PathDisplay): string
 }
 
 export function findingGroups(db: Db, findings: Finding[], display: PathDisplay): FindingGroup[] {
-  return groupFindings(findings).map((g) => ({
-    boot: g[0].boot, severity: g[0].severity, headline: headline(db, g, display), signature: g[0].signature, findings: g,
-  }));
+  presentMemo = new Map();
+  try {
+    return groupFindings(findings).map((g) => ({
+      boot: g[0].boot, severity: g[0].severity, headline: headline(db, g, display), signature: g[0].signature, findings: g,
+    }));
+  } finally {
+    presentMemo = null;
+  }
 }
