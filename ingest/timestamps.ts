@@ -12,6 +12,8 @@
 
 /** How far ahead of both neighbours a time must be to count as corrupt. */
 const SPIKE_NS = 1_000_000_000;
+/** How many kept times back a spike must be ahead of too (a restart is soon forgotten). */
+const RECENT = 32;
 
 export interface Spike {
   /** Row id (event_id or msg_id) and line of the corrupt time, and the time it takes instead. */
@@ -27,21 +29,37 @@ export class SpikeFinder {
   private middleId = -1;
   private middleLine = 0;
   private middleTs: number | null = null;
+  /** The last RECENT kept times (spikes excluded), a ring: what "times before it" means after a restart. */
+  private readonly recent = new Float64Array(RECENT).fill(Number.NEGATIVE_INFINITY);
+  private recentAt = 0;
   readonly spikes: Spike[] = [];
 
   /** The next row of the sequence that has a time (called for every event: no allocation). */
   push(id: number, line: number, ts: number): void {
     const m = this.middleTs;
-    if (m !== null && this.prev !== null && m - this.prev > SPIKE_NS && m - ts > SPIKE_NS && ts >= this.prev) {
+    // A corrupt digit puts a time far ahead of every time before it. A time between two lagging
+    // neighbours is no spike when earlier rows reached it already: those neighbours are the ones
+    // out of step (an NMI backtrace's lines keep the stale stamp of the CPU that printed them, e.g.
+    // 78.717016 around a 93.960507 "got unstuck" in a 6.3 CSD-lock log).
+    if (m !== null && this.prev !== null && m - this.prev > SPIKE_NS && m - ts > SPIKE_NS && ts >= this.prev && m - this.recentMax() > SPIKE_NS) {
       const replacement = undoubledTime(m, this.prev, ts) ?? this.prev;
       this.spikes.push({ id: this.middleId, line: this.middleLine, replacement });
       this.prev = replacement;
     } else if (m !== null) {
       this.prev = m;
+      this.recent[this.recentAt] = m;
+      this.recentAt = (this.recentAt + 1) % RECENT;
     }
     this.middleId = id;
     this.middleLine = line;
     this.middleTs = ts;
+  }
+
+  /** Only computed for a spike candidate (rare). */
+  private recentMax(): number {
+    let max = Number.NEGATIVE_INFINITY;
+    for (const t of this.recent) if (t > max) max = t;
+    return max;
   }
 }
 

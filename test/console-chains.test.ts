@@ -44,6 +44,30 @@ describe('CSD-lock episodes from the console', () => {
   });
 });
 
+describe('seven waiters on one CPU (6.3)', () => {
+  it('each episode is released after the wait the kernel printed (15 s) plus the time to "got unstuck"', async () => {
+    // test/data/lkml-6.3-seven-csd-waiters.log: the csd, NMI and CPU3 lines of the first log in Imran
+    // Khan's "[RFC PATCH 0/2] smp: Reduce logging due to dump_stack of CSD waiters" (lkml, 28 Apr 2023,
+    // Message-ID <20230428170006.1241472-1-imran.f.khan@oracle.com>), in their order, most waiter stacks
+    // and register lines left out. CPUs 0-2 and 4-7 wait for CPU3, which spins with interrupts off
+    // (irq_disabling_thread); CPU3's own lines carry a stale stamp (78.717016). Each lock's last
+    // "Continued" says 15.0 s; each got unstuck about 0.24 s later.
+    const db = openWritable(':memory:');
+    await ingestFiles(db, [join(import.meta.dirname, 'data', 'lkml-6.3-seven-csd-waiters.log')], { boot: 'b' });
+    const f = detect(db).filter((x) => x.detector === 'kernel-reported' && x.severity !== 'info');
+    expect(f.map((x) => `${x.severity} ${x.cpu}->${x.target_cpu}`).sort())
+      .toEqual(['warning 0->3', 'warning 1->3', 'warning 2->3', 'warning 4->3', 'warning 5->3', 'warning 6->3', 'warning 7->3']);
+    const waits = db.prepare("SELECT seq, released_after_ns FROM csd_episodes WHERE origin = 'csd_debug' ORDER BY seq").all() as
+      { seq: number; released_after_ns: number }[];
+    // #2 (CPU4): 15000009824 ns at 93.716153, unstuck at 93.960507: 15.244363824 s.
+    expect(waits.find((w) => w.seq === 2)?.released_after_ns).toBe(15_000_009_824 + 244_354_000);
+    for (const w of waits) expect(w.released_after_ns / 1e9, `lock #${w.seq}`).toBeGreaterThan(15.2);
+    for (const x of f) expect(x.message).toMatch(/released after 15\.2 s/);
+    // CPU3's NMI backtrace: interrupts off (EFLAGS 00000087), in irq_disabling_thread.
+    expect(f[0].message).toContain('CPU3 runs delay_tsc with interrupts off');
+  });
+});
+
 describe('csdlock_debug=ext history (5.12-6.1)', () => {
   // Hand-made in the kernel's format (kernel/smp.c csd_lock_print_extended: "\tcsd: cnt(%07x): %04x->%04x %s"):
   // the steps share one counter, so a higher count is later.
