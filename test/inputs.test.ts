@@ -12,7 +12,8 @@ import { ingestFiles, type FileOutcome } from '../ingest/ingest.js';
 import { splitLines } from '../ingest/lines.js';
 import { looksBinary } from '../ingest/input.js';
 import { openWritable, type Db } from '../store/db.js';
-import { detect } from '../detect/detect.js';
+import { detect, type Finding } from '../detect/detect.js';
+import { groupFindings } from '../detect/groups.js';
 import { buildTimeline, renderTimelinePage } from '../report/timeline.js';
 import Database from 'better-sqlite3';
 import { ipitrace } from './helpers/cli.js';
@@ -145,6 +146,26 @@ describe('item 4: cost linear in the number of CPUs, no recursion over data', ()
     // Quadratic, detect took 40 s for 300 broadcasts and the HTML overflowed the stack; linear, ~1 s
     // unloaded (the bound allows for a machine 10 times oversubscribed).
     expect(performance.now() - started).toBeLessThan(20_000);
+  });
+});
+
+describe('item 4: finding groups in linear time', () => {
+  const finding = (n: number, fields: Partial<Finding>): Finding => ({
+    detector: 'ipi-to-nonexistent', severity: 'error', boot: 'b', ts_ns: n, cpu: 0, target_cpu: n, csd: null, func: null,
+    title: '', message: '', evidence: [], signature: `s${n}`, ...fields,
+  });
+
+  it('20,000 findings to distinct targets stay 20,000 groups, fast; a pair joins through a finding without function', () => {
+    const many = Array.from({ length: 20_000 }, (_, n) => finding(n, {}));
+    const started = performance.now();
+    expect(groupFindings(many)).toHaveLength(20_000);
+    // Comparing every pair took 37 s for 8188; by keys, milliseconds.
+    expect(performance.now() - started).toBeLessThan(5_000);
+    const pair = [finding(1, { target_cpu: 2, func: 'a' }), finding(2, { target_cpu: 2, func: 'b' }), finding(3, { target_cpu: 2 })];
+    expect(groupFindings(pair)).toHaveLength(1);
+    expect(groupFindings(pair.slice(0, 2))).toHaveLength(2);
+    const csd = [finding(1, { csd: '0xff', cpu: 1 }), finding(2, { csd: '0xff', cpu: 3 }), finding(3, { csd: '0x0', cpu: 5 }), finding(4, { csd: '0x0', cpu: 6 })];
+    expect(groupFindings(csd).map((g) => g.length).sort()).toEqual([1, 1, 2]);
   });
 });
 
