@@ -3,6 +3,7 @@
 // the findings. Times are seconds of the boot's reference clock (clock_offsets.ref_clock).
 import type { Finding } from '../detect/detect.js';
 import { displayShiftNs } from '../detect/groups.js';
+import { displayPath } from './style.js';
 import { formatCpuList } from '../parsers/patterns.js';
 import type { Db } from '../store/db.js';
 
@@ -205,7 +206,8 @@ export function formatSummaryText(s: BootSummary): string[] {
     const shown = s.cpus.transitions.slice(0, MAX_TRANSITIONS);
     if (shown.length) out.push('  hotplug transitions:');
     for (const t of shown) {
-      out.push(`    ${t.at_s.toFixed(6).padStart(12)} s  ${cpuName(t.cpu).padEnd(6)} ${t.state.padEnd(10)} ${t.evidence ?? ''} (${t.basis})`);
+      const where = t.evidence === null ? '' : t.evidence.replace(/^(.*):(\d+)$/, (_m, path: string, line: string) => `${displayPath(path)}:${line}`);
+      out.push(`    ${t.at_s.toFixed(6).padStart(12)} s  ${cpuName(t.cpu).padEnd(6)} ${t.state.padEnd(10)} ${where} (${t.basis})`);
     }
     if (s.cpus.transitions.length > shown.length) out.push(`    ... ${s.cpus.transitions.length - shown.length} more (--json lists all)`);
     if (s.pairs.length === 0 && s.received.length > 0) {

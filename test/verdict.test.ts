@@ -198,6 +198,8 @@ describe('the answer first', () => {
     const sub = join(ROOT, 'fixtures');
     const r = run(['analyze', ...files('faulty-x86-ci-offline-async').map((f) => join(ROOT, f))], {}, sub);
     expect(r.stdout.split('\n')[0]).toContain('(faulty-x86-ci-offline-async/trace.txt.gz:1466)');
+    expect(r.stdout).not.toContain(ROOT);
+    expect(r.stdout).toMatch(/ offline +faulty-x86-ci-offline-async\/trace\.txt\.gz:1466 \(cpuhp\)/);
   });
 
   it('colour on a terminal or FORCE_COLOR, none when piped or with NO_COLOR', () => {
