@@ -15,7 +15,7 @@ interface FrameRule {
 
 /** Map of register names to the frame info they give. */
 const REG_INFO: Record<string, FrameRule['info']> = {
-  pc: 'pc', epc: 'pc', PC: 'pc', lr: 'lr', ra: 'lr', LR: 'lr', RIP: 'rip', EIP: 'rip',
+  pc: 'pc', epc: 'pc', PC: 'pc', NIP: 'pc', lr: 'lr', ra: 'lr', LR: 'lr', RIP: 'rip', EIP: 'rip',
 };
 
 const FRAME_RULES: FrameRule[] = [
@@ -42,6 +42,17 @@ const FRAME_RULES: FrameRule[] = [
   {
     info: 'frame', opens: true,
     pattern: new RegExp(`^\\s*(?:<[A-Z]+>\\s+)?\\[<[0-9a-f]+>\\] (?<unreliable>\\? )?(?<func>${SYM})${OFF}`),
+  },
+  // [c000003fe566ba90] [c0000000001d59f0] smp_call_function_many+0x340/0x450               (powerpc: stack
+  // [c000003fe566ba50] [c00000000004876c] arch_send_call_function_ipi_mask+0x4c/0x130 (unreliable)    pointer, pc)
+  {
+    info: 'frame', opens: true,
+    pattern: new RegExp(`^\\s*\\[[0-9a-f]{8,16}\\] \\[[0-9a-f]{8,16}\\] (?<func>${SYM})${OFF}(?<unreliable> \\(unreliable\\))?`),
+  },
+  // NIP [c0000000001d5a28] smp_call_function_many+0x318/0x450        LR [c0000000001d59f0] ...   (powerpc)
+  {
+    info: 'pc', opens: true,
+    pattern: new RegExp(`^\\s*(?<reg>NIP|LR) \\[[0-9a-f]+\\] (?<func>${SYM})${OFF}`),
   },
   // [<c0110f54>] (smp_call_function_many) from [<c0111004>] (smp_call_function+0x34/0x3c)   (arm32, old)
   {
@@ -81,6 +92,8 @@ const TRACE_CONTINUATION = new RegExp([
   String.raw`^\s*Code: `,
   String.raw`^\s*[0-9a-f]{4,}:\s`,
   String.raw`^\s*Exception stack\(`,
+  String.raw`^\s*--- interrupt: [0-9a-f]+ at `,
+  String.raw`^\s*(?:Instruction dump:|LR = )`,
   String.raw`^\s*(?:\? )?(?:\[<[0-9a-f]+>\] )?0x[0-9a-f]+\s*$`,
   String.raw`^\s*[0-9a-f]{8,16}(?:\s+[0-9a-f]{8,16})*\s*$`,
 ].join('|'));

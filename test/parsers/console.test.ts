@@ -456,6 +456,21 @@ describe('stack traces', () => {
     ]);
   });
 
+  it('powerpc: [sp] [pc] frames, "(unreliable)" frames apart, the interrupt marker inside the trace', () => {
+    // github open-power/op-build#2035 ("smp_call_function_single/many core hang issue with stop4 alone")
+    expectSequence([
+      '[12469.236833] [c000003fe566b730] [c000000000024d0c] timer_interrupt+0x9c/0xe0',
+      '[12469.236841] --- interrupt: 901 at doorbell_global_ipi+0x34/0x50',
+      '[12469.236841]     LR = arch_send_call_function_ipi_mask+0x120/0x130',
+      '[12469.236843] [c000003fe566ba50] [c00000000004876c] arch_send_call_function_ipi_mask+0x4c/0x130 (unreliable)',
+      '[12469.236846] [c000003fe566ba90] [c0000000001d59f0] smp_call_function_many+0x340/0x450',
+      '[12469.236849] [c000003fe566bb00] [c000000000075f18] pmdp_invalidate+0x98/0xe0',
+    ], [
+      F('timer_interrupt', null), null, null, F('arch_send_call_function_ipi_mask', null, U),
+      F('smp_call_function_many', null), F('pmdp_invalidate', null),
+    ]);
+  });
+
   it('arm64 syzkaller: symbolized pc/lr and inlined frames', () => {
     // external/syzkaller-guilty59-arm64-csd_lock_wait.log lines 13-21, 31-35 (no printk stamps)
     expectSequence([
