@@ -22,11 +22,17 @@ export function safeText(text: string): string {
   return CONTROLS.test(text) ? text.replace(CONTROLS, escapeChar) : text;
 }
 
-/** Whole lines of text: as safeText, but line ends (\n) and tabs stay. */
+/** Line ends (\n, and the \r of a serial console's \r\n) and tabs: harmless, kept by safeLines and safeOutput. */
+function keeps(text: string, at: number): boolean {
+  const char = text[at];
+  return char === '\n' || char === '\t' || (char === '\r' && text[at + 1] === '\n');
+}
+
+/** Whole lines of text: as safeText, but line ends (\n, \r\n) and tabs stay; a lone CR is escaped. */
 export function safeLines(text: string): string {
   CONTROLS.lastIndex = 0;
   if (!CONTROLS.test(text)) return text;
-  return text.replace(CONTROLS, (char) => (char === '\n' || char === '\t' ? char : escapeChar(char)));
+  return text.replace(CONTROLS, (char, at: number) => (keeps(text, at) ? char : escapeChar(char)));
 }
 
 /**
@@ -51,7 +57,7 @@ export function safeOutput(text: string, own = true): string {
     const at = match.index;
     const char = match[0];
     out += text.slice(from, at);
-    if (char === '\n' || char === '\t') {
+    if (keeps(text, at)) {
       out += char;
       from = at + 1;
       continue;
@@ -80,6 +86,14 @@ export function guardStream(stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv =
   const force = env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '' && env.FORCE_COLOR !== '0';
   const own = stream.isTTY === true || force;
   const write = stream.write.bind(stream) as (chunk: unknown, ...rest: unknown[]) => boolean;
-  stream.write = ((chunk: unknown, ...rest: unknown[]) =>
-    write(typeof chunk === 'string' ? safeOutput(chunk, own) : chunk, ...rest)) as typeof stream.write;
+  // A CR that ends one write may be the first half of a CRLF split across two (a console echoed as
+  // it comes): it waits for the next write to tell.
+  let heldCr = '';
+  stream.write = ((chunk: unknown, ...rest: unknown[]) => {
+    if (typeof chunk !== 'string') return write(chunk, ...rest);
+    let text = heldCr + chunk;
+    heldCr = text.endsWith('\r') ? '\r' : '';
+    if (heldCr) text = text.slice(0, -1);
+    return write(safeOutput(text, own), ...rest);
+  }) as typeof stream.write;
 }

@@ -167,6 +167,8 @@ describe('15. no terminal control sequence from a log reaches the output', () =>
     expect(safeOutput('a\n\tb \u001b[1;31mERROR\u001b[0m\r\u001b[K')).toBe('a\n\tb \u001b[1;31mERROR\u001b[0m\r\u001b[K');
     expect(safeOutput('\u001b]52;c;x\u0007 \u001b[8m \u001b[2J')).toBe('\\u001b]52;c;x\\u0007 \\u001b[8m \\u001b[2J');
     expect(JSON.parse(safeOutput(JSON.stringify({ v: '\u009b\u2028' })))).toEqual({ v: '\u009b\u2028' });
+    // A serial console's CRLF line ends stay (record shows the console as it grows); a lone CR does not.
+    expect(safeOutput('a\r\nb\rc\r', false)).toBe('a\r\nb\\u000dc\\u000d');
     // Piped: ipitrace colours nothing, so nothing passes.
     expect(safeOutput('\u001b[1;31mERROR\u001b[0m\n', false)).toBe('\\u001b[1;31mERROR\\u001b[0m\n');
   });
