@@ -4,6 +4,7 @@ export const TIMELINE_CSS = `
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:16px 24px;color:#1d2430;background:#fff}
 h1{font-size:20px;margin:0 0 8px}h2{font-size:17px;margin:18px 0 4px}h3{font-size:15px;margin:14px 0 4px}
 code{font:12.5px/1.3 ui-monospace,"DejaVu Sans Mono",monospace;background:#f1f3f6;padding:1px 4px;border-radius:3px}
+.verdict{margin:4px 0;padding:6px 10px;font-weight:600;border-left:4px solid #c1121f;background:#fbf3f3}.verdict.sev-warning{border-color:#e07a00;background:#fdf6ec}
 .meta{margin:2px 0;color:#3d4656}.note{margin:6px 0;padding:6px 10px;background:#fff6e0;border-left:4px solid #e0a100}
 .legend{display:flex;flex-wrap:wrap;gap:4px 16px;margin:8px 0;font-size:13px;color:#3d4656}
 .legend span{display:inline-flex;align-items:center;gap:6px}

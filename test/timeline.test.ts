@@ -106,6 +106,9 @@ describe('timeline HTML (no browser)', () => {
     for (const l of labels) {
       for (const [cx, cy] of rings) expect(Math.abs(cy - l.y + 4) < 14 && cx > l.x - 12 && cx < l.x + l.w + 12).toBe(false);
     }
+    // The answer first: analyze's verdict line (fixture.json: CPU1 queues to offline CPU2) above the timeline.
+    expect(html).toMatch(/<p class="verdict sev-error"><b>ERROR<\/b> CPU1 queued ipi_fault_func to CPU2, which had gone offline at [\d.]+ s/);
+    expect(html.indexOf('<p class="verdict')).toBeLessThan(html.indexOf('<svg id="timeline"'));
     const listed = (html.match(/<li id="finding-\d+"/g) ?? []).length;
     expect(html).toContain(`<h2>boot ${BOOT}: ${listed} findings</h2>`);
   });
