@@ -1,8 +1,7 @@
-// Compressed inputs, recognised by their magic bytes (never by name): gzip, bzip2, xz and zstd are
-// decoded by the system's own tool (`gzip -dc`, `bzip2 -dc`, `xz -dc`, `zstd -dc`) in a child
-// process, which runs on another core and says exactly what is wrong with a damaged file (cut short,
-// trailing garbage); gzip falls back to Node's zlib where no `gzip` is installed. Other archive
-// formats are refused by name. A stream that is cut or damaged part-way keeps what was decoded
+// Compressed inputs, recognised by their magic bytes (never by name): gzip by Node's zlib in this
+// process; bzip2, xz and zstd by the system's own tool (`bzip2 -dc`, `xz -dc`, `zstd -dc`) in a child
+// process (no npm dependency: the tools are on every Linux, and say exactly what is wrong with a
+// damaged file). Other archive formats are refused by name. A stream that is cut or damaged part-way keeps what was decoded
 // before the damage, like a cut plain file, and says so (a note the reader turns into a stat).
 import { spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
@@ -111,8 +110,20 @@ async function pump(raw: AsyncIterable<Buffer>, sink: Writable, onError: (error:
   }
 }
 
-/** What a decoder yields: decoded chunks; `notes` gets what was wrong with a stream that was still read. */
-export async function* decompress(kind: Compression, raw: AsyncIterable<Buffer>, name: string, notes: InputNote[]): AsyncGenerator<Buffer> {
+/** A fresh stream of an input's raw bytes from its start (regular files), or null (stdin, pipes). */
+export type Reopen = (() => Readable) | null;
+
+/**
+ * What a decoder yields: decoded chunks; `notes` gets what was wrong with a stream that was still
+ * read. gzip is decoded in this process (Node's zlib, no process hand-off on the hot path); the
+ * others by their tool.
+ */
+export function decompress(kind: Compression, raw: AsyncIterable<Buffer>, name: string, notes: InputNote[], reopen: Reopen): AsyncGenerator<Buffer> {
+  return kind === 'gzip' ? gunzipInProcess(raw, name, notes, reopen) : toolDecode(kind, raw, name, notes, 0);
+}
+
+/** Decodes with the system tool, the first `skip` decoded bytes left out. */
+async function* toolDecode(kind: Compression, raw: AsyncIterable<Buffer>, name: string, notes: InputNote[], skip: number): AsyncGenerator<Buffer> {
   const tool = TOOLS[kind];
   const child = spawn(tool, ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
   const spawned = await new Promise<boolean>((resolve) => {
@@ -120,10 +131,6 @@ export async function* decompress(kind: Compression, raw: AsyncIterable<Buffer>,
     child.once('error', () => resolve(false));
   });
   if (!spawned) {
-    if (kind === 'gzip') {
-      yield* gunzipInProcess(raw, name, notes);
-      return;
-    }
     throw new IpitraceError('E_INPUT_UNSUPPORTED', `${name}: ${kind}-compressed, and no '${tool}' program to decode it (decompress it first)`);
   }
   let stderr = '';
@@ -139,7 +146,8 @@ export async function* decompress(kind: Compression, raw: AsyncIterable<Buffer>,
   try {
     for await (const chunk of chunksOf(child.stdout)) {
       decoded += chunk.length;
-      yield chunk;
+      if (decoded <= skip) continue;
+      yield decoded - chunk.length < skip ? chunk.subarray(skip - (decoded - chunk.length)) : chunk;
     }
     complete = true;
   } finally {
@@ -166,8 +174,12 @@ function toolMessage(stderr: string, tool: string): string {
     .filter((l) => l !== '').join('; ').slice(0, 200);
 }
 
-/** gzip in this process (Node's zlib), where the system has no `gzip`. */
-async function* gunzipInProcess(raw: AsyncIterable<Buffer>, name: string, notes: InputNote[]): AsyncGenerator<Buffer> {
+/**
+ * gzip in this process (Node's zlib). zlib stops at bytes after a member that are no member
+ * (trailing garbage) and gives no output for the block it was decoding then: for a regular file
+ * the system's `gzip` decodes it again, exactly, from where zlib's output ended.
+ */
+async function* gunzipInProcess(raw: AsyncIterable<Buffer>, name: string, notes: InputNote[], reopen: Reopen): AsyncGenerator<Buffer> {
   const gunzip = createGunzip({ chunkSize: CHUNK });
   let readError: Error | null = null;
   const pumping = pump(raw, gunzip, (error) => { readError = error; gunzip.destroy(error); });
@@ -180,11 +192,24 @@ async function* gunzipInProcess(raw: AsyncIterable<Buffer>, name: string, notes:
   } catch (error) {
     if (readError !== null) throw readError;
     const message = (error as Error).message;
-    if (decoded === 0) throw new IpitraceError('E_INPUT_CORRUPT', `${name}: corrupt gzip data: ${message}`);
-    // zlib stops at a second member's bad header: trailing garbage, the data before it complete
-    // but for the output of the last block written (Node's zlib gives no output with the error).
+    // A bad header after the first (checked) one: what follows a member is no member. With the whole
+    // file in one write, zlib gives no output at all then.
     const garbage = message === 'incorrect header check' || message === 'unknown compression method';
-    notes.push({ name: garbage ? 'input_trailing_garbage' : 'input_truncated', key: `gzip: ${message}` });
+    if (decoded === 0 && !(garbage && reopen !== null)) throw new IpitraceError('E_INPUT_CORRUPT', `${name}: corrupt gzip data: ${message}`);
+    if (!garbage) {
+      notes.push({ name: 'input_truncated', key: `gzip: ${message}` });
+    } else if (reopen === null) {
+      notes.push({ name: 'input_trailing_garbage', key: 'gzip: bytes after the stream ignored (the last block before them may be lost: read from a pipe)' });
+    } else {
+      const toolNotes: InputNote[] = [];
+      try {
+        yield* toolDecode('gzip', chunksOf(reopen()), name, toolNotes, decoded);
+        notes.push({ name: 'input_trailing_garbage', key: 'gzip: bytes after the stream ignored' });
+      } catch (retry) {
+        if (!(retry instanceof IpitraceError && retry.code === 'E_INPUT_UNSUPPORTED')) throw retry;
+        notes.push({ name: 'input_trailing_garbage', key: 'gzip: bytes after the stream ignored (the last block before them may be lost: no gzip program)' });
+      }
+    }
   }
   await pumping;
 }

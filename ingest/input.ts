@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { IpitraceError } from '../store/errors.js';
-import { chunksOf, decompress, MAGIC_BYTES, sniffCompression, type InputNote } from './decompress.js';
+import { chunksOf, decompress, MAGIC_BYTES, sniffCompression, type InputNote, type Reopen } from './decompress.js';
 import { MAX_LINE_CHARS } from '../parsers/reader.js';
 import { GIVE_UP_CHARS, splitLines } from './lines.js';
 
@@ -53,9 +53,10 @@ export interface OpenedInput {
 
 /** Checks the path and opens it. Throws IpitraceError with a one-line message naming the path. */
 export function openInput(path: string, options: InputOptions = {}): OpenedInput {
-  if (path === '-') return decode(process.stdin, null, 'stdin', options);
+  if (path === '-') return decode(process.stdin, null, 'stdin', options, null);
   const size = inputSize(path);
-  return decode(createReadStream(path, { highWaterMark: READ_CHUNK }), size, path, options);
+  const reopen = size === null ? null : () => createReadStream(path, { highWaterMark: READ_CHUNK });
+  return decode(createReadStream(path, { highWaterMark: READ_CHUNK }), size, path, options, reopen);
 }
 
 /**
@@ -116,7 +117,7 @@ export const isTraceDat = (head: Buffer): boolean => head.length >= TRACE_DAT_MA
 /** Bytes of decoded text the binary sniff looks at. */
 const SNIFF_BYTES = 4096;
 
-function decode(raw: Readable, size: number | null, name: string, options: InputOptions): OpenedInput {
+function decode(raw: Readable, size: number | null, name: string, options: InputOptions, reopen: Reopen): OpenedInput {
   const hash = createHash('sha256');
   let bytes = 0;
   const notes: InputNote[] = [];
@@ -140,7 +141,7 @@ function decode(raw: Readable, size: number | null, name: string, options: Input
         `${name}: a binary trace-cmd file (trace.dat), not text; convert it first: trace-cmd report -i ${name} > trace.txt`);
     }
     const compression = sniffCompression(head.bytes, name);
-    const chunks = compression === null ? head.all : decompress(compression, head.all, name, notes);
+    const chunks = compression === null ? head.all : decompress(compression, head.all, name, notes, reopen);
     const limit = options.maxInputSize ?? (compression !== null && size !== null
       ? Math.max(MIN_COMPRESSED_LIMIT, COMPRESSED_RATIO * size)
       : size === null ? DEFAULT_MAX_STREAM_BYTES : 0);
