@@ -40,6 +40,8 @@ export function writeEpisodes(db: Db, model: BootModel): void {
   const bySeq = new Map<string, Episode>();
   let lockup: { episode: Episode; line: number; frames: string[] } | null = null;
   const resends = new Map<string, Report>();
+  /** Sources whose kernel has panicked: smp_send_stop takes the other CPUs offline then. */
+  const panicked = new Set<number>();
   const hotplug = new LineOrderHotplug();
   let warning: { report: Report; line: number; sourceId: number } | null = null;
 
@@ -176,11 +178,23 @@ export function writeEpisodes(db: Db, model: BootModel): void {
           // message, printed just before its "WARNING: CPU: S" line, which names the sender.
           const message = [...reports].reverse().find((r) => r.kind === 'resched_offline' && r.sourceId === m.source_id
             && m.line - (r.lastLine ?? 0) <= 3 && r.cpu === null);
+          // The same WARN's report repeats its WARNING line at its end (4.x): no second finding.
+          const same = [...reports].reverse().find((r) => r.kind === 'resched_offline' && r.sourceId === m.source_id
+            && r.cpu === m.cpu && r.func === m.func && m.line - (r.lastLine ?? 0) <= STACK_LINES);
           if (message) {
             message.cpu = m.cpu;
             message.func = m.func;
             message.evidence.push(at);
+            message.lastLine = m.line;
             message.message = `CPU${m.cpu} sent a reschedule IPI to offline CPU${message.target} (${m.func}, ${m.info}): the kernel warned and dropped it; not a cross-call, nothing waits on it`;
+            if (panicked.has(m.source_id)) {
+              // After a panic smp_send_stop has taken the other CPUs offline on purpose (later kernels
+              // no longer warn then): context, not a fault.
+              message.severity = 'info';
+              message.message += '; after the kernel panicked, when smp_send_stop had taken the other CPUs offline';
+            }
+          } else if (same) {
+            same.lastLine = m.line;
           } else {
             const offline = hotplug.offlineTarget(m.source_id);
             reports.push({
@@ -226,6 +240,7 @@ export function writeEpisodes(db: Db, model: BootModel): void {
       case 'panic':
       case 'bug':
       case 'oops':
+        if (m.kind === 'panic') panicked.add(m.source_id);
         if (!(m.info ?? '').startsWith('end: ')) {
           reports.push({ kind: m.kind, severity: 'info', ts, cpu: m.cpu, target: null, func: m.func,
             message: `${m.kind === 'bug' ? 'kernel BUG' : m.kind}: ${m.text.trim()}`, evidence: [at] });
