@@ -340,6 +340,29 @@ describe('detectors on hand-made sequences', () => {
     expect(all.map((x) => `${x.severity} ${x.cpu}->${x.target_cpu}`)).toEqual(['warning 0->1']);
   });
 
+  it('kernel-reported: a reschedule IPI after a panic (CPUs stopped on purpose) is context, one finding for its WARN', async () => {
+    // lkml, Ville Syrjala's 4.17-rc5 x86-32 log (Dell Latitude E5410): after "end Kernel panic", kick_ilb
+    // sends a reschedule to CPU2, which smp_send_stop took offline; the WARNING line repeats at the end.
+    const console_ = [
+      '[    1.929799] Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)',
+      '[    1.938048] CPU: 0 PID: 1 Comm: swapper/0 Not tainted 4.17.0-rc5-elk+ #146',
+      '[    1.990512] ---[ end Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0) ]---',
+      '[    1.999976] ------------[ cut here ]------------',
+      '[    2.004583] sched: Unexpected reschedule of offline CPU#2!',
+      '[    2.010063] WARNING: CPU: 0 PID: 1 at ../arch/x86/kernel/smp.c:128 native_smp_send_reschedule+0x2b/0x40',
+      '[    2.036641] EIP: native_smp_send_reschedule+0x2b/0x40',
+      '[    2.041680] EFLAGS: 00210086 CPU: 0',
+      '[    2.069306] Call Trace:',
+      '[    2.071749]  kick_ilb+0x80/0x90',
+      '[    2.074884]  trigger_load_balance+0x108/0x370',
+      '[    2.230149] WARNING: CPU: 0 PID: 1 at ../arch/x86/kernel/smp.c:128 native_smp_send_reschedule+0x2b/0x40',
+      '[    2.239522] ---[ end trace 36642faeb7bb25ab ]---', ''].join('\n');
+    const all = await findingsOf({ 'console.log': console_ }, {}, true);
+    expect(all.filter((x) => x.severity !== 'info')).toEqual([]);
+    expect(all.filter((x) => x.title.startsWith('reschedule')).map((x) => `${x.severity} ${x.cpu}->${x.target_cpu}: ${x.title}`))
+      .toEqual(['info 0->2: reschedule IPI to offline CPU2 from CPU0']);
+  });
+
   it('kernel-reported: a reschedule IPI to an offline CPU is one finding, sender -> target, not a cross-call', async () => {
     // x86 native_smp_send_reschedule: WARN(1, "sched: Unexpected reschedule of offline CPU#%d!\n", cpu)
     // prints the message, then the WARNING line that names the sending CPU.
