@@ -4,6 +4,11 @@
 // outgoing CPU, which leaves cpu_online_mask and flushes its call-single queue (CPU_DYING); after
 // takedown_cpu returns the CPU is dead. Bring-up: steps run with target > step; the CPU is online
 // once the bring-up step (bringup_cpu / cpuhp_bringup_ap) returns or it records its first event.
+// The states follow cpu_online_mask: the AP sets itself online (set_cpu_online(true)) early in its
+// bring-up, untraced, so 'coming_up' is a window in which it joins the mask; take_cpu_down clears it
+// on the outgoing CPU, untraced, so 'dying' is a window in which it leaves. Tracepoints only fire on
+// a CPU in the mask (include/linux/tracepoint.h): a CPU's own event proves it online, which fills in
+// hotplug steps a lossy trace (LOST EVENTS, an oops dump's windows) did not keep.
 
 /** Every hotplug state, in the order a CPU goes round them. */
 export const CPU_STATES = ['online', 'going_down', 'dying', 'offline', 'coming_up'] as const;

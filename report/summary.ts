@@ -163,9 +163,17 @@ export function summarizeBoot(db: Db, boot: string, findings: Finding[]): BootSu
 export function qemuSummary(db: Db, boot: string): QemuSummary | null {
   const sends = (db.prepare('SELECT count(*) AS n FROM qemu_sends WHERE boot = ?').get(boot) as { n: number }).n;
   if (sends === 0) return null;
-  const links = db.prepare(`SELECT count(*) AS n, count(qemu_event_id) AS linked,
-      (SELECT method FROM qemu_links WHERE boot = :boot AND method IS NOT NULL GROUP BY method ORDER BY count(*) DESC LIMIT 1) AS method
-    FROM qemu_links WHERE boot = :boot`).get({ boot }) as { n: number; linked: number; method: string | null };
+  const method = `(SELECT method FROM qemu_links WHERE boot = :boot AND method IS NOT NULL GROUP BY method ORDER BY count(*) DESC LIMIT 1) AS method`;
+  // arm kernels trace one IPI twice (ipi_send_cpu, then ipi_raise: ipi_sends.repeats_event_id): one IPI
+  // is one guest send, linked when either of its rows is.
+  const repeats = db.prepare('SELECT 1 FROM ipi_sends WHERE boot = ? AND repeats_event_id IS NOT NULL LIMIT 1').get(boot) !== undefined;
+  const links = (repeats
+    ? db.prepare(`SELECT count(*) AS n, coalesce(sum(linked), 0) AS linked, ${method} FROM (
+        SELECT coalesce(p.repeats_event_id, l.guest_event_id) AS ipi, l.target_cpu, max(l.qemu_event_id IS NOT NULL) AS linked
+          FROM qemu_links l LEFT JOIN ipi_sends p ON p.boot = l.boot AND p.event_id = l.guest_event_id AND p.target_cpu = l.target_cpu
+         WHERE l.boot = :boot GROUP BY 1, 2)`)
+    : db.prepare(`SELECT count(*) AS n, count(qemu_event_id) AS linked, ${method} FROM qemu_links WHERE boot = :boot`))
+    .get({ boot }) as { n: number; linked: number; method: string | null };
   const clock = db.prepare("SELECT offset_ns, drift_ppm, spread_ns FROM clock_offsets WHERE boot = ? AND clock = 'qemu-host'").get(boot) as
     { offset_ns: number; drift_ppm: number | null; spread_ns: number | null } | undefined;
   return {

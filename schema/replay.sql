@@ -150,7 +150,10 @@ CREATE TABLE IF NOT EXISTS csd_lifecycle (
 
 -- Every queued csd's callback that ran (csd_function_entry naming a csd, not a local call) on a CPU
 -- that cpu_states has offline then: the interval in force is the last to start before the entry.
--- The dying CPU's own CPU_DYING flush runs in 'dying', so it is not here.
+-- The dying CPU's own CPU_DYING flush runs in 'dying', so it is not here. Tracepoints do not fire on
+-- a CPU outside cpu_online_mask, and replay takes a CPU's own event as proof that it is online, so
+-- a row here means the replayed states were off (the kernel's "IPI on offline CPU" WARN, in
+-- console_reports, is what shows a callback run on an offline CPU).
 CREATE TABLE IF NOT EXISTS offline_callbacks (
   boot             TEXT    NOT NULL,
   -- The csd_function_entry event (events.event_id: its csd and func are there), listed once when
