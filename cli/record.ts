@@ -115,6 +115,10 @@ export async function runRecord(args: RecordArgs, out: Output = processOutput): 
     .filter((f): f is string => f !== null)
     .map((f) => resolve(f))
     .filter(nonEmpty);
+  const consoleFile = plan.outputs.console && resolve(plan.outputs.console);
+  if (consoleFile && !nonEmpty(consoleFile)) {
+    say(`the guest printed nothing on the serial console (${consoleFile} is empty): is console=ttyS0 (x86) or console=ttyAMA0 (arm) on -append, and did the kernel start?`);
+  }
   if (!args.analyze) {
     say(`not analyzed (--no-analyze); files: ${files.join(' ') || 'none'}`);
     return 0;

@@ -254,7 +254,8 @@ if (serial && serial.startsWith('chardev:')) {
 const read = (file) => zlib.gunzipSync(fs.readFileSync(file)).toString('latin1');
 let text = read(process.env.FAKE_CONSOLE);
 const lines = Number(process.env.FAKE_CONSOLE_LINES || 0);
-if (lines) text = text.split('\\n').slice(0, lines).join('\\n') + '\\n';
+if (process.env.FAKE_CONSOLE_EMPTY) text = '';
+if (lines && text) text = text.split('\\n').slice(0, lines).join('\\n') + '\\n';
 if (consoleFile) fs.writeFileSync(consoleFile, text, 'latin1');
 if (toStdout) process.stdout.write(text.slice(0, 2000));
 const log = opt('-D').pop();
@@ -360,6 +361,14 @@ describe('ipitrace record with a fake QEMU', () => {
     expect(rec.stdout).toContain('== boot hung ');
     expect(rec.stdout).toContain('ERROR kernel-reported: CSD lock never released: CPU1 waits for CPU2 (ipi_fault_func)');
     expect(rec.stdout).not.toContain('ipi-to-offline');
+  }, 60_000);
+
+  it('a boot that printed nothing on its console: said so, and only what QEMU logged is analyzed', () => {
+    const dir = join(work, 'silent');
+    const rec = ipitrace(['record', '--out', dir, '--', fake, '-append', 'console=ttyS0'], { ...files, FAKE_CONSOLE_EMPTY: '1' });
+    expect(rec.stderr).toContain(`the guest printed nothing on the serial console (${join(dir, 'console.log')} is empty)`);
+    expect([0, 1]).toContain(rec.status);
+    expect(rec.stdout).toContain("cannot tell: no guest console or ftrace: only QEMU's view");
   }, 60_000);
 
   it('a QEMU that ignores SIGTERM is killed after --kill-after, and still analyzed', () => {
