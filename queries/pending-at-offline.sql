@@ -7,7 +7,8 @@
 -- Evidence: the csd_queue_cpu line, the line that marks the CPU offline, and what decides it:
 --   error: a run naming this csd (csd_function_entry/exit) after the CPU went offline (it stayed queued
 --   across the offline), or the kernel's CSD-lock report that a CPU waits for this csd's function on
---   that target and never gets it (csd_episodes linked to the use, classified 'leak');
+--   that target and never gets it, or a soft lockup of its waiter in that cross-call (csd_episodes linked to
+--   the use, classified 'leak' or 'lockup');
 --   info: nothing decides it (csd_lifecycle.outcome 'maybe_flushed_at_dying').
 -- Limits: tracepoints do not fire on a CPU outside cpu_online_mask (include/linux/tracepoint.h), and the
 --   outgoing CPU leaves it in take_cpu_down() before its CPU_DYING flush runs the queued csds: that flush,
@@ -28,7 +29,8 @@ SELECT 'pending-at-offline' AS detector,
                       || printf('%.3f', (l.released_ns - st.start_ns) / 1e9) || ' s after'
                  WHEN ep.episode_id IS NOT NULL
                  THEN ' was not run before CPU' || l.target_cpu || ' went offline, and the kernel reports CPU'
-                      || coalesce(ep.waiter_cpu, '?') || ' waiting for it (CSD lock #' || coalesce(ep.seq, '?') || ') until the log ends'
+                      || coalesce(ep.waiter_cpu, '?') || ' waiting for it ('
+                      || CASE WHEN ep.origin = 'soft_lockup' THEN 'soft lockup' ELSE 'CSD lock #' || coalesce(ep.seq, '?') END || ') until the log ends'
                  ELSE ' to CPU' || l.target_cpu || ' is not seen running before CPU' || l.target_cpu || ' went offline: '
                       || coalesce(l.note, 'possibly flushed at CPU_DYING') END AS message,
        (SELECT json_group_array(json(o)) FROM (
@@ -43,7 +45,7 @@ SELECT 'pending-at-offline' AS detector,
   JOIN cpu_states st ON st.rowid = (SELECT o.rowid FROM cpu_states o WHERE o.boot = l.boot AND o.cpu = l.target_cpu
                                       AND o.state = 'offline' AND o.start_ns = l.next_offline_ns ORDER BY o.rowid LIMIT 1)
   LEFT JOIN csd_episodes ep ON ep.episode_id = (SELECT e.episode_id FROM csd_episodes e WHERE e.boot = l.boot
-                                                 AND e.csd_use_id = l.csd_use_id AND e.classification = 'leak' LIMIT 1)
+                                                 AND e.csd_use_id = l.csd_use_id AND e.classification IN ('leak', 'lockup') LIMIT 1)
  WHERE l.boot = :boot AND l.target_state NOT IN ('offline', 'nonexistent')
    AND ((l.outcome = 'released' AND l.release_how IN ('entry', 'exit') AND l.released_ns > l.next_offline_ns)
         OR l.outcome = 'maybe_flushed_at_dying')
