@@ -50,9 +50,10 @@ chain AS (
   SELECT w.*, (SELECT group_concat(cpu, ',') FROM (SELECT cpu FROM awaited a WHERE a.waiter_id = w.snapshot_id ORDER BY cpu)) AS awaited_cpus,
          (SELECT count(*) FROM awaited a WHERE a.waiter_id = w.snapshot_id) AS n_awaited,
          (SELECT group_concat(said, '; ') FROM (SELECT said FROM awaited a WHERE a.waiter_id = w.snapshot_id ORDER BY cpu)) AS awaited_said,
-         CASE w.report_kind WHEN 'soft_lockup' THEN 'soft lockup' WHEN 'hard_lockup' THEN 'hard lockup'
+         CASE WHEN w.stalled = 1 THEN 'RCU stall'
+              ELSE CASE w.report_kind WHEN 'soft_lockup' THEN 'soft lockup' WHEN 'hard_lockup' THEN 'hard lockup'
               WHEN 'rcu_stall' THEN 'RCU stall' WHEN 'rcu_detector' THEN 'RCU stall'
-              WHEN 'nmi_backtrace' THEN 'NMI backtrace' ELSE 'task dump' END AS report
+              WHEN 'nmi_backtrace' THEN 'NMI backtrace' ELSE 'task dump' END END AS report
     FROM waiter w
 )
 SELECT 'cross-call-wait' AS detector, 'error' AS severity, c.boot, c.ts_ns, c.cpu,

@@ -126,6 +126,42 @@ describe('csdlock_debug=ext history (5.12-6.1)', () => {
   });
 });
 
+describe('RCU stall chains (hand-made, the issue 21 example)', () => {
+  it('a stalled CPU waiting in a cross-call for another stalled CPU that runs with interrupts off', async () => {
+    const db = await ingestTexts({ 'console.log': [
+      '[  100.000000] rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:',
+      '[  100.000001] rcu: \t0-...!: (1 GPs behind) idle=9f4/1/0x4000000000000000 softirq=1234/1235 fqs=0',
+      '[  100.000002] rcu: \t1-...!: (0 ticks this GP) idle=a12/1/0x4000000000000000 softirq=99/99 fqs=0',
+      '[  100.000003] rcu: \t(detected by 2, t=10502 jiffies, g=5521, q=412 ncpus=4)',
+      '[  100.000004] Sending NMI from CPU 2 to CPUs 0:',
+      '[  100.000005] NMI backtrace for cpu 0',
+      '[  100.000006] CPU: 0 PID: 17 Comm: ksoftirqd/0 Not tainted 6.1.0 #1',
+      '[  100.000007] RIP: 0010:__local_bh_enable_ip+0x40/0x80',
+      '[  100.000008] RSP: 0018:ffffc90000003e48 EFLAGS: 00000046',
+      '[  100.000009] Call Trace:',
+      '[  100.000010]  <TASK>',
+      '[  100.000011]  run_ksoftirqd+0x2b/0x40',
+      '[  100.000012]  smpboot_thread_fn+0xdd/0x1c0',
+      '[  100.000013]  kthread+0xe9/0x110',
+      '[  100.000014]  </TASK>',
+      '[  100.000015] Sending NMI from CPU 2 to CPUs 1:',
+      '[  100.000016] NMI backtrace for cpu 1',
+      '[  100.000017] CPU: 1 PID: 1 Comm: systemd Not tainted 6.1.0 #1',
+      '[  100.000018] RIP: 0010:smp_call_function_many_cond+0x1a4/0x3c0',
+      '[  100.000019] RSP: 0018:ffffc90000013d08 EFLAGS: 00000202',
+      '[  100.000020] Call Trace:',
+      '[  100.000021]  <TASK>',
+      '[  100.000022]  on_each_cpu_cond_mask+0x24/0x40',
+      '[  100.000023]  text_poke_bp_batch+0x93/0x240',
+      '[  100.000024]  text_poke_finish+0x1b/0x30',
+      '[  100.000025]  </TASK>', ''].join('\n') });
+    const f = detect(db).filter((x) => x.severity !== 'info');
+    expect(f.map((x) => `${x.detector} ${x.severity} ${x.cpu}->${x.target_cpu}: ${x.title}`))
+      .toEqual(['cross-call-wait error 1->0: CPU1 waits in smp_call_function_many_cond (text_poke_bp_batch) for CPU0 (RCU stall)']);
+    expect(f[0].message).toContain('for CPU0, which runs __local_bh_enable_ip with interrupts off (stalled, says RCU)');
+  });
+});
+
 describe('console snapshots', () => {
   it('record each CPU of an NMI backtrace round with its state', async () => {
     // external-syzkaller-350 lines 64-122: "Sending NMI from CPU 2 to CPUs 0-1,3:", then CPU1 in
