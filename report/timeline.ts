@@ -317,7 +317,7 @@ In this window: ${data.totals.ipis} IPIs, ${data.totals.csds} csds.</p>`);
   const timed = data.findings.filter((f) => f.ts_ns !== null);
   if (timed.length && data.whole) {
     const [a, b] = zoomWindow(data, timed[0].ts_ns as number);
-    out.push(`<p class="note zoom">To zoom on a finding, draw the timeline again for a time window in seconds (each finding below gives its window), e.g. around finding 1: <code>${esc(data.zoomHint(a, b))}</code></p>`);
+    out.push(`<p class="note zoom">To zoom on a finding, use the mouse wheel over the timeline, or draw the page again for a time window in seconds (each finding below gives its window; the page then holds only that window's IPIs and csds), e.g. around finding 1: <code>${esc(data.zoomHint(a, b))}</code></p>`);
   }
   out.push(`<div class="legend">${CPU_STATES.map((s) => `<span><i class="sw state-${s}"></i>${s.replace('_', ' ')}</span>`).join('')}
 <span><i class="sw nonexistent"></i>nonexistent</span>${data.coverage ? '<span><i class="sw untraced"></i>not covered by ftrace</span>' : ''}
