@@ -168,9 +168,10 @@ async function* toolDecode(kind: Compression, raw: AsyncIterable<Buffer>, name: 
   notes.push({ name: 'input_truncated', key: `${kind}: ${message}` });
 }
 
-/** The tool's complaint without its `gzip: stdin: ` prefix, on one line. */
+/** The tool's complaint without its `gzip: stdin: ` (zstd: `/*stdin*\\ : `) prefix, on one line. */
 function toolMessage(stderr: string, tool: string): string {
-  return stderr.split('\n').map((l) => l.replace(new RegExp(`^${tool}: (?:\\(stdin\\)|stdin)?:? ?`), '').trim())
+  return stderr.split('\n').map((l) => l.replace(new RegExp(`^${tool}: (?:\\(stdin\\)|stdin)?:? ?`), '')
+    .replace(/^\/\*stdin\*\\ : /, '').trim())
     .filter((l) => l !== '').join('; ').slice(0, 200);
 }
 
