@@ -155,6 +155,31 @@ export const REPORT_RULES: Rule[] = [
     pattern: /^\s*kernel BUG at (.+?)!?$/,
     build: (m, env) => [consoleItem(env, 'bug', { info: m[1]!, cpu: env.ctx.callerCpu })],
   },
+  // Any other BUG: header, the way syzkaller titles crashes: context (info), and a kernel console
+  // even without printk stamps (syzkaller's and many CI logs have none; syz-manager prefixes a date):
+  // BUG: KASAN: use-after-free in ip6_send_skb+0x2f5/0x330 net/ipv6/ip6_output.c:1748
+  // BUG: unable to handle kernel NULL pointer dereference at 0000000000000008
+  // 2018/01/09 14:28:48 BUG: memory leak
+  // (BUG: soft lockup - CPU#N and the other lockup headers are matched by their own rules above.)
+  {
+    kind: 'bug', header: 'BUG: ',
+    pattern: /^\s*(?:\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d )?BUG: (.+)$/,
+    build: (m, env) => [consoleItem(env, 'bug', { info: m[1]!.trim(), cpu: env.ctx.callerCpu })],
+  },
+  // general protection fault, probably for non-canonical address 0xdffffc0000000002: 0000 [#1] PREEMPT SMP KASAN
+  // general protection fault: 0000 [#1] SMP KASAN                                    (x86)
+  {
+    kind: 'oops', header: 'general protection fault',
+    pattern: /^\s*(general protection fault.*)$/,
+    build: (m, env) => [consoleItem(env, 'oops', { info: m[1]!, cpu: env.ctx.callerCpu })],
+  },
+  // Unable to handle kernel NULL pointer dereference at virtual address 0000000000000008   (arm64, arm)
+  // Unable to handle kernel paging request at virtual address ffff800012345678
+  {
+    kind: 'oops', header: 'Unable to handle kernel ',
+    pattern: /^\s*(Unable to handle kernel .*)$/,
+    build: (m, env) => [consoleItem(env, 'oops', { info: m[1]!, cpu: env.ctx.callerCpu })],
+  },
   // Oops: 0003 [#5] PREEMPT SMP
   {
     kind: 'oops', header: 'Oops: ',
