@@ -49,6 +49,9 @@ export function defaultJobs(): number {
 export async function runPool(units: BootUnit[], options: BatchOptions, jobs: number, exportRows: boolean,
   onResult: (unit: BootUnit, result: BatchResult) => void): Promise<void> {
   let next = 0;
+  // A result that cannot be taken (the caller's output failed: disk full) stops the run: no lane takes
+  // another boot, and the error is thrown once every lane has ended.
+  let failure: unknown = null;
   const threads = Math.max(1, Math.min(jobs, units.length));
   const lane = async (): Promise<void> => {
     let worker: Worker | null = null;
@@ -61,13 +64,19 @@ export async function runPool(units: BootUnit[], options: BatchOptions, jobs: nu
           await worker.terminate();
           worker = null;
         }
-        onResult(units[id], result.result);
+        try {
+          onResult(units[id], result.result);
+        } catch (error) {
+          failure ??= error;
+          next = units.length;
+        }
       }
     } finally {
       await worker?.terminate();
     }
   };
   await Promise.all(Array.from({ length: threads }, lane));
+  if (failure !== null) throw failure;
 }
 
 function runOne(worker: Worker, job: BatchJob): Promise<{ result: BatchResult; died: boolean }> {

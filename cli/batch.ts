@@ -2,7 +2,7 @@
 // Many boots in one run, as a boot farm has them: each folder (its files) or file is one boot,
 // analyzed as `ipitrace analyze --json` would, on every core. A boot that cannot be analyzed is
 // reported and the run goes on.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { z } from 'zod';
@@ -67,16 +67,19 @@ function countFindings(json: string): Counts {
 export async function runBatch(args: BatchArgs, out = { stdout: (t: string) => process.stdout.write(t), stderr: (t: string) => process.stderr.write(t) }): Promise<number> {
   const { unitsFromManifest, unitsFromPaths } = await import('../batch/units.js');
   const { defaultJobs, runPool } = await import('../batch/pool.js');
-  const { exportPaths, writeJsonl, writeParquet } = await import('../report/export-write.js');
+  const { commitStaged, discardStaged, exportPaths, stagedPaths, staging, writeJsonl, writeParquet } = await import('../report/export-write.js');
+  const { writeOutputFile } = await import('../store/output-file.js');
   const units = [...(args.manifest ? unitsFromManifest(args.manifest) : []), ...unitsFromPaths(inputPaths(args.paths))];
   if (units.length === 0) throw new IpitraceError('E_USAGE', 'give boots to analyze: folders, files or --manifest FILE');
   if (args.out) mkdirSync(args.out, { recursive: true });
   // Warehouse rows: JSON Lines appended boot by boot (memory stays flat), Parquet written at the end.
-  const exported = args.export ? exportPaths(args.export, args.exportFormat) : null;
+  // Written to temporary files beside the final ones, renamed into place at the end (whole or not at all).
+  const final = args.export ? exportPaths(args.export, args.exportFormat) : null;
+  const exported = final ? stagedPaths(final) : null;
   const parquetRows: { boots: BootRow[]; findings: FindingRow[] } = { boots: [], findings: [] };
   if (exported) {
     mkdirSync(args.export!, { recursive: true });
-    if (args.exportFormat === 'jsonl') for (const path of [exported.findings, exported.boots]) writeJsonl(path, [], false);
+    if (args.exportFormat === 'jsonl') await staging(exported, () => { for (const path of [exported.findings, exported.boots]) writeJsonl(path, [], false); });
   }
   const jobs = args.jobs ?? defaultJobs();
   const progress = args.progress ?? process.stderr.isTTY === true;
@@ -84,14 +87,19 @@ export async function runBatch(args: BatchArgs, out = { stdout: (t: string) => p
   const tally = { findings: 0, clean: 0, failed: 0 };
   const width = Math.min(40, Math.max(...units.map((u) => u.boot.length)));
   const started = performance.now();
-  await runPool(units, { failOn: args.failOn, csdTimeout: args.csdTimeout, grace: args.grace, cpus: args.cpus }, jobs, exported !== null, (unit, result) => {
+  const pool = runPool(units, { failOn: args.failOn, csdTimeout: args.csdTimeout, grace: args.grace, cpus: args.cpus }, jobs, exported !== null, (unit, result) => {
     done++;
     if (exported && result.rows) {
       const boots = result.rows.map((r) => r.boot);
       const findings = result.rows.flatMap((r) => r.findings);
       if (args.exportFormat === 'jsonl') {
-        writeJsonl(exported.findings, findings, true);
-        writeJsonl(exported.boots, boots, true);
+        try {
+          writeJsonl(exported.findings, findings, true);
+          writeJsonl(exported.boots, boots, true);
+        } catch (error) {
+          discardStaged(exported);
+          throw new IpitraceError('E_OUTPUT', `--export ${args.export}: not written: ${(error as NodeJS.ErrnoException).code === 'ENOSPC' ? 'disk full' : (error as Error).message}; nothing was left half-written`);
+        }
       } else {
         parquetRows.boots.push(...boots);
         for (const finding of findings) parquetRows.findings.push(finding);
@@ -113,8 +121,8 @@ export async function runBatch(args: BatchArgs, out = { stdout: (t: string) => p
     else tally.failed++;
     if (args.out) {
       const name = unit.boot.replace(/[^\w.~-]/g, '_');
-      if (error) writeFileSync(join(args.out, `${name}.error.txt`), `${error}\n`);
-      else writeFileSync(join(args.out, `${name}.json`), result.stdout);
+      if (error) writeOutputFile(join(args.out, `${name}.error.txt`), `${error}\n`, '--out');
+      else writeOutputFile(join(args.out, `${name}.json`), result.stdout, '--out');
     }
     const line: BatchLine = {
       boot: unit.boot, files: unit.files, exit_code: code, errors: counts.errors, warnings: counts.warnings, infos: counts.infos,
@@ -124,8 +132,15 @@ export async function runBatch(args: BatchArgs, out = { stdout: (t: string) => p
     out.stdout(args.json ? `${JSON.stringify(line)}\n` : `${formatLine(line, width)}\n`);
     if (progress) out.stderr(`[${done}/${units.length}] ${tally.findings} with findings, ${tally.failed} failed`);
   });
-  if (progress) out.stderr('\r\x1b[K');
-  if (exported && args.exportFormat === 'parquet') await writeParquet(exported, parquetRows.boots, parquetRows.findings);
+  try {
+    await pool;
+  } finally {
+    if (progress) out.stderr('\r\x1b[K');
+  }
+  if (exported && final) {
+    if (args.exportFormat === 'parquet') await staging(exported, () => writeParquet(exported, parquetRows.boots, parquetRows.findings));
+    commitStaged(exported, final);
+  }
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   out.stderr(`ipitrace batch: ${units.length} boot${units.length === 1 ? '' : 's'} in ${seconds} s on ${Math.min(jobs, units.length)} thread${jobs === 1 ? '' : 's'}: `
     + `${tally.findings} with findings at --fail-on ${args.failOn}, ${tally.clean} clean, ${tally.failed} not analyzed\n`);

@@ -17,7 +17,7 @@ export const ExportArgs = z.object({
 export async function runExport(args: z.infer<typeof ExportArgs>): Promise<{ boots: number; findings: number; paths: { findings: string; boots: string } }> {
   const { openReadOnly } = await import('../store/db.js');
   const { exportRows } = await import('../report/export.js');
-  const { exportPaths, writeJsonl, writeParquet } = await import('../report/export-write.js');
+  const { commitStaged, exportPaths, stagedPaths, staging, writeJsonl, writeParquet } = await import('../report/export-write.js');
   const db = openReadOnly(args.db);
   try {
     const all = db.prepare('SELECT DISTINCT boot FROM sources ORDER BY boot').pluck().all() as string[];
@@ -29,12 +29,16 @@ export async function runExport(args: z.infer<typeof ExportArgs>): Promise<{ boo
     const rows = boots.map((boot) => exportRows(db, boot));
     mkdirSync(args.out, { recursive: true });
     const paths = exportPaths(args.out, args.format);
+    const staged = stagedPaths(paths);
     const findings = rows.flatMap((r) => r.findings);
-    if (args.format === 'parquet') await writeParquet(paths, rows.map((r) => r.boot), findings);
-    else {
-      writeJsonl(paths.findings, findings, false);
-      writeJsonl(paths.boots, rows.map((r) => r.boot), false);
-    }
+    await staging(staged, async () => {
+      if (args.format === 'parquet') await writeParquet(staged, rows.map((r) => r.boot), findings);
+      else {
+        writeJsonl(staged.findings, findings, false);
+        writeJsonl(staged.boots, rows.map((r) => r.boot), false);
+      }
+    });
+    commitStaged(staged, paths);
     return { boots: rows.length, findings: findings.length, paths };
   } finally {
     db.close();

@@ -1,8 +1,10 @@
 // Writes export rows (report/export.ts) as JSON Lines or Parquet. Parquet through hyparquet-writer:
 // a small, dependency-light, pure-JavaScript writer (no native build, no download), kept up by the
 // hyparquet project; DuckDB, ClickHouse, Spark and pandas read its files.
-import { appendFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { appendFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { IpitraceError } from '../store/errors.js';
+import { writeFailureReason } from '../store/output-file.js';
 import { exactJson } from './exact-json.js';
 import type { BootRow, FindingRow } from './export.js';
 
@@ -12,6 +14,44 @@ export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 /** DIR/findings.EXT and DIR/boots.EXT. */
 export function exportPaths(dir: string, format: ExportFormat): { findings: string; boots: string } {
   return { findings: join(dir, `findings.${format}`), boots: join(dir, `boots.${format}`) };
+}
+
+export interface ExportPaths { findings: string; boots: string }
+
+/**
+ * Where the rows are written while they are being written: a temporary file beside each final one,
+ * renamed into place by commitStaged once complete, so that a full disk or a kill never leaves a
+ * half-written export where the last good one was (store/output-file.ts's rule for --html/--junit).
+ */
+export function stagedPaths(paths: ExportPaths): ExportPaths {
+  const tmp = (path: string) => join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  return { findings: tmp(paths.findings), boots: tmp(paths.boots) };
+}
+
+export function commitStaged(staged: ExportPaths, paths: ExportPaths): void {
+  try {
+    renameSync(staged.findings, paths.findings);
+    renameSync(staged.boots, paths.boots);
+  } catch (error) {
+    discardStaged(staged);
+    throw new IpitraceError('E_OUTPUT', `${dirname(paths.findings)}: export not written: ${writeFailureReason(error)}`);
+  }
+}
+
+export function discardStaged(staged: ExportPaths): void {
+  rmSync(staged.findings, { force: true });
+  rmSync(staged.boots, { force: true });
+}
+
+/** Runs a write of staged files; a failure (disk full) removes them and is one line naming the folder. */
+export async function staging<T>(staged: ExportPaths, write: () => T | Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    discardStaged(staged);
+    if (error instanceof IpitraceError) throw error;
+    throw new IpitraceError('E_OUTPUT', `${dirname(staged.findings)}: export not written: ${writeFailureReason(error)}; nothing was left half-written`);
+  }
 }
 
 /** JSON Lines: one object per line; `append` adds to what a previous call wrote. */

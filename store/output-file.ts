@@ -6,7 +6,7 @@ import { basename, dirname, join } from 'node:path';
 import { IpitraceError } from './errors.js';
 
 /** Why a file cannot be written, in a few words, from its errno code. */
-function reason(error: unknown): string {
+export function writeFailureReason(error: unknown): string {
   const code = (error as NodeJS.ErrnoException).code;
   switch (code) {
     case 'ENOSPC':
@@ -28,6 +28,6 @@ export function writeOutputFile(path: string, text: string, option?: string): vo
     renameSync(temporary, path);
   } catch (error) {
     rmSync(temporary, { force: true });
-    throw new IpitraceError('E_OUTPUT', `${option ? `${option} ` : ''}${path}: not written: ${reason(error)}; nothing was left half-written`);
+    throw new IpitraceError('E_OUTPUT', `${option ? `${option} ` : ''}${path}: not written: ${writeFailureReason(error)}; nothing was left half-written`);
   }
 }

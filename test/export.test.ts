@@ -4,7 +4,7 @@
 // queued to offline CPU2), nonexistent-async is another (to nonexistent CPU6), clean-control has no
 // finding at warning or error.
 import { DuckDBInstance } from '@duckdb/node-api';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runExport } from '../cli/export.js';
@@ -87,5 +87,22 @@ describe('ipitrace batch --export', () => {
     expect(top[0]).toMatchObject({ boots: '2' });
     const boots = await duck(`SELECT count(*) AS n FROM read_json_auto('${out}/boots.jsonl')`);
     expect(boots[0].n).toBe('2');
+  });
+});
+
+describe('export output files: whole or not at all', () => {
+  it('a folder where the export cannot be renamed into place: one line, exit 2, no temporary file left', () => {
+    const out = join(dir, 'blocked');
+    // findings.jsonl is a directory here: the staged file cannot be renamed over it.
+    mkdirSync(join(out, 'findings.jsonl'), { recursive: true });
+    const r = ipitrace(['export', '--db', db, '--out', out]);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/export not written/);
+    expect(readdirSync(out).sort()).toEqual(['findings.jsonl']);
+    const b = ipitrace(['batch', '--export', out, join(FIXTURES, 'faulty-x86-clean-control')]);
+    expect(b.status).toBe(2);
+    expect(b.stderr).toMatch(/export not written/);
+    expect(readdirSync(out).sort()).toEqual(['findings.jsonl']);
   });
 });
