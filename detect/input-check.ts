@@ -5,7 +5,8 @@
 // - a file of the boot with no such line is named (it was read for nothing);
 // - limits: no hotplug information (no CPU can be told offline), no cross-call events traced (and
 //   why, when the kernel said: "Failed to enable trace event: csd:*"), a QEMU log without IPI writes
-//   while the guest sent IPIs (KVM's in-kernel irqchip: QEMU sees no apic_* events).
+//   while the guest sent IPIs (KVM's in-kernel irqchip: QEMU sees no apic_* events), a QEMU log whose
+//   clock could not be mapped onto the guest's (fewer than 90 % of the sends inside it linked).
 import type { Db } from '../store/db.js';
 import type { PathDisplay } from './groups.js';
 
@@ -25,6 +26,9 @@ interface SourceRow { path: string; lines: number; format_counts: string }
 
 const recognised = (s: SourceRow): number =>
   Object.entries(JSON.parse(s.format_counts) as Record<string, number>).reduce((n, [format, count]) => n + (format === 'other' ? 0 : count), 0);
+
+/** Share of the guest sends inside QEMU's log that must be linked for QEMU's side to speak (queries/ipi-not-delivered.sql). */
+const ALIGNED_LINKED = 0.9;
 
 const count = (db: Db, sql: string, boot: string): number => (db.prepare(sql).get({ boot }) as { n: number }).n;
 
@@ -74,6 +78,17 @@ function limits(db: Db, boot: string, display: PathDisplay): string[] {
   const guestSends = count(db, 'SELECT count(*) AS n FROM ipi_sends WHERE boot = :boot', boot);
   if (qemuLines > 0 && qemuSends === 0 && guestSends > 0) {
     out.push(`QEMU's log shows no IPI write although the guest traced ${guestSends} IPI sends: under KVM the in-kernel irqchip delivers them (no apic_* events); record under TCG or with -machine kernel-irqchip=off to see them`);
+  }
+  // The gate ipi-not-delivered and spurious-delivery share (queries/*.sql): QEMU's side speaks only
+  // when most guest sends inside its log were linked, i.e. the clock mapping holds.
+  const inLog = db.prepare(`SELECT count(*) AS n, count(qemu_event_id) AS linked FROM qemu_links
+    WHERE boot = ? AND in_qemu_log = 1 AND vector IS NOT NULL`).get(boot) as { n: number; linked: number };
+  if (inLog.n > 0 && inLog.linked < ALIGNED_LINKED * inLog.n) {
+    const clock = db.prepare("SELECT drift_ppm, spread_ns FROM clock_offsets WHERE boot = ? AND clock = 'qemu-host'").get(boot) as
+      { drift_ppm: number | null; spread_ns: number | null } | undefined;
+    const fit = clock === undefined ? 'no clock fit'
+      : `fitted drift ${(clock.drift_ppm ?? 0).toFixed(1)} ppm, residual spread ${Math.round((clock.spread_ns ?? 0) / 1e3)} us`;
+    out.push(`QEMU's log could not be aligned with the guest's clock: only ${inLog.linked} of the ${inLog.n} guest IPI sends it should cover were linked to a QEMU write (${fit}; a guest clock miscalibrated far from real time, e.g. "tsc: Detected ... MHz" wrong, does this): whether each IPI reached QEMU is not checked (ipi-not-delivered, spurious-delivery)`);
   }
   const kvm = db.prepare(`SELECT s.path, c.line FROM console_messages c JOIN sources s USING (source_id)
     WHERE s.boot = ? AND c.text LIKE 'Hypervisor detected: KVM%' LIMIT 1`).get(boot) as { path: string; line: number } | undefined;

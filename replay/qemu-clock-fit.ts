@@ -39,8 +39,36 @@ export function fitClock(guest: Guests, sends: Sends): Fit | null {
   // Over a long recording the drift moves the offset by more than the match window (8 ppm over
   // 24 min is 12 ms): the first line then goes through the offsets of a few time segments.
   const segments = Math.max(1, Math.min(OFFSET_SEGMENTS, Math.floor(usable.length / SEGMENT_MIN_SENDS)));
-  let fit: Fit = segments === 1 ? { a: offsetAll, b: 1, samples: 0, spread: 0 }
+  const fit: Fit = segments === 1 ? { a: offsetAll, b: 1, samples: 0, spread: 0 }
     : segmentLine(guest, sends, keyed, usable, segments, offsetAll, width);
+  return refineLine(guest, sends, keyed, usable, fit, 2 * width);
+}
+
+/**
+ * The clock line from pairs (guest time, QEMU time) matched another way (by order: linkByOrder),
+ * refitted as fitClock does: for a guest clock far from real time (a TSC calibrated on a loaded host
+ * runs the guest's clocks 45 times too fast), where the offset histogram, which assumes a rate near 1,
+ * finds nothing. Null when fewer than two pairs.
+ */
+export function fitClockFromPairs(guest: Guests, sends: Sends, xs: Float64Array, ys: Float64Array): Fit | null {
+  if (xs.length < 2) return null;
+  const keyed = byKey(sends);
+  const usable = guestsWhere(guest, (g) => guest.vector[g] !== NONE && keyed.has(guestKey(guest, g)));
+  if (usable.length === 0) return null;
+  const seed = robustLine(Float64Array.from(xs), Float64Array.from(ys), new Float64Array(xs.length));
+  return refineLine(guest, sends, keyed, usable, seed, Math.max(SEED_TOLERANCE_NS, 4 * seed.spread));
+}
+
+/** Least first-round tolerance around a line seeded from matched pairs. */
+const SEED_TOLERANCE_NS = 2_000_000;
+
+/**
+ * Refits `fit` on each usable send's nearest same-key QEMU send (within `firstTolerance` in the first
+ * round, EARLY_NS after), dropping outliers, until that pairs no more sends.
+ */
+function refineLine(guest: Guests, sends: Sends, keyed: Map<number, Int32Array>, usable: Int32Array, fit: Fit,
+  firstTolerance: number): Fit | null {
+  const t = sends.t;
   const xs = new Float64Array(usable.length);
   const ys = new Float64Array(usable.length);
   const distances = new Float64Array(usable.length);
@@ -52,7 +80,7 @@ export function fitClock(guest: Guests, sends: Sends): Fit | null {
   const cursors = new Int32Array(lists.length);
   let previous = 0;
   for (let round = 0; round < MAX_FIT_ROUNDS; round++) {
-    const tolerance = round === 0 ? 2 * width : EARLY_NS;
+    const tolerance = round === 0 ? firstTolerance : EARLY_NS;
     const forward = fit.b > 0;
     cursors.fill(0);
     let n = 0;

@@ -18,7 +18,7 @@ import { BatchInsert, ROWS_PER_STATEMENT } from '../store/batch-insert.js';
 import type { Db } from '../store/db.js';
 import { type QemuWrites as Writes, readQemuWrites } from '../store/qemu-writes.js';
 import { grown } from '../store/typed-arrays.js';
-import { type Fit, fitClock } from './qemu-clock-fit.js';
+import { type Fit, fitClock, fitClockFromPairs } from './qemu-clock-fit.js';
 import { type Arch, chooseArch, type Guests, GuestSends, guestVector, NONE, vectorReason } from './qemu-guest-sends.js';
 import { EXPLORE_EARLY_NS, link, linkByOrder, linkInOrder, linkLeftovers, localCorrection } from './qemu-link.js';
 import { expand, firstAtOrAfter, type Sends, vcpuSet } from './qemu-sends.js';
@@ -27,6 +27,10 @@ import { isNonexistent } from './universe.js';
 
 /** A guest send is inside the QEMU log's coverage when QEMU logged something within this before and after it. */
 const COVERAGE_NS = 20_000_000;
+/** Below this share of the guest sends with a vector on the fitted line, the line is looked for by order too. */
+const ORDER_SEED_BELOW = 0.5;
+/** The order alignment behind that seed: at most this many table cells (2 bytes each: 128 MB). */
+const ORDER_SEED_CELLS = 64_000_000;
 type VcpuOf = Map<number, { cpu: number; votes: number; total: number; basis: string }>;
 
 /**
@@ -61,6 +65,12 @@ export function correlateQemu(db: Db, model: BootModel, guestSends: GuestSends |
     // Offset first (the sender plays no part yet: x86 does not log it), then the thread -> vCPU map.
     sends = expand(writes, tidCpu, vcpus);
     fit = fitClock(guest, sends);
+    let withVector = 0;
+    for (let g = 0; g < guest.count; g++) if (guest.vector[g] !== NONE) withVector++;
+    if (fit === null || fit.samples < ORDER_SEED_BELOW * withVector) {
+      const seeded = fitFromOrder(guest, sends);
+      if (seeded !== null && (fit === null || seeded.samples > fit.samples)) fit = seeded;
+    }
     if (fit !== null && arch === 'x86') {
       link(guest, sends, fit, false);
       const matchVotes = new Map<number, Map<number, number>>();
@@ -84,6 +94,28 @@ export function correlateQemu(db: Db, model: BootModel, guestSends: GuestSends |
     linkByOrder(guest, sends);
   }
   write(db, model, base, arch, writes, guest, sends, tidCpu, fit);
+}
+
+/**
+ * The clock line through the pairs an order alignment finds (linkByOrder, which needs no clock), then
+ * refitted: for a guest clock whose rate is far from QEMU's (a TSC miscalibrated on a loaded host,
+ * "tsc: Detected 46.878 MHz processor" on a 2.1 GHz host: the guest clocks run 45 times too fast), which
+ * the offset histogram of fitClock, looking for one offset at a rate near 1, cannot find. The links
+ * it made are dropped: the passes after the fit link again by time.
+ */
+function fitFromOrder(guest: Guests, sends: Sends): Fit | null {
+  linkByOrder(guest, sends, ORDER_SEED_CELLS);
+  const xs: number[] = [];
+  const ys: number[] = [];
+  for (let g = 0; g < guest.count; g++) {
+    if (guest.link[g] !== NONE) {
+      xs.push(guest.ts[g]);
+      ys.push(sends.t[guest.link[g]]);
+    }
+  }
+  guest.link.fill(NONE);
+  sends.linked.fill(0);
+  return fitClockFromPairs(guest, sends, Float64Array.from(xs), Float64Array.from(ys));
 }
 
 /**

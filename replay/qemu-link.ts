@@ -8,8 +8,8 @@ import type { Fit } from './qemu-clock-fit.js';
 import { type Guests, NONE } from './qemu-guest-sends.js';
 import { byKey, EARLY_NS, EMPTY, firstSendAtOrAfter, groupBy, guestsWhere, keyOf, type Sends, srcAgrees } from './qemu-sends.js';
 
-/** Cap on how much later: the write follows the trace event by us, or by ~30-60 ms when tp_printk prints
- *  each event first or the host deschedules the vCPU thread. */
+/** Cap on how much later, on QEMU's clock: the write follows the trace event by us, or by ~30-60 ms when
+ *  tp_printk prints each event first or the host deschedules the vCPU thread. */
 const MAX_DELAY_NS = 1_000_000_000;
 const LOCAL_LINKS = 50;
 /** How much earlier than the fitted line the pass that localCorrection learns from looks: where the
@@ -88,7 +88,7 @@ export function link(guest: Guests, sends: Sends, fit: Fit, withSrc: boolean, bo
       const from = predicted - early;
       // The end is not moved earlier by a negative shift: mislinks of the pass it was learned from
       // (a crash dump with lost events) can pull it below where the writes are.
-      const last = fit.a + fit.b * Math.min(following[i], guest.ts[g] + MAX_DELAY_NS) + Math.max(shift, 0) + early;
+      const last = lastOnLine(fit, guest.ts[g], following[i]) + Math.max(shift, 0) + early;
       const unknownTo = Math.min(last, predicted + bound);
       let s = take(key(guest.src[g], guest.target[g], vector), from, last, unknownTo);
       if (s === NONE && useSrc) s = take(key(NONE, guest.target[g], vector), from, last, unknownTo);
@@ -105,6 +105,17 @@ export function link(guest: Guests, sends: Sends, fit: Fit, withSrc: boolean, bo
       taken[s] = 1;
     });
   }
+}
+
+/**
+ * The latest QEMU time a write of the guest send at `ts` (guest clock) can have: before the time
+ * `following` (the sender's next send, guest clock) maps to, at most MAX_DELAY_NS after the send on
+ * QEMU's clock. The delay is the host's (a vCPU thread descheduled): bounded in QEMU's time, not the
+ * guest's, which runs 45 times too fast on a miscalibrated TSC.
+ */
+function lastOnLine(fit: Fit, ts: number, following: number): number {
+  const onLine = fit.a + fit.b * ts;
+  return Math.min(fit.a + fit.b * following, onLine + MAX_DELAY_NS);
 }
 
 /** How much later than the fitted line a QEMU send of unknown sender may be linked. */
@@ -204,7 +215,7 @@ export function linkLeftovers(guest: Guests, sends: Sends, fit: Fit): void {
       if (list === undefined) return;
       const shift = guest.shift[g];
       const predicted = fit.a + fit.b * guest.ts[g] + shift;
-      const last = fit.a + fit.b * Math.min(following[i], guest.ts[g] + MAX_DELAY_NS) + Math.max(shift, 0) + EARLY_NS;
+      const last = lastOnLine(fit, guest.ts[g], following[i]) + Math.max(shift, 0) + EARLY_NS;
       for (let j = firstSendAtOrAfter(sends.t, list, predicted - EARLY_NS); j < list.length && sends.t[list[j]] <= last; j++) {
         const s = list[j];
         if (taken[s] || !srcAgrees(guest, g, sends, s)) continue;
@@ -269,14 +280,14 @@ function nextSendTimes(guest: Guests, level: Int32Array): Float64Array {
 /**
  * No timestamps: per guest level, the longest common subsequence of the guest sends (time order)
  * and the QEMU sends (file order), where elements match when their target, vector and (where both
- * know it) sender agree.
+ * know it) sender agree. Up to `maxCells` cells of the table (2 bytes each).
  */
-export function linkByOrder(guest: Guests, sends: Sends): void {
+export function linkByOrder(guest: Guests, sends: Sends, maxCells = MAX_ORDER_CELLS): void {
   for (const stream of [0, 1]) {
     const gs: number[] = [];
     for (let g = 0; g < guest.count; g++) if (guest.arch[g] === stream && guest.vector[g] !== NONE) gs.push(g);
     const n = gs.length, m = sends.count;
-    if (n === 0 || (n + 1) * (m + 1) > MAX_ORDER_CELLS) continue;
+    if (n === 0 || (n + 1) * (m + 1) > maxCells) continue;
     const same = (g: number, s: number) => guest.target[g] === sends.target[s] && guest.vector[g] === sends.vector[s]
       && srcAgrees(guest, g, sends, s);
     const table = new Uint16Array((n + 1) * (m + 1)); // lengths <= min(n, m) < 2^16 under the cap
