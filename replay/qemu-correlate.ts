@@ -7,7 +7,9 @@
 // sender where both sides know it. QEMU names the sender on GIC; on x86 the vCPU of each host thread
 // is learned from the matches (table qemu_vcpus).
 // With timestamps: a histogram of (QEMU - guest) over same-key pairs gives the offset, a robust line
-// fit on nearest pairs gives offset and drift, then the guest sends of each key are linked in order
+// fit on nearest pairs gives offset and drift (where that pairs under half the sends, e.g. a guest
+// clock running 45x real time after a TSC miscalibrated on a loaded host, the line is also sought
+// through the pairs of an order alignment, fitFromOrder), then the guest sends of each key are linked in order
 // to the QEMU sends of that key that follow them (before the sender's next send; qemu-link.ts for
 // the passes). Without timestamps: longest common subsequence of the two key sequences (guest time
 // order, QEMU file order). QEMU 11 logs carry no thread id: x86 and GICv2 writes then name no sender,

@@ -187,7 +187,7 @@ export function qemuSummary(db: Db, boot: string): QemuSummary | null {
 function formatQemu(q: QemuSummary): string[] {
   const pct = q.guest_sends === 0 ? '' : ` (${((100 * q.linked) / q.guest_sends).toFixed(1)} %)`;
   const how = q.method === 'time' && q.offset_s !== null
-    ? `, by time: reference = QEMU host time ${q.offset_s >= 0 ? '+' : '-'} ${Math.abs(q.offset_s).toFixed(6)} s${q.drift_ppm !== null ? `, drift ${q.drift_ppm.toFixed(1)} ppm` : ''}${q.spread_us !== null ? `, residual spread ${q.spread_us} us` : ''}`
+    ? `, by time: reference = QEMU host time ${q.offset_s >= 0 ? '+' : '-'} ${Math.abs(q.offset_s).toFixed(6)} s${q.drift_ppm !== null ? `, drift ${q.drift_ppm.toFixed(1)} ppm${Math.abs(q.drift_ppm) >= 100_000 ? ` (the guest clock runs ${(1 + q.drift_ppm / 1e6).toFixed(3)} times QEMU's)` : ''}` : ''}${q.spread_us !== null ? `, residual spread ${q.spread_us} us` : ''}`
     : q.method === 'order' ? ', by order (QEMU logged no timestamps)' : '';
   const out = [q.guest_sends === 0
     ? `QEMU: ${q.sends} IPI sends logged; the guest traced none to link them to`
