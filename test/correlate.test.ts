@@ -483,7 +483,11 @@ const RECORDINGS = '/work/recordings';
 const x86Recordings = existsSync(RECORDINGS) ? readdirSync(RECORDINGS)
   .filter((d) => /^x86-q1[01]-/.test(d) && existsSync(join(RECORDINGS, d, 'qemu-trace.log')) && existsSync(join(RECORDINGS, d, 'meta.json'))
     && (JSON.parse(readFileSync(join(RECORDINGS, d, 'meta.json'), 'utf8')).expected_findings ?? []).length === 0
-    && /x2apic|hotplug/.test(d) && !d.endsWith('-1round')) : [];
+    && /x2apic|hotplug/.test(d) && !d.endsWith('-1round')
+    // Crash recordings: the recorder switched QEMU's trace off over HMP while the guest dumped its buffer
+    // (qmon.log), so the sends of that stretch have no write to link; fixtures/ and fixtures.test.ts
+    // check their findings.
+    && !d.includes('-crash')) : [];
 
 describe.skipIf(x86Recordings.length === 0).each(x86Recordings)('recording %s (QEMU 10 / 11, healthy)', (name) => {
   it('no QEMU-related finding, >= 99 % of guest IPI sends linked, every send with a vector linked', async () => {
