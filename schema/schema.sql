@@ -146,7 +146,9 @@ CREATE TABLE IF NOT EXISTS cpu_facts (
   -- 'possible' (nr_cpu_ids, "Allowing N CPUs"), 'present' ("Allowing N present CPUs"),
   -- 'online_at_read' (ftrace #P:, online CPUs when the trace was read), 'brought_up' (CPUs online
   -- after boot, "smp: Brought up 1 node, 4 CPUs"), 'nr_cpus_cmdline' (maxcpus=/nr_cpus= on the
-  -- command line), 'trace_cpus' (trace-cmd cpus=N), 'hotplug_cpus' (possible but not present).
+  -- command line), 'trace_cpus' (trace-cmd cpus=N), 'hotplug_cpus' (possible but not present),
+  -- 'hot_added' ("ACPI: CPU3 has been hot-added": ACPI made CPU 3 present, at boot on arm64 6.11+ or
+  -- by a later hot-add; count = the CPU number + 1, a lower bound of the present CPUs; not online yet).
   fact      TEXT    NOT NULL,
   -- The count the line gives.
   count     INTEGER,

@@ -28,7 +28,7 @@ export const CONSOLE_KINDS = [
 export type ConsoleKind = (typeof CONSOLE_KINDS)[number];
 
 export const CPU_FACTS = [
-  'possible', 'present', 'hotplug_cpus', 'online_at_read', 'brought_up', 'nr_cpus_cmdline', 'trace_cpus',
+  'possible', 'present', 'hotplug_cpus', 'online_at_read', 'brought_up', 'nr_cpus_cmdline', 'trace_cpus', 'hot_added',
 ] as const;
 export type CpuFactKind = (typeof CPU_FACTS)[number];
 

@@ -34,6 +34,8 @@ const MESSAGES: Message[] = [
   { pattern: /smp: Brought up \d+ nodes?, \d+ CPUs?/, kind: 'fact:brought_up' },
   { pattern: /smpboot: Total of \d+ processors activated|SMP: Total of \d+ processors activated/, kind: 'fact:brought_up' },
   { pattern: /smpboot: Allowing \d+ CPUs, \d+ hotplug CPUs/, kind: 'fact:possible' },
+  // drivers/acpi/acpi_processor.c: pr_info("CPU%d has been hot-added\n", pr->id) (arm64 Grace log: 72 lines)
+  { pattern: /ACPI: CPU(\d+) has been hot-added/, kind: 'fact:hot_added' },
   { pattern: /setup_percpu: NR_CPUS:\d+ nr_cpumask_bits:\d+ nr_cpu_ids:\d+/, kind: 'fact:possible' },
   { pattern: /RCU restricting CPUs from NR_CPUS=\d+ to nr_cpu_ids=\d+/, kind: 'fact:possible' },
   { pattern: /Adjusting geometry for rcu_fanout_leaf=\d+, nr_cpu_ids=\d+/, kind: 'fact:possible' },

@@ -114,6 +114,12 @@ export const HOTPLUG_RULES: Rule[] = [
     pattern: /^\s*(?:smpboot: |SMP: )?Total of (\d+) processors activated/,
     build: (m, env) => factsWithText(env, [['brought_up', num(m[1])]]),
   },
+  // ACPI: CPU3 has been hot-added        (drivers/acpi/acpi_processor.c: the CPU is present, not online)
+  {
+    kind: 'cpu_fact', header: 'has been hot-added',
+    pattern: /^\s*(?:ACPI: )?CPU(\d+) has been hot-added/,
+    build: (m, env) => factsWithText(env, [['hot_added', num(m[1])! + 1]]),
+  },
   // smpboot: Allowing 16 CPUs, 8 hotplug CPUs
   {
     kind: 'cpu_fact', header: 'Allowing ',

@@ -300,6 +300,15 @@ describe('CPU-count facts', () => {
     ]);
   });
 
+  it('takes "ACPI: CPUn has been hot-added" as a fact: CPU n is present (not online)', () => {
+    // external/arm64-grace-csd-early-boot-6.16-rc5.log line 800
+    const { body, ctx } = lineCtx('[    0.307455] ACPI: CPU62 has been hot-added');
+    expect(consoleParser.parse(body, ctx)).toEqual([
+      { type: 'console', message: blankConsole('text', body, 307455000) },
+      { type: 'cpu_fact', fact: { fact: 'hot_added', count: 63, cpus: null, text: body } },
+    ]);
+  });
+
   it('types the early x86 "Command line:" without a CPU fact when there is no maxcpus/nr_cpus', () => {
     // faulty-x86/offline-hang/console.log.gz line 2
     expectOne('[    0.000000] Command line: console=ttyS0,115200 no_hash_pointers printk.devkmsg=on csdlock_debug=1 smp.csd_lock_timeout=2000 watchdog_thresh=5 softlockup_panic=1 ftrace_dump_on_oops panic=-1 ipifault=offline-hang',
@@ -318,9 +327,8 @@ describe('lines that are no typed kernel message', () => {
     '[   18.472797] CPU: 1 UID: 0 PID: 1 Comm: init Not tainted 6.12.107 #5 ',
     '[   24.969062] rcu: \t(t=2100 jiffies g=-1007 q=9 ncpus=3)',
     '[   18.473046] Call Trace:',
-    // external/arm64-grace-csd-early-boot-6.16-rc5.log lines 810, 800 (and the mail headers before the log)
+    // external/arm64-grace-csd-early-boot-6.16-rc5.log line 810 (and the mail headers before the log)
     '[    0.307809] ARMH0011:00: ttyAMA0 at MMIO 0xc280000 (irq = 66, base_baud = 0) is a SBSA',
-    '[    0.307455] ACPI: CPU62 has been hot-added',
     'Subject: Re: arm64: csdlock at early boot due to slow serial (?)',
     // arm64-gicv3/hotplug/console.log line 281 (init script echo, no stamp); arm64-gicv3/boot/console.log line 96
     'ipitrace: cmdline: console=ttyAMA0 panic=-1 trace_event=ipi:*,csd:*,cpuhp:* trace_buf_size=1M dyndbg="file smp.c +p" loglevel=8 ipitrace.scenario=hotplug',
