@@ -6,6 +6,7 @@
 # Scenarios: clean-control offline-async offline-hang nonexistent-async
 #            nonexistent-hang offline-then-online offline-hang-nopanic
 # Issue 20 adds: dying-noflush dying-noflush-hang dying-ipi reuse-locked slow-callback stale-mask
+# Issue 21 adds: bringup-crash (kernel cmdline ipifault_bringup_crash=2: CPU2 BUG()s in start_secondary)
 #   (DEST=/work/recordings/faulty-x86-issue20 ./record.sh dying-noflush ...)
 # (offline-hang-nopanic drops softlockup_panic=1: a "hung CI boot" that is
 #  only ended by the host timeout, $TMO_NOPANIC seconds)
@@ -27,6 +28,9 @@ for S in $SCENARIOS; do
 	# issue 20 scenarios never hang: no soft-lockup detector, so that a vCPU starved by a busy host
 	# (TCG, interrupt-driven trace dump to ttyS1) is not reported or turned into a panic
 	case $S in dying-noflush|dying-ipi|reuse-locked|slow-callback|stale-mask) CMDLINE=${CMDLINE/softlockup_panic=1 /nosoftlockup };; esac
+	# bringup-crash (issue 21): CPU2 hits BUG() in start_secondary() during the boot's SMP bring-up;
+	# the idle task's oops panics the kernel, panic=-1 + -no-reboot end QEMU (init never runs)
+	case $S in bringup-crash) CMDLINE="$CMDLINE ipifault_bringup_crash=2"; T=${TMO_BRINGUP:-120};; esac
 	QEMU=(qemu-system-x86_64 -machine pc,accel=tcg -cpu qemu64 -smp 4,maxcpus=8 -m 512
 		-display none -no-reboot -kernel bzImage -initrd initramfs.cpio.gz -append "$CMDLINE"
 		-serial file:console.log -serial file:trace.txt -monitor unix:mon.sock,server=on,wait=off
@@ -57,6 +61,6 @@ for S in $SCENARIOS; do
 	[ -e "$WORK/analyze.py" ] && python3 "$WORK/analyze.py" "$R" > "$R/analysis.txt" 2>&1
 	python3 "$WORK/qemu_audit.py" "$R" > "$R/qemu-audit.jsonl" 2>&1
 	# issue 20 scenarios: ground truth from the knob lines and the trace (gt_issue20.py)
-	[ -e "$WORK/gt_issue20.py" ] && R=$R SCEN=$S python3 "$WORK/gt_issue20.py"
+	case $S in bringup-crash) [ -e "$WORK/gt_bringup.py" ] && R=$R python3 "$WORK/gt_bringup.py";; *) [ -e "$WORK/gt_issue20.py" ] && R=$R SCEN=$S python3 "$WORK/gt_issue20.py";; esac
 	rm -rf "$DEST/$S"; mkdir -p "$DEST/$S"; cp "$R"/* "$DEST/$S/"
 done
