@@ -277,6 +277,8 @@ function addConsoleHotplug(db: Db, boot: string, clocks: ClockMap, hotplug: Hotp
   const bootCpus = new Set<number>(seen);
   const stateFor: Record<string, CpuState> = { cpu_offline: 'offline', cpu_dying: 'dying', cpu_online: 'online', cpu_up_failed: 'offline' };
   const dumpEnds = clocks.ref === 'ftrace' ? dumpEndsBySource(db, boot) : new Map<number, { line: number; ts: number }>();
+  // Per source and CPU: time of the last console transition placed, in line order.
+  const lastTs = new Map<string, number>();
   for (const row of rows) {
     const cpus = row.cpu !== null ? [row.cpu] : parseCpuList(row.cpus ?? '') ?? [];
     for (const cpu of cpus) {
@@ -286,6 +288,13 @@ function addConsoleHotplug(db: Db, boot: string, clocks: ClockMap, hotplug: Hotp
       // the mapped printk time says: never replayed into the dump's window.
       const dump = dumpEnds.get(row.source_id);
       if (dump !== undefined && row.line > dump.line && ts <= dump.ts) ts = dump.ts + 1;
+      // A CPU that fails in its own bring-up prints with its own clock, not yet synchronised (x86 checks
+      // the TSC after ap_starting(): a 6.12 AP's oops read 0.027720 s after the boot CPU's 0.326384 s
+      // "#1 #2 #3"). Its failure comes after the line that announced its bring-up, never before it.
+      const key = `${row.source_id}:${cpu}`;
+      const last = lastTs.get(key);
+      if (row.kind === 'cpu_up_failed' && last !== undefined && ts < last) ts = last;
+      lastTs.set(key, ts);
       hotplug.onConsole(cpu, ts, stateFor[row.kind], { sourceId: row.source_id, line: row.line });
       seen.add(cpu);
     }
