@@ -187,6 +187,13 @@ describe.each(loadFixtures())('fixture $name', ({ name, fixture }) => {
       const online = db.prepare(`SELECT cpu FROM cpu_states WHERE end_ns IS NULL AND state = 'online'`).all() as { cpu: number }[];
       expect(formatCpuList(online.map((o) => o.cpu)), 'online at end').toBe(cpus.online_at_end);
     }
+    // CPUs the ground truth knows were not online at the end (never came up, or went down): where the
+    // files leave the others open (online_at_end null), these still must not be online.
+    for (const key of ['never_online', 'known_offline_at_end'] as const) {
+      if (!cpus[key]) continue;
+      const online = db.prepare(`SELECT cpu FROM cpu_states WHERE end_ns IS NULL AND state = 'online'`).pluck().all() as number[];
+      for (const cpu of parseCpuList(cpus[key])!) expect(online, `CPU${cpu} ${key}`).not.toContain(cpu);
+    }
   });
 
   if (fixture.expected_clock) check('clock', 'maps the printk clock onto the ftrace clock as the console says', async () => {
