@@ -5,7 +5,7 @@
 import { parseCpuList } from '../parsers/patterns.js';
 import type { Db } from '../store/db.js';
 import type { BootModel } from './replay.js';
-import { targetState } from './replay.js';
+import { targetState } from './states.js';
 
 /** How far (lines) before a failed bring-up its attempt is cited. */
 const RECENT_HOTPLUG_LINES = 20;

@@ -13,6 +13,7 @@
 // warning about the call, not a wait.
 import { parseCpuList } from '../parsers/patterns.js';
 import type { Db } from '../store/db.js';
+import type { Message as ConsoleMessage, Evidence } from './console-facts.js';
 
 export interface SnapshotModel {
   boot: string;
@@ -20,19 +21,8 @@ export interface SnapshotModel {
   toRef(ts: number | null): number | null;
 }
 
-interface Message {
-  source_id: number;
-  path: string;
-  line: number;
-  ts_ns: number | null;
-  kind: string;
-  cpu: number | null;
-  func: string | null;
-  info: string | null;
-  cpus: string | null;
-}
-
-interface Evidence { file: string; line: number }
+/** The console_messages columns the snapshots read (console-facts.ts reads them all). */
+type Message = Pick<ConsoleMessage, 'source_id' | 'path' | 'line' | 'ts_ns' | 'kind' | 'cpu' | 'func' | 'info' | 'cpus'>;
 
 interface Frame { func: string; info: string; at: Evidence }
 

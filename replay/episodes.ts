@@ -16,7 +16,7 @@ import {
   type Episode, type Evidence, type Message, type Report, type TargetDoing,
 } from './console-facts.js';
 import type { BootModel } from './replay.js';
-import { targetState } from './replay.js';
+import { targetState } from './states.js';
 
 /** Functions whose presence in a lockup's stack means the CPU is waiting in a cross-call. */
 const CROSS_CALL_FRAME = /^(?:__)?(?:smp_call_function\w*|on_each_cpu\w*|csd_lock_wait\w*|generic_exec_single|kick_all_cpus_sync|smp_call_on_cpu\w*)$/;

@@ -21,8 +21,6 @@ import {
 import { intervalBefore, TARGET_STATES, targetState, type TargetState } from './states.js';
 import { computeUniverse, garbledCpus, writeUniverse, type Universe } from './universe.js';
 
-export { targetState, type TargetState } from './states.js';
-
 export interface ReplayOptions {
   /** Number of CPUs that exist, when the user knows better than the logs (--cpus). */
   cpus?: number;
