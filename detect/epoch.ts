@@ -7,10 +7,11 @@
 // 104 days stay exact), and then the inputs and every derived time are shifted back up, exactly, in
 // SQLite. A failure rolls the transaction back, shift included. Boots below the bound (all
 // real boots but the long-running servers) are not touched.
+import { LONG_UPTIME_FROM_NS } from '../schema/stats.js';
 import type { Db } from '../store/db.js';
 
 /** Boots with guest times from here on (52 days) are replayed relative to their epoch. */
-export const EPOCH_FROM_NS = 2n ** 52n;
+export const EPOCH_FROM_NS = BigInt(LONG_UPTIME_FROM_NS);
 
 /** Derived times (the boot's reference clock) that replay writes: shifted back by the epoch. Durations are not here. */
 const DERIVED_TIMES: Record<string, string[]> = {
@@ -29,6 +30,11 @@ const SOURCES = 'source_id IN (SELECT source_id FROM sources WHERE boot = :boot)
 
 /** The boot's epoch: 0n when its guest times stay below EPOCH_FROM_NS, else its first whole second in ns. */
 export function bootEpoch(db: Db, boot: string): bigint {
+  // Ingest counts the guest times from EPOCH_FROM_NS on (stat long_uptime_times): without one, the
+  // epoch is 0 and the min/max scan over every event of the boot is not needed.
+  const flagged = db.prepare(`SELECT EXISTS (SELECT 1 FROM stats WHERE ${SOURCES} AND name = 'long_uptime_times') AS n`)
+    .pluck().get({ boot }) as number;
+  if (flagged === 0) return 0n;
   const row = db.prepare(`SELECT max(hi) AS hi, min(lo) AS lo FROM (
       SELECT max(ts_ns) AS hi, min(ts_ns) AS lo FROM events WHERE ${SOURCES} AND clock IN ('ftrace', 'printk')
       UNION ALL SELECT max(ts_ns), min(ts_ns) FROM console_messages WHERE ${SOURCES})`).safeIntegers(true)

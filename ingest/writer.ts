@@ -4,7 +4,7 @@
 import {
   ConsoleRecord, CpuFactRecord, EventRecord, type Format, type ParseIssue,
 } from '../schema/records.js';
-import type { StatName } from '../schema/stats.js';
+import { LONG_UPTIME_FROM_NS, type StatName } from '../schema/stats.js';
 import { BatchInsert, sqlLiteral } from '../store/batch-insert.js';
 import { StreamWriter } from '../store/event-stream.js';
 import { QemuBucketWriter } from '../store/qemu-log-buckets.js';
@@ -105,6 +105,8 @@ export class SqliteSink implements ReaderSink {
   private readonly kinds = new Map<string, KindEntry>();
   private readonly eventSpikes = new Map<string, SpikeFinder>();
   private readonly consoleSpikes = new SpikeFinder();
+  /** Guest times of LONG_UPTIME_FROM_NS or more (stat long_uptime_times: detect/epoch.ts reads it instead of scanning every time). */
+  private longUptimeTimes = 0;
   private shapeCount = 0;
   private readonly insertEvent;
   private readonly targets: BatchInsert;
@@ -136,8 +138,11 @@ export class SqliteSink implements ReaderSink {
     if (ev.format === 'qemu') {
       if (ev.ts_ns !== null) this.qemuBuckets.push(BigInt(ev.ts_ns));
       this.qemuWrites.push(id, line, ev);
-    } else if (typeof ev.ts_ns === 'number' && (ev.clock === 'printk' || ev.clock === 'ftrace')) {
-      this.spikeFinder(ev.format).push(id, line, ev.ts_ns);
+    } else if (ev.ts_ns !== null && (ev.clock === 'printk' || ev.clock === 'ftrace')) {
+      if (typeof ev.ts_ns === 'number') {
+        this.spikeFinder(ev.format).push(id, line, ev.ts_ns);
+        if (ev.ts_ns >= LONG_UPTIME_FROM_NS) this.longUptimeTimes++;
+      } else this.longUptimeTimes++;
     }
     let entry = this.kinds.get(ev.kind);
     if (entry === undefined) {
@@ -191,7 +196,10 @@ export class SqliteSink implements ReaderSink {
     if (this.validate) ConsoleRecord.parse(msg);
     const result = this.insertConsole.run(this.sourceId, line, msg.ts_ns, msg.kind, msg.cpu, msg.target_cpu, msg.seq, msg.wait_ns,
       msg.func, msg.info, msg.cpus, msg.text);
-    if (typeof msg.ts_ns === 'number') this.consoleSpikes.push(Number(result.lastInsertRowid), line, msg.ts_ns);
+    if (typeof msg.ts_ns === 'number') {
+      this.consoleSpikes.push(Number(result.lastInsertRowid), line, msg.ts_ns);
+      if (msg.ts_ns >= LONG_UPTIME_FROM_NS) this.longUptimeTimes++;
+    } else if (msg.ts_ns !== null) this.longUptimeTimes++;
   }
 
   /** The spike finder of one event format: each format (trace file, dump, tp_printk) is its own time order. */
@@ -242,6 +250,7 @@ export class SqliteSink implements ReaderSink {
 
   /** Writes what is still buffered (event targets, repaired times, the replay stream, QEMU's writes) and fills counts.events, once the file is read. */
   finish(): void {
+    if (this.longUptimeTimes > 0) this.stat('long_uptime_times', '', this.longUptimeTimes);
     this.repairSpikes();
     this.stream.finish();
     this.qemuBuckets.flush();

@@ -3,6 +3,9 @@
 
 export type StatSeverity = 'info' | 'data_loss' | 'error';
 
+/** Guest times from here on (52 days of uptime) count as long_uptime_times; detect/epoch.ts replays such boots relative to their epoch. */
+export const LONG_UPTIME_FROM_NS = 2 ** 52;
+
 interface StatDecl {
   /** Indexed counters have a key (event name, CPU); single ones use ''. */
   indexed: boolean;
@@ -62,6 +65,10 @@ export const STATS = {
   timestamp_spikes: {
     indexed: true, severity: 'data_loss',
     description: 'printk stamp or event time far ahead of both neighbouring lines (a corrupted digit), by line; given back the time its doubled digit was made from where that fits between them, else the previous line\'s',
+  },
+  long_uptime_times: {
+    indexed: false, severity: 'info',
+    description: 'guest times (ftrace, printk) of 2^52 ns (52 days of uptime) or more; detect replays such a boot on times relative to its first whole second (detect/epoch.ts)',
   },
   out_of_range: {
     indexed: true, severity: 'data_loss',
