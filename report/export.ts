@@ -3,7 +3,7 @@
 // questions ("which callsite leaks CSDs this week, on which kernels") over many runs. Read back from
 // the replayed tables and findings; nothing here is specific to one output format.
 import type { Db } from '../store/db.js';
-import { cpuStates, cpuUniverse, onlineAtEnd } from './summary.js';
+import { cpuStates, cpuUniverse, onlineAtEnd, universeList } from './summary.js';
 import { formatCpuList } from '../parsers/patterns.js';
 
 /** Version of the export rows' shape; a new column or a changed meaning bumps it. */
@@ -49,29 +49,35 @@ export interface BootRow {
   signatures: string[];
 }
 
-/** The kernel release from the console's banner ("Linux version 6.12.107+deb13-amd64 (...)"), if any. */
-export function kernelRelease(db: Db, boot: string): string | null {
+/** The console's banner ("Linux version 6.12.107+deb13-amd64 (...) ..."), the boot's first one; null without one. */
+export function kernelBanner(db: Db, boot: string): string | null {
   const row = db.prepare(`SELECT c.text FROM console_messages c JOIN sources s USING (source_id)
       WHERE s.boot = ? AND c.text LIKE 'Linux version %' ORDER BY c.source_id, c.line LIMIT 1`).get(boot) as { text: string } | undefined;
-  return row ? row.text.split(/\s+/)[2] ?? null : null;
+  return row?.text ?? null;
+}
+
+/** The kernel release the banner names. */
+export function kernelRelease(banner: string | null): string | null {
+  return banner?.split(/\s+/)[2] ?? null;
 }
 
 /**
  * The architecture, from what the boot's own lines say: the banner's compiler triplet or release
  * suffix, else the interrupt controller QEMU traced, else the register dump layout of a report.
  */
-export function architecture(db: Db, boot: string, kernel: string | null): string | null {
-  const banner = (db.prepare(`SELECT c.text FROM console_messages c JOIN sources s USING (source_id)
-      WHERE s.boot = ? AND c.text LIKE 'Linux version %' LIMIT 1`).get(boot) as { text: string } | undefined)?.text ?? '';
+export function architecture(db: Db, boot: string, banner: string | null): string | null {
   const fromBanner: [RegExp, string][] = [
     [/x86_64-linux|-amd64\b|x86_64/, 'x86_64'], [/aarch64-linux|-arm64\b|aarch64/, 'arm64'],
     [/arm-linux-gnueabi|-armmp\b|armv7/, 'arm'], [/riscv64/, 'riscv64'], [/i[3-6]86-linux|-686\b/, 'x86'],
   ];
-  for (const [re, arch] of fromBanner) if (re.test(banner) || (kernel && re.test(kernel))) return arch;
-  const kinds = db.prepare(`SELECT DISTINCT e.kind FROM events e JOIN sources s USING (source_id)
-      WHERE s.boot = ? AND e.format = 'qemu' LIMIT 8`).pluck().all(boot) as string[];
-  if (kinds.some((k) => k.startsWith('apic'))) return 'x86_64';
-  if (kinds.some((k) => k.startsWith('gic'))) return 'arm64';
+  for (const [re, arch] of fromBanner) if (banner !== null && re.test(banner)) return arch;
+  // The first QEMU record of a source that has QEMU lines (sources.format_counts): an apic_* or gic*
+  // event. Without that gate the query read every event of a boot that has no QEMU log.
+  const kind = db.prepare(`SELECT e.kind FROM events e WHERE e.format = 'qemu' AND (e.kind LIKE 'apic%' OR e.kind LIKE 'gic%') AND e.source_id IN (
+      SELECT source_id FROM sources WHERE boot = ? AND coalesce(json_extract(format_counts, '$.qemu'), 0) > 0) LIMIT 1`)
+    .pluck().get(boot) as string | undefined;
+  if (kind?.startsWith('apic')) return 'x86_64';
+  if (kind?.startsWith('gic')) return 'arm64';
   const regs = db.prepare(`SELECT c.text FROM console_messages c JOIN sources s USING (source_id)
       WHERE s.boot = ? AND (c.text LIKE 'RIP: %' OR c.text LIKE 'pc : %' OR c.text LIKE 'PC is at %' OR c.text LIKE 'epc : %') LIMIT 1`)
     .get(boot) as { text: string } | undefined;
@@ -80,8 +86,9 @@ export function architecture(db: Db, boot: string, kernel: string | null): strin
 }
 
 export function exportRows(db: Db, boot: string): { boot: BootRow; findings: FindingRow[] } {
-  const kernel = kernelRelease(db, boot);
-  const arch = architecture(db, boot, kernel);
+  const banner = kernelBanner(db, boot);
+  const kernel = kernelRelease(banner);
+  const arch = architecture(db, boot, banner);
   const findings = (db.prepare(`SELECT signature, detector, severity, title, message, CAST(ts_ns AS TEXT) AS ts_ns, cpu, target_cpu, csd, func, evidence
       FROM findings WHERE boot = ? ORDER BY finding_id`).all(boot) as (Omit<FindingRow, 'evidence' | 'boot' | 'kernel' | 'arch' | 'export_version'> & { evidence: string })[])
     .map((f): FindingRow => ({
@@ -92,8 +99,7 @@ export function exportRows(db: Db, boot: string): { boot: BootRow; findings: Fin
   const files = db.prepare('SELECT path FROM sources WHERE boot = ? ORDER BY source_id').pluck().all(boot) as string[];
   const count = (sql: string) => (db.prepare(sql).pluck().get(boot) as number | null) ?? 0;
   const universe = cpuUniverse(db, boot);
-  const list = (key: 'possible' | 'present'): string | null =>
-    universe.length === 0 || universe.some((u) => u[key] === null) ? null : formatCpuList(universe.filter((u) => u[key] === 1).map((u) => u.cpu));
+  const list = (key: 'possible' | 'present') => universeList(universe, key);
   const serious = findings.filter((f) => f.severity !== 'info');
   return {
     boot: {

@@ -104,6 +104,12 @@ export function cpuStates(db: Db, boot: string): StateRow[] {
 
 export interface UniverseRow { cpu: number; possible: number | null; present: number | null; seen: number; basis: string }
 
+/** The CPUs of the universe that are possible (or present), as a CPU list; null when no source says for every CPU. */
+export function universeList(universe: UniverseRow[], key: 'possible' | 'present'): string | null {
+  return universe.length === 0 || universe.some((u) => u[key] === null) ? null
+    : formatCpuList(universe.filter((u) => u[key] === 1).map((u) => u.cpu));
+}
+
 export function cpuUniverse(db: Db, boot: string): UniverseRow[] {
   return db.prepare('SELECT cpu, possible, present, seen, basis FROM cpu_universe WHERE boot = ? ORDER BY cpu').all(boot) as UniverseRow[];
 }
@@ -134,8 +140,7 @@ export function receivedCounts(db: Db, boot: string): { cpu: number; entries: nu
 export function summarizeBoot(db: Db, boot: string, findings: Finding[]): BootSummary {
   const universe = cpuUniverse(db, boot);
   const states = cpuStates(db, boot);
-  const list = (key: 'possible' | 'present'): string | null =>
-    universe.length === 0 || universe.some((u) => u[key] === null) ? null : formatCpuList(universe.filter((u) => u[key] === 1).map((u) => u.cpu));
+  const list = (key: 'possible' | 'present') => universeList(universe, key);
   const span = bootSpan(db, boot);
   // After a ring-buffer reset (unstable clock) the ftrace clock starts late: times are shown on the
   // printk clock instead, so that none is negative (detect/groups.ts displayShiftNs).

@@ -8,7 +8,7 @@ import { formatCpuList } from '../parsers/patterns.js';
 import type { Db } from '../store/db.js';
 import { IpitraceError } from '../store/errors.js';
 import { displayPath } from './style.js';
-import { bootSpan, cpuStates, cpuUniverse, onlineAtEnd, referenceClock, type StateRow } from './summary.js';
+import { bootSpan, cpuStates, cpuUniverse, onlineAtEnd, referenceClock, universeList, type StateRow } from './summary.js';
 
 /** Beyond this many IPIs + csds in the window, draw per-lane density bins instead (problems stay individual). */
 export const DEFAULT_MAX_ITEMS = 3000;
@@ -129,8 +129,7 @@ export function buildTimeline(db: Db, boot: string, options: TimelineOptions = {
       coverage.set(r.cpu, list);
     }
   }
-  const list = (key: 'possible' | 'present') =>
-    universe.length === 0 || universe.some((u) => u[key] === null) ? null : formatCpuList(universe.filter((u) => u[key] === 1).map((u) => u.cpu));
+  const list = (key: 'possible' | 'present') => universeList(universe, key);
 
   const data: TimelineData = {
     boot,
