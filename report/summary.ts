@@ -121,20 +121,52 @@ export function onlineAtEnd(states: StateRow[]): number[] {
   return [...last].filter(([, state]) => ONLINE_STATES.has(state)).map(([cpu]) => cpu);
 }
 
+/** Rows of a derived table grouped at a time (rowid ranges): see pairCounts. */
+const GROUP_ROWS = 65_536;
+
+/**
+ * Grouped by rowid ranges of GROUP_ROWS rows, the groups added up here: one GROUP BY over the whole
+ * table has SQLite's sorter hold every row (up to 16 MB, 250 pages, before it spills), and the peak
+ * RSS grew with the input (+26 MB at 5 M events, 1 M: +5 MB). Same rows as one
+ * GROUP BY src, target ORDER BY src IS NULL, src, target (a NULL sender is a pair of its own).
+ */
 export function pairCounts(db: Db, boot: string): PairCount[] {
-  const rows = db.prepare(`SELECT src, target, sum(ipis) AS ipis, sum(csds) AS csds FROM (
-      SELECT src_cpu AS src, target_cpu AS target, count(*) AS ipis, 0 AS csds FROM ipi_sends
-        WHERE boot = :boot AND repeats_event_id IS NULL GROUP BY 1, 2
-      UNION ALL
-      SELECT src_cpu, target_cpu, 0, count(*) FROM csd_lifecycle WHERE boot = :boot GROUP BY 1, 2
-    ) GROUP BY src, target ORDER BY src IS NULL, src, target`).all({ boot }) as PairCount[];
-  return rows;
+  const pairs = new Map<string, PairCount>();
+  const count = (table: string, where: string, column: 'ipis' | 'csds') => {
+    const { lo, hi } = db.prepare(`SELECT (SELECT min(rowid) FROM ${table}) AS lo, (SELECT max(rowid) FROM ${table}) AS hi`).get() as { lo: number | null; hi: number | null };
+    if (lo === null || hi === null) return;
+    const group = db.prepare(`SELECT src_cpu, target_cpu, count(*) FROM ${table}
+      WHERE rowid BETWEEN ? AND ? AND boot = ?${where} GROUP BY 1, 2`).raw();
+    for (let from = lo; from <= hi; from += GROUP_ROWS) {
+      for (const [src, target, n] of group.all(from, from + GROUP_ROWS - 1, boot) as [number | null, number, number][]) {
+        const key = `${src}:${target}`;
+        let pair = pairs.get(key);
+        if (pair === undefined) pairs.set(key, (pair = { src, target, ipis: 0, csds: 0 }));
+        pair[column] += n;
+      }
+    }
+  };
+  count('ipi_sends', ' AND repeats_event_id IS NULL', 'ipis');
+  count('csd_lifecycle', '', 'csds');
+  return [...pairs.values()].sort((a, b) => (a.src === null ? 1 : 0) - (b.src === null ? 1 : 0)
+    || (a.src ?? 0) - (b.src ?? 0) || a.target - b.target);
 }
 
+/** Event ids grouped at a time by receivedCounts (a range's IPI entries are what SQLite's sorter holds). */
+const GROUP_EVENT_IDS = 262_144;
+
+/** IPI handler entries per receiving CPU, grouped by event_id ranges for the reason pairCounts gives (5 M events: +15 MB). */
 export function receivedCounts(db: Db, boot: string): { cpu: number; entries: number }[] {
-  return db.prepare(`SELECT e.cpu, count(*) AS entries FROM events e JOIN sources s USING (source_id)
-    WHERE s.boot = ? AND e.op = 'ipi_entry' AND e.format != 'qemu' AND e.cpu IS NOT NULL GROUP BY e.cpu ORDER BY e.cpu`)
-    .all(boot) as { cpu: number; entries: number }[];
+  const { lo, hi } = db.prepare('SELECT (SELECT min(event_id) FROM events) AS lo, (SELECT max(event_id) FROM events) AS hi').get() as { lo: number | null; hi: number | null };
+  if (lo === null || hi === null) return [];
+  const group = db.prepare(`SELECT e.cpu, count(*) FROM events e JOIN sources s USING (source_id)
+    WHERE s.boot = ? AND e.op = 'ipi_entry' AND e.event_id BETWEEN ? AND ? AND e.format != 'qemu' AND e.cpu IS NOT NULL
+    GROUP BY e.cpu`).raw();
+  const entries = new Map<number, number>();
+  for (let from = lo; from <= hi; from += GROUP_EVENT_IDS) {
+    for (const [cpu, n] of group.all(boot, from, from + GROUP_EVENT_IDS - 1) as [number, number][]) entries.set(cpu, (entries.get(cpu) ?? 0) + n);
+  }
+  return [...entries].sort((a, b) => a[0] - b[0]).map(([cpu, n]) => ({ cpu, entries: n }));
 }
 
 export function summarizeBoot(db: Db, boot: string, findings: Finding[]): BootSummary {
@@ -168,7 +200,9 @@ export function summarizeBoot(db: Db, boot: string, findings: Finding[]): BootSu
 export function qemuSummary(db: Db, boot: string): QemuSummary | null {
   const sends = (db.prepare('SELECT count(*) AS n FROM qemu_sends WHERE boot = ?').get(boot) as { n: number }).n;
   if (sends === 0) return null;
-  const method = `(SELECT method FROM qemu_links WHERE boot = :boot AND method IS NOT NULL GROUP BY method ORDER BY count(*) DESC LIMIT 1) AS method`;
+  // One correlation writes all of a boot's links, with one method (replay/qemu-correlate.ts): any
+  // linked row says it. (GROUP BY method had SQLite's sorter hold every link: +7 MB at mixed-5M.)
+  const method = `(SELECT method FROM qemu_links WHERE boot = :boot AND method IS NOT NULL LIMIT 1) AS method`;
   // arm kernels trace one IPI twice (ipi_send_cpu, then ipi_raise: ipi_sends.repeats_event_id): one IPI
   // is one guest send, linked when either of its rows is.
   const repeats = db.prepare('SELECT 1 FROM ipi_sends WHERE boot = ? AND repeats_event_id IS NOT NULL LIMIT 1').get(boot) !== undefined;
