@@ -3,22 +3,16 @@
 // temporary folder that is removed afterwards.
 import { basename, dirname, join, resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { z } from 'zod';
 import { bootNameFor } from '../ingest/boot-name.js';
-import { DetectArgs, detectOptions, processOutput, runVerdict, type Output } from './detect.js';
-import { inputPaths, MaxInputSize, maxInputSizeOption, validateOptions } from './options.js';
+import type { AnalyzeArgs } from './args.js';
+import { detectOptions, processOutput, runVerdict, type Output } from './detect.js';
+import { inputPaths, maxInputSizeOption } from './options.js';
 import { checkOutputPath, writeOutput } from './outputs.js';
 import { progressLine, type Progress } from './progress.js';
 
 export { timelineCommand } from './timeline.js';
 
-export const AnalyzeArgs = DetectArgs.extend({
-  db: z.string().min(1).optional(),
-  html: z.string().min(1).optional(),
-  maxInputSize: MaxInputSize.optional(),
-  files: z.array(z.string()).min(1),
-});
-export type AnalyzeArgs = z.infer<typeof AnalyzeArgs>;
+export type { AnalyzeArgs } from './args.js';
 
 export { processOutput, type Output } from './detect.js';
 
@@ -95,6 +89,7 @@ export const analyzeCommand: CommandModule = {
     .example('$0 analyze boot.log', 'a single mixed console log')
     .epilog('The first lines are the verdict: one line per root cause (ERROR/WARNING), or OK. Exit codes: 0 no finding at --fail-on, 1 findings at or above it, 2 usage or input errors (unreadable file, nothing to analyze).'),
   handler: async (argv) => {
+    const { AnalyzeArgs, validateOptions } = await import('./args.js');
     const args = validateOptions(AnalyzeArgs, argv);
     process.exitCode = await runAnalyze({ ...args, files: inputPaths(args.files) }, processOutput, progressLine());
   },

@@ -5,27 +5,13 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { z } from 'zod';
 import type { BootRow, FindingRow } from '../report/export.js';
 import { IpitraceError } from '../store/errors.js';
 import { detectOptions } from './detect.js';
-import { inputPaths, validateOptions } from './options.js';
+import type { BatchArgs } from './args.js';
+import { inputPaths } from './options.js';
 
-export const BatchArgs = z.object({
-  paths: z.array(z.string()).default([]),
-  manifest: z.string().min(1).optional(),
-  out: z.string().min(1).optional(),
-  jobs: z.number().int().positive().optional(),
-  json: z.boolean(),
-  failOn: z.enum(['error', 'warning', 'never']),
-  csdTimeout: z.number().positive(),
-  grace: z.number().nonnegative(),
-  cpus: z.number().int().positive().optional(),
-  progress: z.boolean().optional(),
-  export: z.string().min(1).optional(),
-  exportFormat: z.enum(['jsonl', 'parquet']),
-});
-export type BatchArgs = z.infer<typeof BatchArgs>;
+export type { BatchArgs } from './args.js';
 
 /** One boot's line of `batch --json` (JSON Lines: one object per boot, in completion order). */
 export interface BatchLine {
@@ -176,6 +162,7 @@ export const batchCommand: CommandModule = {
     .example('$0 batch runs/*/ --out results/ --fail-on warning', 'a boot per folder, every core, one JSON document per boot')
     .example('$0 batch --manifest boots.tsv --json > verdicts.jsonl', 'boots listed in a manifest, one JSON line each'),
   handler: async (argv) => {
+    const { BatchArgs, validateOptions } = await import('./args.js');
     const args = validateOptions(BatchArgs, argv);
     process.exitCode = await runBatch(args);
   },

@@ -2,11 +2,11 @@
 // Also the verdict half of `analyze` (runVerdict): input check, detect, groups, text / JSON / JUnit.
 import { existsSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { z } from 'zod';
 import type { Finding } from '../detect/detect.js';
 import type { Db } from '../store/db.js';
 import { IpitraceError } from '../store/errors.js';
-import { dbOption, validateOptions } from './options.js';
+import type { DetectArgs } from './args.js';
+import { dbOption } from './options.js';
 import { checkOutputPath, writeOutput } from './outputs.js';
 import type { Progress } from './progress.js';
 
@@ -20,19 +20,6 @@ export const detectOptions = {
   cpus: { type: 'number', describe: 'number of CPUs that exist (present), when the logs do not say or are wrong' },
   verbose: { type: 'boolean', default: false, describe: 'show every evidence line of each finding (default: the first 3)' },
 } as const;
-
-export const DetectArgs = z.object({
-  db: z.string().min(1),
-  boot: z.string().min(1).optional(),
-  json: z.boolean(),
-  junit: z.string().min(1).optional(),
-  failOn: z.enum(['error', 'warning', 'never']),
-  csdTimeout: z.number().positive(),
-  grace: z.number().nonnegative(),
-  cpus: z.number().int().positive().optional(),
-  verbose: z.boolean().default(false),
-});
-export type DetectArgs = z.infer<typeof DetectArgs>;
 
 export interface Output {
   stdout: (text: string) => void;
@@ -112,6 +99,7 @@ export const detectCommand: CommandModule = {
     .example('$0 detect --db run.db --fail-on warning --junit findings.xml', 'CI gate')
     .epilog('Exit codes: 0 no finding at --fail-on, 1 findings at or above it, 2 usage or input errors (no such database, nothing to analyze).'),
   handler: async (argv) => {
+    const { DetectArgs, validateOptions } = await import('./args.js');
     const args = validateOptions(DetectArgs, argv);
     checkOutputPath(args.junit, '--junit');
     if (!existsSync(args.db)) {

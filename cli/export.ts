@@ -3,18 +3,11 @@
 // DIR/boots.EXT.
 import { mkdirSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { z } from 'zod';
 import { IpitraceError } from '../store/errors.js';
-import { dbOption, validateOptions } from './options.js';
+import type { ExportArgs } from './args.js';
+import { dbOption } from './options.js';
 
-export const ExportArgs = z.object({
-  db: z.string().min(1),
-  out: z.string().min(1),
-  format: z.enum(['jsonl', 'parquet']),
-  boot: z.string().min(1).optional(),
-});
-
-export async function runExport(args: z.infer<typeof ExportArgs>): Promise<{ boots: number; findings: number; paths: { findings: string; boots: string } }> {
+export async function runExport(args: ExportArgs): Promise<{ boots: number; findings: number; paths: { findings: string; boots: string } }> {
   const { openReadOnly } = await import('../store/db.js');
   const { exportRows } = await import('../report/export.js');
   const { commitStaged, exportPaths, stagedPaths, staging, writeJsonl, writeParquet } = await import('../report/export-write.js');
@@ -55,6 +48,7 @@ export const exportCommand: CommandModule = {
     boot: { type: 'string', describe: 'only this boot (default: every boot in the database)' },
   }).example('$0 export --db run.db --out warehouse/run42 --format parquet', 'then in DuckDB: SELECT signature, count(DISTINCT boot) FROM \'warehouse/*/findings.parquet\' GROUP BY 1'),
   handler: async (argv) => {
+    const { ExportArgs, validateOptions } = await import('./args.js');
     const args = validateOptions(ExportArgs, argv);
     const result = await runExport(args);
     process.stderr.write(`ipitrace export: ${result.findings} finding${result.findings === 1 ? '' : 's'} of ${result.boots} boot${result.boots === 1 ? '' : 's'} written to ${result.paths.findings} and ${result.paths.boots}\n`);

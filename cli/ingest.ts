@@ -1,19 +1,8 @@
 // ipitrace ingest [--db F] [--boot NAME] [--replace] FILE...
 import type { CommandModule } from 'yargs';
-import { z } from 'zod';
 import type { FileOutcome } from '../ingest/ingest.js';
 import { STATS } from '../schema/stats.js';
-import { dbOption, inputPaths, MaxInputSize, maxInputSizeOption, validateOptions } from './options.js';
-
-const IngestArgs = z.object({
-  db: z.string().min(1),
-  boot: z.string().min(1).optional(),
-  replace: z.boolean(),
-  validate: z.boolean(),
-  parseThread: z.enum(['auto', 'main', 'worker']),
-  maxInputSize: MaxInputSize.optional(),
-  files: z.array(z.string()).min(1),
-});
+import { dbOption, inputPaths, maxInputSizeOption } from './options.js';
 
 export const ingestCommand: CommandModule = {
   command: 'ingest <files..>',
@@ -33,6 +22,7 @@ export const ingestCommand: CommandModule = {
     })
     .example('$0 ingest --db run.db console.log trace.txt qemu-trace.log.gz', 'one boot: console, ftrace and QEMU log'),
   handler: async (argv) => {
+    const { IngestArgs, validateOptions } = await import('./args.js');
     const args = validateOptions(IngestArgs, argv);
     const { openWritable } = await import('../store/db.js');
     const { ingestFiles } = await import('../ingest/ingest.js');

@@ -1,6 +1,4 @@
-// Options shared by several commands, validated with zod after yargs has parsed them.
-import { z } from 'zod';
-import { IpitraceError } from '../store/errors.js';
+// Options shared by several commands (their zod schemas, checked in the handlers, are in cli/args.ts).
 
 export const DEFAULT_DB = 'ipitrace.db';
 
@@ -41,17 +39,9 @@ export const dbOption = {
   db: { type: 'string', default: DEFAULT_DB, describe: 'SQLite database file' },
 } as const;
 
-/** Validates parsed options; a failure becomes one usage line naming the option. */
-export function validateOptions<T extends z.ZodType>(schema: T, argv: unknown): z.infer<T> {
-  const result = schema.safeParse(argv);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  throw new IpitraceError('E_USAGE', `--${issue.path.join('.')}: ${issue.message}`);
-}
-
 /**
  * --max-input-size: decoded bytes read at most per input, as a number with an optional K, M, G or
- * T (powers of 1024); 0 means no limit. Default: see ingest/input.ts (none for a regular plain file).
+ * T (powers of 1024; cli/args.ts reads it); 0 means no limit. Default: see ingest/input.ts (none for a regular plain file).
  */
 export const maxInputSizeOption = {
   'max-input-size': {
@@ -60,15 +50,3 @@ export const maxInputSizeOption = {
       + '4G for stdin, pipes and devices, 200 times the file size (at least 1G) for compressed files; the lines before the limit are kept',
   },
 } as const;
-
-const SIZE = /^(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?$/i;
-
-export const MaxInputSize = z.string().optional().transform((text, ctx) => {
-  if (text === undefined) return undefined;
-  const m = SIZE.exec(text.trim());
-  if (!m) {
-    ctx.addIssue({ code: 'custom', message: `not a size: '${text}' (a number of bytes with an optional K, M, G or T)` });
-    return z.NEVER;
-  }
-  return Math.floor(Number(m[1]) * 1024 ** ' KMGT'.indexOf((m[2] || ' ').toUpperCase()));
-});

@@ -2,21 +2,8 @@
 // read-only SQL; the database is the interface. Rows are written as they come.
 import { readFileSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { z } from 'zod';
 import { IpitraceError } from '../store/errors.js';
-import { dbOption, literalArg, validateOptions } from './options.js';
-
-const QueryArgs = z.object({
-  db: z.string().min(1),
-  sql: z.string().min(1).optional(),
-  file: z.string().min(1).optional(),
-  // Repeated --param options come as an array, a single one as a string.
-  param: z.union([z.string(), z.array(z.string())]).default([]).transform((p) => (Array.isArray(p) ? p : [p])),
-  json: z.boolean().default(false),
-  csv: z.boolean().default(false),
-  vertical: z.boolean().default(false),
-  maxWidth: z.number().int().nonnegative().default(60),
-});
+import { dbOption, literalArg } from './options.js';
 
 export const queryCommand: CommandModule = {
   command: 'query [sql]',
@@ -41,6 +28,7 @@ export const queryCommand: CommandModule = {
     .example('$0 query --db run.db --vertical "SELECT * FROM findings"', 'wide rows, one block each')
     .epilog('Read-only: only statements that read and change nothing run (no VACUUM INTO, ATTACH or PRAGMA writes). For an interactive shell: sqlite3 DB.'),
   handler: async (argv) => {
+    const { QueryArgs, validateOptions } = await import('./args.js');
     const args = validateOptions(QueryArgs, argv);
     const sql = readSql(args.sql === undefined ? undefined : literalArg(args.sql), args.file === undefined ? undefined : literalArg(args.file));
     const params = parseParams(args.param);

@@ -7,23 +7,16 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { z } from 'zod';
 import { IpitraceError } from '../store/errors.js';
-import { AnalyzeArgs, processOutput, runAnalyze, type Output } from './analyze.js';
+import { processOutput, runAnalyze, type Output } from './analyze.js';
+import type { RecordArgs } from './args.js';
 import { detectOptions } from './detect.js';
-import { inputPaths, validateOptions } from './options.js';
+import { inputPaths } from './options.js';
 import { checkOutputPath } from './outputs.js';
 import { buildRecordArgs } from './record-args.js';
 import { findExecutable, runQemu, type RunResult } from './record-run.js';
 
-export const RecordArgs = AnalyzeArgs.omit({ files: true }).extend({
-  out: z.string().min(1).optional(),
-  timeout: z.number().nonnegative(),
-  killAfter: z.number().nonnegative(),
-  analyze: z.boolean(),
-  command: z.array(z.string()),
-});
-export type RecordArgs = z.infer<typeof RecordArgs>;
+export type { RecordArgs } from './args.js';
 
 /** Shell-quotes one word (for command.txt). */
 export function shellQuote(word: string): string {
@@ -152,6 +145,7 @@ export const recordCommand: CommandModule = {
     .example('$0 record --timeout 120 -- qemu-system-aarch64 -M virt,gic-version=3 -cpu max -nographic -kernel Image -append "console=ttyAMA0"', 'arm64 GICv3'),
   handler: async (argv) => {
     const command = inputPaths(((argv['--'] as unknown[] | undefined) ?? []).map(String));
+    const { RecordArgs, validateOptions } = await import('./args.js');
     const args = validateOptions(RecordArgs, { ...argv, command });
     process.exitCode = await runRecord(args);
   },

@@ -1,17 +1,8 @@
 // ipitrace timeline --db F [--boot NAME] --html out.html [--from S --to S]
 import type { CommandModule } from 'yargs';
-import { z } from 'zod';
 import { IpitraceError } from '../store/errors.js';
 import { writeOutputFile } from '../store/output-file.js';
-import { dbOption, validateOptions } from './options.js';
-
-const TimelineArgs = z.object({
-  db: z.string().min(1),
-  boot: z.string().min(1).optional(),
-  html: z.string().min(1),
-  from: z.number().nonnegative().optional(),
-  to: z.number().nonnegative().optional(),
-}).refine((a) => a.from === undefined || a.to === undefined || a.from < a.to, { message: 'must be after --from', path: ['to'] });
+import { dbOption } from './options.js';
 
 export const timelineCommand: CommandModule = {
   command: 'timeline',
@@ -24,6 +15,7 @@ export const timelineCommand: CommandModule = {
     to: { type: 'number', describe: 'window end, seconds (default: end of the boot)' },
   }).example('$0 timeline --db run.db --boot b1 --from 3.9 --to 4.1 --html zoom.html', 'zoom on a finding at 4.0 s'),
   handler: async (argv) => {
+    const { TimelineArgs, validateOptions } = await import('./args.js');
     const args = validateOptions(TimelineArgs, argv);
     const { checkOutputPath } = await import('./outputs.js');
     checkOutputPath(args.html, '--html');

@@ -1,5 +1,5 @@
 // `ipitrace detect` as a library function: replay every boot, run every detector, store findings.
-import { z } from 'zod';
+import * as z from 'zod';
 import { listBoots, replayBoot, type ReplayOptions } from '../replay/replay.js';
 import { bulkWriteMode, type Db } from '../store/db.js';
 import { IpitraceError } from '../store/errors.js';

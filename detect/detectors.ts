@@ -1,7 +1,7 @@
 // Loads the detectors (queries/*.sql): each file opens with a comment header (@detector, @severity,
 // Flags, Why, Evidence, Limits) checked with zod, then one SELECT returning the finding columns.
 import { readdirSync, readFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { IpitraceError } from '../store/errors.js';
 import { packagePath } from '../store/paths.js';
 

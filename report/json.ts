@@ -2,7 +2,7 @@
 // `format` and `version` and can rely on the rest. README.md documents it; the zod schema below is
 // the contract (test/verdict.test.ts validates real output against it). Bump JSON_VERSION when a
 // field changes meaning or goes away; adding a field is not a new version.
-import { z } from 'zod';
+import * as z from 'zod';
 import { exactJson } from './exact-json.js';
 import { Finding as DetectedFinding, SEVERITIES } from '../detect/detect.js';
 import { evidenceKey, type EvidenceText } from './evidence.js';

@@ -2,7 +2,7 @@
 // stages. Each has a zod schema (checked at the boundary by ingest/writer.ts) and the TypeScript
 // type derived from it. Column meanings are documented in schema/schema.sql. The names a column
 // may hold and the blank records are in vocabulary.ts (re-exported here), which the parsers import.
-import { z } from 'zod';
+import * as z from 'zod';
 
 import { CLOCKS, CONSOLE_KINDS, CPU_FACTS, OPS, type Format } from './vocabulary.js';
 
