@@ -1,7 +1,9 @@
 // A fixed pool of worker threads (batch/worker.ts) that analyzes boots in parallel: each worker takes
 // the next boot as soon as it is done with one, results come back in completion order.
 import { availableParallelism } from 'node:os';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { packagePath } from '../store/paths.js';
 import type { BootRow, FindingRow } from '../report/export.js';
 import type { BootUnit } from './units.js';
 
@@ -33,9 +35,9 @@ export interface BatchResult {
   rows: { boot: BootRow; findings: FindingRow[] }[] | null;
 }
 
+/** The built worker entry, dist/batch/worker.js, found from the package root (see ingest/read-file.ts). */
 function workerUrl(): URL {
-  const here = import.meta.url;
-  return here.endsWith('.ts') ? new URL('../dist/batch/worker.js', here) : new URL('./worker.js', here);
+  return pathToFileURL(packagePath('dist', 'batch', 'worker.js'));
 }
 
 export function defaultJobs(): number {

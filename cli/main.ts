@@ -4,9 +4,11 @@
 // The command modules hold only their options; each handler imports the library it runs when it
 // runs, so that one command does not load (compile) every other command's code at start-up.
 import './v8-flags.js';
+import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isIpitraceError } from '../store/errors.js';
+import { packagePath } from '../store/paths.js';
 import { guardStream } from '../store/terminal-text.js';
 import { analyzeCommand, timelineCommand } from './analyze.js';
 import { batchCommand } from './batch.js';
@@ -33,14 +35,25 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 // both through with markers (cli/options.ts).
 const argv = markArgs(hideBin(process.argv));
 const debug = argv.includes('--debug');
+// The bundled modules have source maps (scripts/bundle.mjs): with --debug, stack traces name the .ts
+// files and lines of the modules loaded from here on (every command's code).
+if (debug) process.setSourceMapsEnabled(true);
 
 function fail(message: string): never {
   process.stderr.write(`ipitrace: ${message}\n`);
   process.exit(2);
 }
 
+/**
+ * Our version, from our package.json: yargs would look for the package.json above its own folder in
+ * node_modules, which the bundled CLI (dist/cli/main.js, see scripts/bundle.mjs) is not in.
+ */
+function version(): string {
+  return (JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as { version: string }).version;
+}
+
 async function main(): Promise<void> {
-  await yargs(argv)
+  const parser = yargs(argv)
     .scriptName('ipitrace')
     .usage('$0 <command> [options]\n\nWhy did this QEMU boot hang? Which CPU sent an IPI or cross-call to an offline or nonexistent CPU, and which CSD lock was never released?')
     .command(ingestCommand)
@@ -60,8 +73,15 @@ async function main(): Promise<void> {
       fail(`${message.replace(/\s*\n\s*/g, ' ')} (see --help)`);
     })
     .help()
-    .version()
-    .parseAsync();
+    .version(version());
+  // Once a command's handler has started, yargs renders that command's whole help text (cliui's
+  // string widths, Intl.Segmenter: 25 ms of `analyze` of a small console) in case the handler shows
+  // help later; ours never do (.fail above prints one line), so that work is skipped. Without the
+  // internal method (another yargs), nothing changes but the time.
+  const usage = (parser as unknown as { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } } })
+    .getInternalMethods?.().getUsageInstance?.();
+  if (usage?.cacheHelpMessage) usage.cacheHelpMessage = () => {};
+  await parser.parseAsync();
 }
 
 main().catch(async (error: unknown) => {

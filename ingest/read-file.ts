@@ -2,9 +2,11 @@
 // as storing the rows; on a machine with a second core a worker parses the next lines while this
 // thread stores the last ones. Both ways make the same sink calls in the same order, so the
 // database is the same (test/parse-thread.test.ts compares them table by table).
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { SourceReader, type ReaderSink } from '../parsers/reader.js';
 import { IpitraceError, type ErrorCode } from '../store/errors.js';
+import { packagePath } from '../store/paths.js';
 import { openInput, type InputOptions, type OpenedInput } from './input.js';
 import { replayBatch, type PackedBatch } from './packed-batch.js';
 
@@ -52,12 +54,12 @@ export function progressEvery(progress: Progress): AfterBatch {
 }
 
 /**
- * The compiled worker. Under vitest this module is the TypeScript source, which a worker thread
- * cannot load; the tests' global setup builds dist/, whose copy is used then.
+ * The built worker entry, dist/ingest/parse-worker.js, found from the package root: in the bundled
+ * CLI this code sits in a shared chunk (dist/chunks/), not beside the worker; under vitest this module
+ * is the TypeScript source, which a worker thread cannot load, and the tests' global setup builds dist/.
  */
 function workerUrl(): URL {
-  const here = import.meta.url;
-  return here.endsWith('.ts') ? new URL('../dist/ingest/parse-worker.js', here) : new URL('./parse-worker.js', here);
+  return pathToFileURL(packagePath('dist', 'ingest', 'parse-worker.js'));
 }
 
 /**
