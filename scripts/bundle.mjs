@@ -15,7 +15,7 @@
 //   dist/yargs-locales/*.json    yargs's messages in other languages (LANG), as yargs ships them
 // schema/*.sql and queries/*.sql are read from the package root, not from dist/.
 // better-sqlite3 (a native addon) and @duckdb/node-api (tests only) stay in node_modules.
-import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -69,6 +69,18 @@ const yargsLocales = {
 };
 
 rmSync(dist, { recursive: true, force: true });
+let build;
+try {
+  ({ build } = await import('esbuild'));
+} catch (error) {
+  if (error?.code !== 'ERR_MODULE_NOT_FOUND') throw error;
+  // A node_modules from before esbuild was a devDependency: the modules as tsc compiles them, which
+  // work the same, only start slower.
+  console.warn('scripts/bundle.mjs: esbuild is not installed (npm ci installs it); dist/ is compiled by tsc instead, unbundled: a slower start-up');
+  execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', root], { stdio: 'inherit' });
+  chmodSync(join(dist, 'cli', 'main.js'), 0o755);
+  process.exit(0);
+}
 await build({
   absWorkingDir: root,
   entryPoints: ['cli/main.ts', 'ingest/parse-worker.ts', 'batch/worker.ts', 'bench/run.ts', 'bench/baseline.ts', 'bench/rss-hook.ts'],
