@@ -78,20 +78,32 @@ export function referenceClock(db: Db, boot: string): { clock: string; offsetNs:
   return row ? { clock: row.ref_clock, offsetNs: row.ref_clock === 'printk' ? 0 : row.offset_ns } : null;
 }
 
-/** First and last time (ns, reference clock) of anything the boot's replayed tables or console say. */
+/**
+ * First and last time (ns, reference clock) of anything the boot's replayed tables or console say.
+ * One scan per table, its columns' ends together (a UNION ALL of one column at a time read
+ * csd_lifecycle, the biggest, twice).
+ */
 export function bootSpan(db: Db, boot: string): { startNs: number; endNs: number } | null {
   const ref = referenceClock(db, boot);
-  const row = db.prepare(`SELECT min(t) AS lo, max(t) AS hi FROM (
-      SELECT start_ns AS t FROM cpu_coverage WHERE boot = :boot UNION ALL SELECT end_ns FROM cpu_coverage WHERE boot = :boot
-      UNION ALL SELECT start_ns FROM cpu_states WHERE boot = :boot UNION ALL SELECT end_ns FROM cpu_states WHERE boot = :boot
-      UNION ALL SELECT ts_ns FROM ipi_sends WHERE boot = :boot
-      UNION ALL SELECT queued_ns FROM csd_lifecycle WHERE boot = :boot UNION ALL SELECT released_ns FROM csd_lifecycle WHERE boot = :boot
-      UNION ALL SELECT ts_ns FROM findings WHERE boot = :boot
-      UNION ALL SELECT first_ns FROM csd_episodes WHERE boot = :boot UNION ALL SELECT last_ns FROM csd_episodes WHERE boot = :boot
-      UNION ALL SELECT ts_ns FROM console_reports WHERE boot = :boot
-      UNION ALL SELECT c.ts_ns + :offset FROM console_messages c JOIN sources s USING (source_id) WHERE s.boot = :boot
-    ) WHERE t IS NOT NULL`).get({ boot, offset: ref?.offsetNs ?? 0 }) as { lo: number | null; hi: number | null };
-  return row.lo === null || row.hi === null ? null : { startNs: row.lo, endNs: row.hi };
+  const ends = (sql: string) => `SELECT ${sql.split(' FROM ')[0].split(', ').map((c) => `min(${c}), max(${c})`).join(', ')} FROM ${sql.split(' FROM ').slice(1).join(' FROM ')}`;
+  const rows = [
+    'start_ns, end_ns FROM cpu_coverage WHERE boot = :boot',
+    'start_ns, end_ns FROM cpu_states WHERE boot = :boot',
+    'ts_ns FROM ipi_sends WHERE boot = :boot',
+    'queued_ns, released_ns FROM csd_lifecycle WHERE boot = :boot',
+    'ts_ns FROM findings WHERE boot = :boot',
+    'first_ns, last_ns FROM csd_episodes WHERE boot = :boot',
+    'ts_ns FROM console_reports WHERE boot = :boot',
+    'c.ts_ns + :offset FROM console_messages c JOIN sources s USING (source_id) WHERE s.boot = :boot',
+  ].map((sql) => db.prepare(ends(sql)).raw().get({ boot, offset: ref?.offsetNs ?? 0 }) as (number | null)[]);
+  let lo: number | null = null, hi: number | null = null;
+  for (const row of rows) {
+    for (let i = 0; i < row.length; i += 2) {
+      if (row[i] !== null && (lo === null || row[i]! < lo)) lo = row[i];
+      if (row[i + 1] !== null && (hi === null || row[i + 1]! > hi)) hi = row[i + 1];
+    }
+  }
+  return lo === null || hi === null ? null : { startNs: lo, endNs: hi };
 }
 
 export interface StateRow { cpu: number; state: string; start_ns: number | null; end_ns: number | null; path: string | null; line: number | null; basis: string }
