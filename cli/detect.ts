@@ -60,12 +60,14 @@ export async function runVerdict(db: Db, boots: string[], args: Omit<DetectArgs,
   const options = { csdTimeoutNs: Math.round(args.csdTimeout * 1e9), graceNs: Math.round(args.grace * 1e9), cpus: args.cpus };
   const findings: Finding[] = [];
   for (const boot of boots) {
-    if (checkInputs(db, boot, displayPath).nothing !== null) continue;
+    if (checkInputs(db, boot, displayPath, { limits: false }).nothing !== null) continue;
     extras.progress?.step(`replaying and detecting boot ${boot}...`);
     // A loop, not push(...): a spread of hundreds of thousands of findings overflows the stack.
     for (const finding of detect(db, { ...options, boot })) findings.push(finding);
   }
-  const verdicts = boots.map((boot) => bootVerdict(db, boot, findings, displayPath));
+  // The summary (clock, CPUs, per-pair counts, QEMU) only where it is shown: JSON, analyze's detail.
+  const summary = args.json || extras.detail === true;
+  const verdicts = boots.map((boot) => bootVerdict(db, boot, findings, displayPath, { summary }));
   extras.progress?.step('reading the evidence lines...');
   const evidence = await readEvidence(verdicts.flatMap((v) => v.findings.flatMap((f) => f.evidence)));
   extras.progress?.done();

@@ -38,7 +38,8 @@ const count = (db: Db, sql: string, boot: string): number => (db.prepare(sql).ge
  */
 const any = (db: Db, sql: string, boot: string): boolean => (db.prepare(`SELECT EXISTS (${sql}) AS n`).get({ boot }) as { n: number }).n === 1;
 
-export function checkInputs(db: Db, boot: string, display: PathDisplay): InputCheck {
+/** `limits: false`: only whether there is anything to analyze (before replay, whose tables the limits read). */
+export function checkInputs(db: Db, boot: string, display: PathDisplay, { limits: withLimits = true } = {}): InputCheck {
   const sources = db.prepare('SELECT path, lines, format_counts FROM sources WHERE boot = ? ORDER BY source_id').all(boot) as SourceRow[];
   const blank = sources.filter((s) => recognised(s) === 0);
   const what = (s: SourceRow) => (s.lines === 0 ? 'empty (0 lines)'
@@ -50,7 +51,7 @@ export function checkInputs(db: Db, boot: string, display: PathDisplay): InputCh
     return { boot, nothing: `${nothing} (${EXPECTED})`, warnings: [], limits: [] };
   }
   const warnings = blank.map((s) => `${describe(s)}; ignored (${EXPECTED})`);
-  return { boot, nothing: null, warnings, limits: limits(db, boot, display) };
+  return { boot, nothing: null, warnings, limits: withLimits ? limits(db, boot, display) : [] };
 }
 
 function limits(db: Db, boot: string, display: PathDisplay): string[] {

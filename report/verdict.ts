@@ -14,14 +14,16 @@ export interface BootVerdict {
   groups: FindingGroup[];
   /** Every finding of the boot, in group order. */
   findings: Finding[];
+  /** null when the boot had nothing to analyze, or the caller asked for none (bootVerdict). */
   summary: BootSummary | null;
 }
 
 /**
  * Run after detect (the limits read replay's tables); a boot with nothing to analyze is not
- * replayed at all (checkInputs' `nothing` reads only the sources).
+ * replayed at all (checkInputs' `nothing` reads only the sources). `summary: false` when nothing
+ * shows it (detect's text output): at 5 M events its counts read the derived tables again, ~1 s.
  */
-export function bootVerdict(db: Db, boot: string, findings: Finding[], display: PathDisplay): BootVerdict {
+export function bootVerdict(db: Db, boot: string, findings: Finding[], display: PathDisplay, { summary = true } = {}): BootVerdict {
   const check = checkInputs(db, boot, display);
   if (check.nothing !== null) return { boot, verdict: 'nothing-to-analyze', input: check, groups: [], findings: [], summary: null };
   const groups = findingGroups(db, findings.filter((f) => f.boot === boot), display);
@@ -32,6 +34,6 @@ export function bootVerdict(db: Db, boot: string, findings: Finding[], display: 
     input: check,
     groups,
     findings: ordered,
-    summary: summarizeBoot(db, boot, ordered),
+    summary: summary ? summarizeBoot(db, boot, ordered) : null,
   };
 }
