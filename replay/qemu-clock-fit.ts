@@ -95,9 +95,11 @@ function refineLine(guest: Guests, sends: Sends, keyed: Map<number, Int32Array>,
         cursors[listOf[u]] = i;
       } else i = firstSendAtOrAfter(t, list, predicted);
       let nearest: number | null = null;
-      for (let j = i - 1; j <= i; j++) {
+      // The sends just before and at the lower bound (within the list: a typed array read out of its
+      // bounds takes V8's slow path).
+      for (let j = Math.max(i - 1, 0), end = Math.min(i, list.length - 1); j <= end; j++) {
         const s = list[j];
-        if (s !== undefined && srcAgrees(guest, g, sends, s) && Math.abs(t[s] - predicted) <= tolerance
+        if (srcAgrees(guest, g, sends, s) && Math.abs(t[s] - predicted) <= tolerance
           && (nearest === null || Math.abs(t[s] - predicted) < Math.abs(nearest - predicted))) nearest = t[s];
       }
       if (nearest !== null) {
@@ -220,10 +222,9 @@ function robustLine(xs: Float64Array, ys: Float64Array, distances: Float64Array)
   let line = leastSquares(xs, ys);
   const n = xs.length;
   const distance = (k: number) => Math.abs(ys[k] - (line.a + line.b * xs[k]));
-  const sorted = distances.subarray(0, n);
-  for (let k = 0; k < n; k++) sorted[k] = distance(k);
-  sorted.sort();
-  const limit = Math.max(4 * 1.4826 * (sorted[Math.floor(n * 0.5)] ?? 0), 20_000);
+  const buffer = distances.subarray(0, n);
+  for (let k = 0; k < n; k++) buffer[k] = distance(k);
+  const limit = Math.max(4 * 1.4826 * (n === 0 ? 0 : kthSmallest(buffer, Math.floor(n * 0.5))), 20_000);
   let kept = 0;
   for (let k = 0; k < n; k++) {
     if (distance(k) <= limit) {
@@ -241,6 +242,38 @@ function robustLine(xs: Float64Array, ys: Float64Array, distances: Float64Array)
     if (r > hi) hi = r;
   }
   return { ...line, samples: kept, spread: hi - lo };
+}
+
+/**
+ * The value sorted(values)[k] would hold (values reordered in place): a quickselect, not a sort (a
+ * refit sorted the distances of every pair, ~300 k at mixed-5M, five rounds or more). A NaN sorts last
+ * and breaks the comparisons: then it sorts.
+ */
+export function kthSmallest(values: Float64Array, k: number): number {
+  for (let i = 0; i < values.length; i++) {
+    if (Number.isNaN(values[i])) {
+      values.sort();
+      return values[k];
+    }
+  }
+  let lo = 0, hi = values.length - 1;
+  while (lo < hi) {
+    const pivot = values[(lo + hi) >> 1];
+    let i = lo, j = hi;
+    while (i <= j) {
+      while (values[i] < pivot) i++;
+      while (values[j] > pivot) j--;
+      if (i <= j) {
+        const x = values[i];
+        values[i++] = values[j];
+        values[j--] = x;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return values[k];
+  }
+  return values[k];
 }
 
 function leastSquares(xs: Float64Array, ys: Float64Array): { a: number; b: number } {

@@ -56,15 +56,13 @@ function quantile(values: Float64Array, q: number): number {
 export function link(guest: Guests, sends: Sends, fit: Fit, withSrc: boolean, bounded = false, early = EARLY_NS): void {
   const useSrc = withSrc && !guest.src.includes(NONE);
   const key = (src: number, target: number, vector: number) => keyOf(useSrc ? src : NONE, target, vector);
-  const queues = groupBy(sends.byTime, (s) => key(sends.src[s], sends.target[s], sends.vector[s]));
-  const unknown = groupBy(sends.byTime.filter((s) => sends.src[s] === NONE), (s) => keyOf(NONE, sends.target[s], sends.vector[s]));
+  const { queues, unknown } = queuesOf(sends, useSrc);
   const bound = bounded ? unknownSenderBound(fit) : Infinity;
   sends.linked.fill(0);
   guest.link.fill(NONE);
   guest.residual.fill(Number.NaN);
   guest.senderKnown.fill(0);
-  for (const stream of [0, 1]) {
-    const level = guestsWhere(guest, (g) => guest.arch[g] === stream);
+  for (const { level, following } of levelsOf(guest)) {
     const next = new Map<number, number>();
     const taken = new Uint8Array(sends.count);
     const take = (k: number, from: number, to: number, unknownTo: number): number => {
@@ -79,7 +77,6 @@ export function link(guest: Guests, sends: Sends, fit: Fit, withSrc: boolean, bo
       }
       return NONE;
     };
-    const following = nextSendTimes(guest, level);
     level.forEach((g, i) => {
       const vector = guest.vector[g];
       if (vector === NONE) return;
@@ -105,6 +102,39 @@ export function link(guest: Guests, sends: Sends, fit: Fit, withSrc: boolean, bo
       taken[s] = 1;
     });
   }
+}
+
+// What every link() pass of a boot groups the same way, computed once: per guest level (generic,
+// arch), its sends in time order and each one's sender's next send (guest columns fixed before the
+// passes); per expansion of the QEMU sends (expand() hands out a new object each time), the queues
+// by key and those of unknown sender.
+const levels = new WeakMap<Guests, { level: Int32Array; following: Float64Array }[]>();
+const queueCache = new WeakMap<Sends, Map<boolean, { queues: Map<number, Int32Array>; unknown: Map<number, Int32Array> }>>();
+
+function levelsOf(guest: Guests): { level: Int32Array; following: Float64Array }[] {
+  let result = levels.get(guest);
+  if (result === undefined) {
+    result = [0, 1].map((stream) => {
+      const level = guestsWhere(guest, (g) => guest.arch[g] === stream);
+      return { level, following: nextSendTimes(guest, level) };
+    });
+    levels.set(guest, result);
+  }
+  return result;
+}
+
+function queuesOf(sends: Sends, useSrc: boolean): { queues: Map<number, Int32Array>; unknown: Map<number, Int32Array> } {
+  const bySrcUse = queueCache.get(sends) ?? queueCache.set(sends, new Map()).get(sends)!;
+  let result = bySrcUse.get(useSrc);
+  if (result === undefined) {
+    const key = (src: number, target: number, vector: number) => keyOf(useSrc ? src : NONE, target, vector);
+    result = {
+      queues: groupBy(sends.byTime, (s) => key(sends.src[s], sends.target[s], sends.vector[s])),
+      unknown: groupBy(sends.byTime.filter((s) => sends.src[s] === NONE), (s) => keyOf(NONE, sends.target[s], sends.vector[s])),
+    };
+    bySrcUse.set(useSrc, result);
+  }
+  return result;
 }
 
 /**

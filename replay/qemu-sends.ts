@@ -48,7 +48,8 @@ export function expand(writes: Writes, tidCpu: Map<number, { cpu: number }>, vcp
     srcOf[w] = writes.cpu[w] !== NONE ? writes.cpu[w] : tid !== NONE ? tidCpu.get(tid)?.cpu ?? NONE : NONE;
     count += targetsOf(writes, w, srcOf[w], vcpus).length;
   }
-  const sends: Sends = previous?.count === count ? previous : {
+  // A new object either way (the linking passes cache groupings per object: qemu-link.ts).
+  const sends: Sends = previous?.count === count ? { ...previous } : {
     count, write: new Int32Array(count), src: new Int32Array(count), target: new Int32Array(count),
     vector: new Int32Array(count), t: new Float64Array(count), linked: new Int32Array(count), byTime: new Int32Array(count),
   };
