@@ -41,6 +41,8 @@ export interface CsdUse {
 const TTWU_FUNC = 'sched_ttwu_pending';
 /** Max time between a queue and the IPI the same sender sends for it. */
 const IPI_MATCH_WINDOW_NS = 10_000_000;
+/** onIpiSend's answer when it matches nothing (most IPIs: reschedules, or no csd waiting). */
+const NONE_MATCHED: ReadonlyMap<number, CsdUse> = new Map();
 /** Live uses below which takeSettled does not look. */
 const SWEEP_MIN = 1024;
 
@@ -120,11 +122,11 @@ export class CsdTracker {
    * An IPI from `src` to `targets`: a call-function IPI is the one sent for the csds `src` queued
    * just before. Returns the use matched per target.
    */
-  onIpiSend(eventId: number, ts: number, src: number | null, targets: number[], isCallFunction: boolean): Map<number, CsdUse> {
-    const matched = new Map<number, CsdUse>();
-    if (!isCallFunction) return matched;
+  onIpiSend(eventId: number, ts: number, src: number | null, targets: number[], isCallFunction: boolean): ReadonlyMap<number, CsdUse> {
+    if (!isCallFunction) return NONE_MATCHED;
     const waiting = this.awaitingIpi.get(src ?? -1);
-    if (!waiting) return matched;
+    if (!waiting) return NONE_MATCHED;
+    const matched = new Map<number, CsdUse>();
     for (const use of waiting) {
       if (use.ipiEventId !== null || ts - use.queuedNs > IPI_MATCH_WINDOW_NS || !targets.includes(use.target)) continue;
       use.ipiEventId = eventId;

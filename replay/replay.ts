@@ -201,9 +201,14 @@ function replayActivity(db: Db, plan: StreamPlan): Activity {
   let span = new Map<number, Map<number | null, { first: number; last: number }>>();
   const lastBySource = new Map<number, number>();
   const silences = new Map<number, Silence[]>();
+  // The span map of the source of the event before (a boot's events mostly come from one source).
+  let spanSourceId = Number.NaN;
+  let spanOfSource = new Map<number | null, { first: number; last: number }>();
   const onEvent = (event: StreamEvent) => {
-    const { ts: rawTs, cpu, sourceId } = event;
-    if (!notReplayed(event)) {
+    // Each field once: the stream's fields are getters on its chunk's columns.
+    const rawTs = event.ts, cpu = event.cpu, sourceId = event.sourceId, op = event.op;
+    const replayed = op !== 'marker' && op !== 'lost'; // !notReplayed(event)
+    if (replayed) {
       const last = lastBySource.get(sourceId);
       if (last !== undefined && rawTs - last >= SILENCE_NS) {
         const list = silences.get(sourceId);
@@ -212,26 +217,37 @@ function replayActivity(db: Db, plan: StreamPlan): Activity {
       }
       if (last === undefined || rawTs > last) lastBySource.set(sourceId, rawTs);
     }
-    let bySource = span.get(sourceId);
-    if (bySource === undefined) span.set(sourceId, (bySource = new Map()));
-    const s = bySource.get(cpu);
-    if (s === undefined) bySource.set(cpu, { first: rawTs, last: rawTs });
+    if (sourceId !== spanSourceId) {
+      let bySource = span.get(sourceId);
+      if (bySource === undefined) span.set(sourceId, (bySource = new Map()));
+      spanSourceId = sourceId;
+      spanOfSource = bySource;
+    }
+    const s = spanOfSource.get(cpu);
+    if (s === undefined) spanOfSource.set(cpu, { first: rawTs, last: rawTs });
     else {
       if (rawTs < s.first) s.first = rawTs;
       if (rawTs > s.last) s.last = rawTs;
     }
-    if (notReplayed(event)) return;
+    if (!replayed) return;
     const ts = filter.time(rawTs, cpu, event.kindName, event.args);
     if (ts === null) return;
-    const at = { sourceId, line: event.line };
+    const line = event.line;
     if (cpu !== null) {
-      seen.add(cpu);
-      eventsPerCpu.set(cpu, (eventsPerCpu.get(cpu) ?? 0) + 1);
-      hotplug.onCpuActive(cpu, ts, at);
+      const n = eventsPerCpu.get(cpu);
+      if (n === undefined) {
+        seen.add(cpu);
+        eventsPerCpu.set(cpu, 1);
+      } else eventsPerCpu.set(cpu, n + 1);
+      hotplug.onCpuActive(cpu, ts, sourceId, line);
     }
-    const { target } = event;
-    if (event.op === 'hp_enter' && target !== null) hotplug.onEnter(target, ts, event.hpState ?? 0, event.hpStep ?? 0, event.func, at);
-    else if (event.op === 'hp_exit' && target !== null) hotplug.onExit(target, ts, event.hpStep ?? 0, event.hpRet, at, event.hpState);
+    if (op === 'hp_enter' || op === 'hp_exit') {
+      const { target } = event;
+      if (target === null) return;
+      const at = { sourceId, line };
+      if (op === 'hp_enter') hotplug.onEnter(target, ts, event.hpState ?? 0, event.hpStep ?? 0, event.func, at);
+      else hotplug.onExit(target, ts, event.hpStep ?? 0, event.hpRet, at, event.hpState);
+    }
   };
   let filter = new StreamFilter(plan);
   try {
@@ -245,6 +261,7 @@ function replayActivity(db: Db, plan: StreamPlan): Activity {
     eventsPerCpu.clear();
     silences.clear();
     lastBySource.clear();
+    spanSourceId = Number.NaN;
     filter = new StreamFilter(plan);
     scanPlan(db, plan, scan, orderedWhere, onEvent);
     return { hotplug, seen, eventsPerCpu, coverageRows: undefined, silences };
@@ -350,8 +367,19 @@ function replayQueues(db: Db, model: BootModel, plan: StreamPlan, coverage: Cove
   const offlineRuns = new BatchInsert(db, 'offline_callbacks', ['event_id', 'cpu', 'ts_ns', 'offline_since_ns', 'csd_use_id'], ROWS_PER_STATEMENT, { boot: model.boot });
   const writeUse = lifecycleWriter(model, uses, queueState, coverage, graceNs);
   // With a printk reference every event with an op takes part (the time clamp runs over all of them).
-  const include = (event: StreamEvent) => event.op !== null && !notReplayed(event) && (!plan.byTime || QUEUE_OPS.has(event.op));
+  const include = (event: StreamEvent) => {
+    const op = event.op; // a getter on the stream's chunk: read once
+    return op !== null && op !== 'marker' && op !== 'lost' && (!plan.byTime || QUEUE_OPS.has(op));
+  };
   const filter = new StreamFilter(plan);
+  // An ipi_send's target list ('1,3') as numbers, parsed once per distinct list (a boot has few, and
+  // hundreds of thousands of sends); the lists are only read.
+  const targetLists = new Map<string, number[]>();
+  const targetList = (targets: string): number[] => {
+    let list = targetLists.get(targets);
+    if (list === undefined) targetLists.set(targets, (list = targets.split(',').map(Number)));
+    return list;
+  };
   let events = 0;
   const onEvent = (event: StreamEvent) => {
     const ts = filter.time(event.ts, event.cpu, event.kindName, event.args);
@@ -368,7 +396,7 @@ function replayQueues(db: Db, model: BootModel, plan: StreamPlan, coverage: Cove
       }
       case 'ipi_send': {
         const { reason } = event;
-        const targets = event.targets ? event.targets.split(',').map(Number) : [];
+        const targets = event.targets ? targetList(event.targets) : [];
         const isCall = reason === 'call_function' || reason === 'Function call interrupts';
         const matched = tracker.onIpiSend(eventId, ts, cpu, targets, isCall);
         const repeatOf = repeats.onSend(eventId, ts, cpu, event.kind, event.targets);

@@ -144,11 +144,13 @@ export function scanBySource(cursors: EventCursor[], filter: ScanFilter, onEvent
 export function scanByTime(cursors: EventCursor[], filter: ScanFilter, onEvent: (event: StreamEvent) => void): void {
   const lastTs = cursors.map(() => -Infinity);
   // The next event of a cursor that takes part in the order (the others are handed out on the way).
+  // A filter whose `ordered` is its `include` (replay's second pass) is asked once per event.
+  const orderedIsIncluded = filter.ordered === filter.include;
   const head = (i: number): StreamEvent | undefined => {
     const cursor = cursors[i];
     for (let event = cursor.peek(); event !== undefined; event = cursor.peek()) {
       if (filter.include(event)) {
-        if (filter.ordered(event)) {
+        if (orderedIsIncluded || filter.ordered(event)) {
           if (!(event.ts >= lastTs[i])) throw new OutOfOrder(`source ${cursor.sourceId}: event ${event.eventId} goes back in time`);
           lastTs[i] = event.ts;
           return event;
