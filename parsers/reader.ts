@@ -47,6 +47,18 @@ const ESCAPES = /\x1b(?:\[[0-9;?]*[A-Za-z]|[A-Za-z])/g;
 // LAVA CI logs keep a JSON residue at each line end: `[    1.143924] ------------[ cut here ]------------"}`
 const LAVA_RESIDUE = '"}';
 
+/**
+ * True when some ']' in `body` has a '.' seven characters before it (`.123456]`), which every match
+ * of GLUED_PRINTK contains: a test of a few characters instead of the regex on every line (an ftrace
+ * event line has '[', '.' and ']' but never that).
+ */
+function hasPrintkStampEnd(body: string): boolean {
+  for (let at = body.indexOf(']', 7); at >= 0; at = body.indexOf(']', at + 1)) {
+    if (body.charCodeAt(at - 7) === 0x2e) return true;
+  }
+  return false;
+}
+
 interface Fragment {
   text: string;
   line: number;
@@ -156,7 +168,7 @@ export class SourceReader {
    * event line.
    */
   private splitGluedConsole(body: string, ctx: LineContext, lineNo: number): string {
-    if (!body.includes('.') || !body.includes('[')) return body;
+    if (!hasPrintkStampEnd(body)) return body;
     const m = GLUED_PRINTK.exec(body);
     if (m === null || m.index === 0 || FTRACE_EVENT_LIKE.test(body) || body.slice(m.index + m[0].length).trim() === '') return body;
     const before = body.slice(0, m.index);
