@@ -197,15 +197,131 @@ export const typedEventName = repeatRepair(EVENT_DECODERS.keys());
 /**
  * Decodes `args` into `ev` when the event is typed. Returns an error reason, or null. Arguments that
  * do not decode are tried once more with their keywords repaired where a serial line repeated a
- * character (`statee:`, `ccpu:`, `targget:`); `ev.args` keeps what was printed.
+ * character (`statee:`, `ccpu:`, `targget:`); `ev.args` keeps what was printed. `ev` comes from
+ * blankEvent (its typed columns empty).
+ *
+ * A trace repeats its arguments (the same csd, callback and cpuhp step lines over and over: 1,500
+ * distinct arguments among 211 k events in a long hotplug recording), and a decoder is a function of
+ * the event name and arguments alone: what it gave for equal arguments is copied instead of matching
+ * them again (DecodeMemo). `ev.args` then becomes the equal string kept there.
  */
 export function decodeEventArgs(ev: EventRecord): string | null {
   const decoder = EVENT_DECODERS.get(ev.kind);
   if (!decoder) return null;
+  const memo = memoFor(ev.kind);
+  const known = memo.get(ev.args);
+  if (known !== undefined) return known.applyTo(ev);
+  const error = decodeWith(decoder, ev);
+  memo.remember(ev, error);
+  return error;
+}
+
+function decodeWith(decoder: ArgDecoder, ev: EventRecord): string | null {
   const error = decoder(ev.args, ev);
   if (error === null) return null;
   const repaired = ev.args.replace(KEYWORD, (_all, word: string, mark: string) => argKeyword(word) + mark);
   return repaired !== ev.args && decoder(repaired, ev) === null ? null : error;
+}
+
+/** What a decoder wrote into a blank record for some arguments: every column a decoder may set. */
+class Decoded {
+  readonly args: string;
+  readonly op: EventRecord['op'];
+  readonly targetCpu: number | null;
+  readonly targets: readonly number[];
+  readonly csd: string | null;
+  readonly func: string | null;
+  readonly callsite: string | null;
+  readonly callback: string | null;
+  readonly reason: string | null;
+  readonly vector: number | null;
+  readonly hpState: number | null;
+  readonly hpStep: number | null;
+  readonly hpRet: number | null;
+  readonly text: string | null;
+
+  constructor(ev: EventRecord, readonly error: string | null) {
+    // Copies, not slices of the line: a slice keeps the whole chunk of text it was cut from alive.
+    this.args = own(ev.args)!;
+    this.op = ev.op;
+    this.targetCpu = ev.target_cpu;
+    this.targets = ev.targets.slice();
+    this.csd = own(ev.csd);
+    this.func = own(ev.func);
+    this.callsite = own(ev.callsite);
+    this.callback = own(ev.callback);
+    this.reason = own(ev.reason);
+    this.vector = ev.vector;
+    this.hpState = ev.hp_state;
+    this.hpStep = ev.hp_step;
+    this.hpRet = ev.hp_ret;
+    this.text = own(ev.text);
+  }
+
+  /** Writes the decoded columns into a blank record; returns the decoder's error reason or null. */
+  applyTo(ev: EventRecord): string | null {
+    ev.args = this.args;
+    ev.op = this.op;
+    ev.target_cpu = this.targetCpu;
+    ev.targets = this.targets.length === 0 ? [] : this.targets.slice();
+    ev.csd = this.csd;
+    ev.func = this.func;
+    ev.callsite = this.callsite;
+    ev.callback = this.callback;
+    ev.reason = this.reason;
+    ev.vector = this.vector;
+    ev.hp_state = this.hpState;
+    ev.hp_step = this.hpStep;
+    ev.hp_ret = this.hpRet;
+    ev.text = this.text;
+    return this.error;
+  }
+}
+
+/** A string that shares no storage with the text it was cut from (V8 copies below 13 characters). */
+function own(text: string | null): string | null {
+  return text === null || text.length < 13 ? text : (' ' + text).slice(1);
+}
+
+/**
+ * Decoded arguments of one event name, bounded. Where the arguments hardly repeat (a trace of
+ * unique markers), remembering costs more than it saves: after MEMO_TRIAL lookups with fewer than
+ * one in MEMO_MIN_HITS found, the name is decoded every time.
+ */
+class DecodeMemo {
+  private entries = new Map<string, Decoded>();
+  private lookups = 0;
+  private hits = 0;
+  private off = false;
+
+  get(args: string): Decoded | undefined {
+    if (this.off) return undefined;
+    const found = this.entries.get(args);
+    if (found !== undefined) this.hits++;
+    if (++this.lookups === MEMO_TRIAL && this.hits * MEMO_MIN_HITS < MEMO_TRIAL) {
+      this.off = true;
+      this.entries = new Map();
+    }
+    return found;
+  }
+
+  remember(ev: EventRecord, error: string | null): void {
+    if (this.off) return;
+    if (this.entries.size >= MEMO_ENTRIES) this.entries = new Map();
+    const decoded = new Decoded(ev, error);
+    this.entries.set(decoded.args, decoded);
+  }
+}
+
+const MEMO_ENTRIES = 2048;
+const MEMO_TRIAL = 8192;
+const MEMO_MIN_HITS = 2;
+const MEMOS = new Map<string, DecodeMemo>();
+
+function memoFor(kind: string): DecodeMemo {
+  let memo = MEMOS.get(kind);
+  if (memo === undefined) MEMOS.set(kind, (memo = new DecodeMemo()));
+  return memo;
 }
 
 /** The keywords typed events print before ':' or '=' (the format strings of the decoders above). */
