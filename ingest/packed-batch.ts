@@ -231,56 +231,70 @@ function packable(ev: EventRecord): boolean {
 
 /** Makes on `sink` the calls that were packed into `batch`, in the order the reader made them. */
 export function replayBatch(batch: PackedBatch, sink: ReaderSink): void {
+  // A sink that only reads a record during its call gets one record object, refilled per event:
+  // a fresh object per event cost this thread its allocation and, as its fields came in changing
+  // order, megamorphic property loads in the writer.
+  const reused = sink.borrowsRecords === true ? blankRecord() : null;
   let next = 0;
   let target = 0;
   for (const other of batch.others) {
-    for (; next < other.at; next++) target = replayEvent(batch, next, target, sink);
+    for (; next < other.at; next++) target = replayEvent(batch, next, target, sink, reused);
     if (other.call === 'event') sink.event(other.record, other.line);
     else if (other.call === 'console') sink.console(other.record, other.line);
     else if (other.call === 'cpuFact') sink.cpuFact(other.record, other.line);
     else sink.issue(other.record, other.line, other.sample);
   }
-  for (; next < batch.events; next++) target = replayEvent(batch, next, target, sink);
+  for (; next < batch.events; next++) target = replayEvent(batch, next, target, sink, reused);
   for (const [name, key, add] of batch.stats) sink.stat(name, key, add);
   for (const [format, count] of batch.formats) {
     for (let k = 0; k < count; k++) sink.format(format);
   }
 }
 
-/** Sends event i to the sink; returns the index of the next event's first target. */
-function replayEvent(b: PackedBatch, i: number, target: number, sink: ReaderSink): number {
+function blankRecord(): EventRecord {
+  return {
+    format: 'ftrace', clock: 'none', ts_ns: null, cpu: null, task: null, pid: null, flags: null, kind: '', op: null,
+    target_cpu: null, targets: [], csd: null, func: null, callsite: null, callback: null, reason: null, vector: null,
+    hp_state: null, hp_step: null, hp_ret: null, text: null, host_tid: null, args: '',
+  };
+}
+
+/**
+ * Sends event i to the sink, in `reused` when given (else in a new record); returns the index of
+ * the next event's first target.
+ */
+function replayEvent(b: PackedBatch, i: number, target: number, sink: ReaderSink, reused: EventRecord | null): number {
   const n = i * NUMBER_SLOTS;
   const s = i * STRING_SLOTS;
   const nums = b.numbers, strs = b.strings, text = b.text;
   const kind = b.tsKind[i];
   const count = b.targetCounts[i];
-  const targets: number[] = new Array(count);
+  const ev = reused ?? blankRecord();
+  const targets = ev.targets as number[];
+  targets.length = count;
   for (let t = 0; t < count; t++) targets[t] = b.targetValues[target + t];
-  const ev: EventRecord = {
-    format: text[strs[s]] as EventRecord['format'],
-    clock: text[strs[s + 1]] as EventRecord['clock'],
-    ts_ns: kind === TS_NULL ? null : kind === TS_NUMBER ? b.tsNumber[i] : b.tsBigint[i],
-    cpu: orNull(nums[n + 1]),
-    task: textOrNull(text, strs[s + 4]),
-    pid: orNull(nums[n + 2]),
-    flags: textOrNull(text, strs[s + 5]),
-    kind: text[strs[s + 2]],
-    op: textOrNull(text, strs[s + 3]) as EventRecord['op'],
-    target_cpu: orNull(nums[n + 3]),
-    targets,
-    csd: textOrNull(text, strs[s + 6]),
-    func: textOrNull(text, strs[s + 7]),
-    callsite: textOrNull(text, strs[s + 8]),
-    callback: textOrNull(text, strs[s + 9]),
-    reason: textOrNull(text, strs[s + 10]),
-    vector: orNull(nums[n + 4]),
-    hp_state: orNull(nums[n + 5]),
-    hp_step: orNull(nums[n + 6]),
-    hp_ret: orNull(nums[n + 7]),
-    text: textOrNull(text, strs[s + 11]),
-    host_tid: orNull(nums[n + 8]),
-    args: text[strs[s + 12]],
-  };
+  ev.format = text[strs[s]] as EventRecord['format'];
+  ev.clock = text[strs[s + 1]] as EventRecord['clock'];
+  ev.ts_ns = kind === TS_NULL ? null : kind === TS_NUMBER ? b.tsNumber[i] : b.tsBigint[i];
+  ev.cpu = orNull(nums[n + 1]);
+  ev.task = textOrNull(text, strs[s + 4]);
+  ev.pid = orNull(nums[n + 2]);
+  ev.flags = textOrNull(text, strs[s + 5]);
+  ev.kind = text[strs[s + 2]];
+  ev.op = textOrNull(text, strs[s + 3]) as EventRecord['op'];
+  ev.target_cpu = orNull(nums[n + 3]);
+  ev.csd = textOrNull(text, strs[s + 6]);
+  ev.func = textOrNull(text, strs[s + 7]);
+  ev.callsite = textOrNull(text, strs[s + 8]);
+  ev.callback = textOrNull(text, strs[s + 9]);
+  ev.reason = textOrNull(text, strs[s + 10]);
+  ev.vector = orNull(nums[n + 4]);
+  ev.hp_state = orNull(nums[n + 5]);
+  ev.hp_step = orNull(nums[n + 6]);
+  ev.hp_ret = orNull(nums[n + 7]);
+  ev.text = textOrNull(text, strs[s + 11]);
+  ev.host_tid = orNull(nums[n + 8]);
+  ev.args = text[strs[s + 12]];
   sink.event(ev, nums[n]);
   return target + count;
 }

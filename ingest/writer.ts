@@ -41,23 +41,37 @@ const MAX_SHAPES = 512;
 const TARGET_ROWS = 64;
 
 interface Shape {
-  /** Runs the statement with this event's id, line, present optional columns and args. */
+  /** Runs the statement with this event's line, present optional columns and args; checks the id SQLite gave the row. */
   insert: ShapeInsert;
 }
 
 type ShapeInsert = (id: number, line: number, ev: EventRecord) => void;
 
 /**
- * A function that calls `statement.run(id, line, ev.ts_ns, ..., ev.args)` with exactly the present
- * columns as separate arguments. better-sqlite3 binds separate arguments about 20 % faster than
+ * A function that calls `statement.run(line, ev.ts_ns, ..., ev.args)` with exactly the present
+ * columns as separate arguments (event_id: see misnumbered). better-sqlite3 binds separate arguments about 20 % faster than
  * one array of them (ftrace-1M ingest ~9 % faster), and the column list differs per shape, so
  * the call is generated once per shape. The names come from OPTIONAL_COLUMNS, never from input.
  * One row per statement: buffering 32 rows per shape into one statement (as derived tables do,
- * store/batch-insert.ts) measured slower here (ftrace-1M 6.4 -> 6.7-7.5 s in the main thread).
+ * store/batch-insert.ts) measured slower here (ftrace-1M 6.4 -> 6.7-7.5 s in the main thread), and
+ * so did 64 rows of all 25 columns per statement, with or without the strings bound as buffers
+ * (2026-12-07, 1 M rows: ~2.2 s of CPU each way, against 0.63 s for SQLite alone to insert them
+ * from another table): the cost per bound value stays.
  */
 function compileInsert(statement: Statement, present: readonly string[]): ShapeInsert {
-  const args = ['id', 'line', ...present.map((column) => `ev.${column}`), 'ev.args'].join(', ');
-  return new Function('statement', `return (id, line, ev) => { statement.run(${args}); };`)(statement) as ShapeInsert;
+  const args = ['line', ...present.map((column) => `ev.${column}`), 'ev.args'].join(', ');
+  return new Function('statement', 'misnumbered', `return (id, line, ev) => {
+    if (statement.run(${args}).lastInsertRowid !== id) misnumbered(id);
+  };`)(statement, misnumbered) as ShapeInsert;
+}
+
+/**
+ * The shape statements leave event_id to SQLite, which gives a row the largest id plus one: the id
+ * this writer counts too (from max(event_id) + 1, one per event). Not binding it spares a value per
+ * row, and SQLite appends the row without first looking the id up. Each row's id is checked.
+ */
+function misnumbered(id: number): never {
+  throw new Error(`event ${id} was stored under another event_id`);
 }
 
 /** The statements of one (kind, format, clock, op), by mask of present optional columns. */
@@ -98,6 +112,8 @@ function presentMask(ev: EventRecord): number {
 }
 
 export class SqliteSink implements ReaderSink {
+  /** event() copies what it stores (rows, the replay stream, QEMU's writes, spike candidates). */
+  readonly borrowsRecords = true;
   readonly counts: SourceCounts = {
     events: new Map(), formats: new Map(), unparsed: [], unparsedTotal: 0, stats: new Map(),
   };
@@ -181,8 +197,8 @@ export class SqliteSink implements ReaderSink {
     if (shape === undefined) {
       if (this.shapeCount >= MAX_SHAPES) return null;
       const present = OPTIONAL_COLUMNS.filter((_, bit) => (mask & (1 << bit)) !== 0);
-      const columns = ['event_id', 'line', ...present, 'args', 'source_id', 'format', 'clock', 'kind', 'op'];
-      const values = ['?', '?', ...present.map(() => '?'), '?',
+      const columns = ['line', ...present, 'args', 'source_id', 'format', 'clock', 'kind', 'op'];
+      const values = ['?', ...present.map(() => '?'), '?',
         ...[this.sourceId, ev.format, ev.clock, ev.kind, ev.op].map(sqlLiteral)];
       const statement = this.db.prepare(`INSERT INTO events (${columns.join(', ')}) VALUES (${values.join(', ')})`);
       shape = { insert: compileInsert(statement, present) };

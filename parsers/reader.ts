@@ -21,6 +21,11 @@ export interface ReaderSink {
   issue(issue: ParseIssue, line: number, sample: string): void;
   stat(name: StatName, key: string, add: number): void;
   format(format: Format): void;
+  /**
+   * True when the sink reads an event record only during its event() call and keeps nothing of it
+   * (not the object, not its targets array): the caller may then refill one record for every event.
+   */
+  readonly borrowsRecords?: boolean;
 }
 
 /** Lines longer than this are not parsed (no real event or message comes close). */

@@ -62,16 +62,59 @@ const NO_FIELDS: ReplayFields = {
 };
 
 export function replayFields(e: FieldSource): ReplayFields {
+  return replayFieldsInto(e, { ...NO_FIELDS });
+}
+
+/** replayFields written into `out` (every field set): the ingest writer refills one object per event instead of making one. */
+export function replayFieldsInto(e: FieldSource, out: ReplayFields): ReplayFields {
+  out.target = null;
+  out.csd = null;
+  out.func = null;
+  out.callsite = null;
+  out.reason = null;
+  out.kind = null;
+  out.targets = null;
+  out.hpState = null;
+  out.hpStep = null;
+  out.hpRet = null;
+  out.hashed = false;
   switch (e.op) {
-    case 'csd_queue': return { ...NO_FIELDS, target: e.target_cpu, csd: e.csd, func: e.func, callsite: e.callsite };
-    case 'csd_entry': return { ...NO_FIELDS, csd: e.csd, hashed: e.csd === null && e.args.includes('ptrval') };
-    case 'csd_exit': return { ...NO_FIELDS, csd: e.csd };
-    case 'ipi_send': return { ...NO_FIELDS, reason: e.reason, kind: e.kind, targets: e.targets.length ? e.targets.join(',') : null };
-    case 'ipi_entry': return { ...NO_FIELDS, reason: e.reason };
-    case 'hp_enter': return { ...NO_FIELDS, target: e.target_cpu, func: e.func, hpState: e.hp_state, hpStep: e.hp_step, hpRet: e.hp_ret };
-    case 'hp_exit': return { ...NO_FIELDS, target: e.target_cpu, hpState: e.hp_state, hpStep: e.hp_step, hpRet: e.hp_ret };
-    default: return NO_FIELDS;
+    case 'csd_queue':
+      out.target = e.target_cpu;
+      out.csd = e.csd;
+      out.func = e.func;
+      out.callsite = e.callsite;
+      break;
+    case 'csd_entry':
+      out.csd = e.csd;
+      out.hashed = e.csd === null && e.args.includes('ptrval');
+      break;
+    case 'csd_exit':
+      out.csd = e.csd;
+      break;
+    case 'ipi_send':
+      out.reason = e.reason;
+      out.kind = e.kind;
+      out.targets = e.targets.length ? e.targets.join(',') : null;
+      break;
+    case 'ipi_entry':
+      out.reason = e.reason;
+      break;
+    case 'hp_enter':
+      out.target = e.target_cpu;
+      out.func = e.func;
+      out.hpState = e.hp_state;
+      out.hpStep = e.hp_step;
+      out.hpRet = e.hp_ret;
+      break;
+    case 'hp_exit':
+      out.target = e.target_cpu;
+      out.hpState = e.hp_state;
+      out.hpStep = e.hp_step;
+      out.hpRet = e.hp_ret;
+      break;
   }
+  return out;
 }
 
 /** One streamed event as replay sees it. */
@@ -141,6 +184,8 @@ const isCpu = (x: number) => isInt32(x) && x >= NULL_ID;
  */
 export class StreamWriter {
   private readonly strings = new Map<string, number>();
+  /** The fields of the event being pushed, refilled for each (push copies them into the columns). */
+  private readonly fields: ReplayFields = { ...NO_FIELDS };
   private columns = columnsOf(new ArrayBuffer(chunkBytes(CHUNK_EVENTS)), 0, CHUNK_EVENTS);
   private n = 0;
   private firstId = 0;
@@ -160,7 +205,7 @@ export class StreamWriter {
     if (clock < 0) return;
     if (typeof ev.ts_ns !== 'number' || !Number.isSafeInteger(ev.ts_ns)) return this.giveUp();
     if (this.n === 0) this.firstId = eventId;
-    const f = replayFields(ev);
+    const f = replayFieldsInto(ev, this.fields);
     const i = this.n;
     const c = this.columns;
     const { ints } = c;
