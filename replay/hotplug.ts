@@ -206,7 +206,11 @@ function initialBefore(first: CpuState): Transition {
 function toIntervals(list: Transition[]): Interval[] {
   const merged: Transition[] = [];
   for (const t of list) if (merged.length === 0 || merged[merged.length - 1].state !== t.state) merged.push(t);
-  return merged.map((t, i) => ({ ...t, end: i + 1 < merged.length ? merged[i + 1].ts : null }));
+  // A literal, not { ...t, end }: V8 gives an object made by spread room to grow, 350 bytes against 74
+  // (a hotplug torture run has 28 k intervals at 5 M events: 8 MB of the peak).
+  return merged.map((t, i) => ({
+    ts: t.ts, state: t.state, sourceId: t.sourceId, line: t.line, basis: t.basis, end: i + 1 < merged.length ? merged[i + 1].ts : null,
+  }));
 }
 
 /** The state of `cpu` at `ts` (a CPU with no history is 'offline' unless it appears in `intervals`). */
