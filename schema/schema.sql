@@ -65,6 +65,8 @@ CREATE TABLE IF NOT EXISTS events (
   -- x86 irq_vectors call_function*/reschedule* events), 'ipi_ack' (QEMU: a vCPU acknowledged an
   -- SGI or IPI vector), 'csd_queue', 'csd_entry', 'csd_exit', 'hp_enter', 'hp_exit', 'marker'
   -- (trace_marker text), 'lost' (CPU:N [LOST M EVENTS] / EVENTS DROPPED gap marker).
+  -- Index events_op covers the rarer ops ipitrace looks up ('marker', 'lost', 'hp_enter', 'hp_exit',
+  -- 'ipi_ack', 'ipi_entry'; WHERE op = '...', not op IN (...)); other ops are found by reading the table.
   op         TEXT,
   -- Single target CPU: ipi_send_cpu cpu=, csd_queue_cpu cpu=, the CPU a cpuhp step is for, the
   -- destination of a QEMU x86 ICR write (an APIC id). Multi-target sends use event_targets.
