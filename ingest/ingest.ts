@@ -2,6 +2,7 @@
 // half-way (unreadable, corrupt gzip) leaves the database exactly as it was, and the files ingested
 // before it stay. A bad line never stops a file: it becomes an `unparsed` row.
 import { availableParallelism } from 'node:os';
+import { isMainThread } from 'node:worker_threads';
 import { bulkWriteMode, ensureIndexes, isStorageError, rollback, type Db } from '../store/db.js';
 import { IpitraceError, isIpitraceError } from '../store/errors.js';
 import { bootNameFor } from './boot-name.js';
@@ -93,13 +94,17 @@ async function ingestOne(db: Db, path: string, options: IngestOptions): Promise<
 
 /**
  * Files this big are parsed in a worker thread ('auto'): below it, starting the thread costs more
- * than it saves. A single-core machine gains nothing from the thread.
+ * than it saves. A single-core machine gains nothing from the thread, and neither does a thread that
+ * is itself one of a pool's (`ipitrace batch` runs a boot per thread, a thread per core): a second
+ * thread per file then only adds the packing, cloning and unpacking between the two, which cost
+ * 0.4-1.0 s of CPU per M events (ingest of the 1 M bench inputs, --parse-thread main against worker,
+ * same run, 2026-12-07).
  */
 const WORKER_MIN_BYTES = 4 << 20;
 
 function useWorker(size: number, mode: ParseThread): boolean {
   if (mode !== 'auto') return mode === 'worker';
-  return size >= WORKER_MIN_BYTES && availableParallelism() > 1;
+  return size >= WORKER_MIN_BYTES && availableParallelism() > 1 && isMainThread;
 }
 
 /** Adds "after line N" to errors raised mid-file (a corrupt gzip tail, a read error). */
