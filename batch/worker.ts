@@ -2,13 +2,9 @@
 // does, and posts back its exit code and output. A worker lives for the whole run, so the modules
 // are loaded (and compiled) once per thread, not once per boot: for a farm's many small consoles,
 // start-up is most of the cost of a separate process per boot.
-import { statSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { isIpitraceError } from '../store/errors.js';
 import type { BatchJob, BatchResult } from './pool.js';
-
-/** Boots whose files add up to less than this are analyzed in an in-memory database. */
-const IN_MEMORY_BYTES = 32 * 1024 * 1024;
 
 const port = parentPort!;
 
@@ -25,7 +21,8 @@ async function analyzeOne(job: BatchJob): Promise<BatchResult> {
   const started = performance.now();
   try {
     const code = await runAnalyze({
-      ...job.options, files: job.unit.files, boot: job.unit.boot, json: true, verbose: false, db: totalBytes(job.unit.files) < IN_MEMORY_BYTES ? ':memory:' : undefined,
+      // No --db: a boot whose files are small is analyzed in memory (cli/analyze.ts, fitsInMemory).
+      ...job.options, files: job.unit.files, boot: job.unit.boot, json: true, verbose: false,
     }, { stdout: (text) => (stdout += text), stderr: (text) => (stderr += text) }, undefined, {
       analyzed: job.exportRows ? (db, boots) => (rows = boots.map((boot) => exportRows(db, boot))) : undefined,
     });
@@ -34,16 +31,4 @@ async function analyzeOne(job: BatchJob): Promise<BatchResult> {
     const message = isIpitraceError(error) ? error.message : `internal error: ${(error as Error).message}`;
     return { id: job.id, code: 2, stdout, stderr: stderr + `ipitrace: ${message}\n`, ms: performance.now() - started, rows: null };
   }
-}
-
-function totalBytes(files: string[]): number {
-  let sum = 0;
-  for (const file of files) {
-    try {
-      sum += statSync(file).size;
-    } catch {
-      // analyze names the missing file itself
-    }
-  }
-  return sum;
 }

@@ -13,8 +13,7 @@ import type { RecordArgs } from './args.js';
 import { detectOptions } from './detect.js';
 import { inputPaths } from './options.js';
 import { checkOutputPath } from './outputs.js';
-import { buildRecordArgs } from './record-args.js';
-import { findExecutable, runQemu, type RunResult } from './record-run.js';
+import type { RunResult } from './record-run.js';
 
 export type { RecordArgs } from './args.js';
 
@@ -77,6 +76,9 @@ export async function runRecord(args: RecordArgs, out: Output = processOutput): 
   checkOutputPath(args.html, '--html');
   checkOutputPath(args.db, '--db');
   const outDir = resolve(args.out ?? defaultOutDir());
+  // Loaded here, not with the command's options: the other commands start without them (child_process).
+  const { buildRecordArgs } = await import('./record-args.js');
+  const { findExecutable, runQemu } = await import('./record-run.js');
   const plan = buildRecordArgs(args.command, outDir);
   const binary = plan.argv[0];
   if (!findExecutable(binary)) throw new IpitraceError('E_USAGE', `QEMU binary not found: ${binary}`);

@@ -3,9 +3,7 @@
 // process (no npm dependency: the tools are on every Linux, and say exactly what is wrong with a
 // damaged file). Other archive formats are refused by name. A stream that is cut or damaged part-way keeps what was decoded
 // before the damage, like a cut plain file, and says so (a note the reader turns into a stat).
-import { spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import { IpitraceError } from '../store/errors.js';
 
 export type Compression = 'gzip' | 'bzip2' | 'xz' | 'zstd';
@@ -125,6 +123,8 @@ export function decompress(kind: Compression, raw: AsyncIterable<Buffer>, name: 
 /** Decodes with the system tool, the first `skip` decoded bytes left out. */
 async function* toolDecode(kind: Compression, raw: AsyncIterable<Buffer>, name: string, notes: InputNote[], skip: number): AsyncGenerator<Buffer> {
   const tool = TOOLS[kind];
+  // Node's modules for compressed input are loaded only for it (a plain console starts sooner).
+  const { spawn } = await import('node:child_process');
   const child = spawn(tool, ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
   const spawned = await new Promise<boolean>((resolve) => {
     child.once('spawn', () => resolve(true));
@@ -181,6 +181,7 @@ function toolMessage(stderr: string, tool: string): string {
  * the system's `gzip` decodes it again, exactly, from where zlib's output ended.
  */
 async function* gunzipInProcess(raw: AsyncIterable<Buffer>, name: string, notes: InputNote[], reopen: Reopen): AsyncGenerator<Buffer> {
+  const { createGunzip } = await import('node:zlib');
   const gunzip = createGunzip({ chunkSize: CHUNK });
   let readError: Error | null = null;
   const pumping = pump(raw, gunzip, (error) => { readError = error; gunzip.destroy(error); });

@@ -3,7 +3,7 @@
 // thread stores the last ones. Both ways make the same sink calls in the same order, so the
 // database is the same (test/parse-thread.test.ts compares them table by table).
 import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { SourceReader, type ReaderSink } from '../parsers/reader.js';
 import { IpitraceError, type ErrorCode } from '../store/errors.js';
 import { packagePath } from '../store/paths.js';
@@ -72,6 +72,7 @@ const WORKER_OLD_SPACE_MB = 128;
 /** Reads and parses the file `path` in a worker thread; the sink calls are made in this one. */
 export async function readInWorker(path: string, sink: ReaderSink, size: number, progress?: Progress,
   options: InputOptions = {}): Promise<ReadResult> {
+  const { Worker } = await import('node:worker_threads');
   const worker = new Worker(workerUrl(), { workerData: { path, options }, resourceLimits: { maxOldGenerationSizeMb: WORKER_OLD_SPACE_MB } });
   const messages = messageQueue(worker);
   let lines = 0;
