@@ -1,17 +1,16 @@
 // ipitrace analyze FILE... [--db F] [--html report.html] [--json] [--boot NAME] [--fail-on ...] [--csd-timeout S] [--grace S] [--cpus N]
 // ingest + detect + a short summary per boot, in one go. Without --db the database lives in a
-// temporary folder that is removed afterwards.
+// temporary folder that is removed afterwards, or in memory for a small input.
 import { statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { CommandModule } from 'yargs';
 import { bootNameFor } from '../ingest/boot-name.js';
-import type { AnalyzeArgs } from './args.js';
-import { detectOptions, processOutput, runVerdict, type Output } from './detect.js';
-import { inputPaths, maxInputSizeOption } from './options.js';
+import { ingestFiles } from '../ingest/ingest.js';
+import { openWritable, type Db } from '../store/db.js';
+import { AnalyzeArgs, validateOptions } from './args.js';
+import { processOutput, runVerdict, type Output } from './detect.js';
+import { inputPaths } from './options.js';
 import { checkOutputPath, writeOutput } from './outputs.js';
 import { progressLine, type Progress } from './progress.js';
-
-export { timelineCommand } from './timeline.js';
 
 export type { AnalyzeArgs } from './args.js';
 
@@ -19,7 +18,7 @@ export { processOutput, type Output } from './detect.js';
 
 /** What a caller (ipitrace batch) may read from the database before analyze closes it. */
 export interface AnalyzeHooks {
-  analyzed?: (db: import('../store/db.js').Db, boots: string[]) => void;
+  analyzed?: (db: Db, boots: string[]) => void;
 }
 
 /** Runs the whole analysis; returns the exit code (0, 1 at --fail-on, 2 for unreadable input or nothing to analyze). */
@@ -27,9 +26,7 @@ export async function runAnalyze(args: AnalyzeArgs, out: Output = processOutput,
   checkOutputPath(args.junit, '--junit');
   checkOutputPath(args.html, '--html');
   checkOutputPath(args.db, '--db');
-  const { ingestFiles } = await import('../ingest/ingest.js');
   const timeline = args.html ? await import('../report/timeline.js') : null;
-  const { openWritable } = await import('../store/db.js');
   // Without --db: small inputs in memory, the others in a temporary folder, removed on every way
   // out, Ctrl-C, SIGTERM, SIGHUP and kill -9 included (store/temp-dir.ts).
   const memory = !args.db && fitsInMemory(args.files);
@@ -100,24 +97,8 @@ export function analyzeBootName(files: string[]): string | undefined {
   return folders.size === 1 ? basename([...folders][0]) : undefined;
 }
 
-export const analyzeCommand: CommandModule = {
-  command: 'analyze <files..>',
-  describe: 'ingest, replay and detect in one go; print CPUs, IPI counts per CPU pair and findings per boot',
-  builder: (y) => y
-    .positional('files', { type: 'string', array: true, describe: 'console logs, ftrace text, QEMU trace logs (plain, gzip, bzip2, xz or zstd, or - for stdin)' })
-    .options({
-      ...detectOptions,
-      db: { type: 'string', describe: 'keep the database in this file (default: a temporary one, removed afterwards)' },
-      boot: { type: 'string', describe: 'boot name for all files (default: files in one folder are one boot, named after the folder; else a boot per file, from its name)' },
-      html: { type: 'string', describe: 'also write a self-contained HTML timeline (CPU lanes, IPIs, csds, findings) to this file' },
-      ...maxInputSizeOption,
-    })
-    .example('$0 analyze console.log trace.txt qemu-trace.log.gz --html report.html', 'one boot, all three artifact kinds')
-    .example('$0 analyze boot.log', 'a single mixed console log')
-    .epilog('The first lines are the verdict: one line per root cause (ERROR/WARNING), or OK. Exit codes: 0 no finding at --fail-on, 1 findings at or above it, 2 usage or input errors (unreadable file, nothing to analyze).'),
-  handler: async (argv) => {
-    const { AnalyzeArgs, validateOptions } = await import('./args.js');
-    const args = validateOptions(AnalyzeArgs, argv);
-    process.exitCode = await runAnalyze({ ...args, files: inputPaths(args.files) }, processOutput, progressLine());
-  },
-};
+/** `ipitrace analyze` (cli/commands.ts has its options). */
+export async function analyzeHandler(argv: unknown): Promise<void> {
+  const args = validateOptions(AnalyzeArgs, argv);
+  process.exitCode = await runAnalyze({ ...args, files: inputPaths(args.files) }, processOutput, progressLine());
+}

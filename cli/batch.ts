@@ -4,11 +4,13 @@
 // reported and the run goes on.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CommandModule } from 'yargs';
+import { defaultJobs, runPool } from '../batch/pool.js';
+import { unitsFromManifest, unitsFromPaths } from '../batch/units.js';
 import type { BootRow, FindingRow } from '../report/export.js';
+import { commitStaged, discardStaged, exportPaths, stagedPaths, staging, writeJsonl, writeParquet } from '../report/export-write.js';
 import { IpitraceError } from '../store/errors.js';
-import { detectOptions } from './detect.js';
-import type { BatchArgs } from './args.js';
+import { writeOutputFile } from '../store/output-file.js';
+import { BatchArgs, validateOptions } from './args.js';
 import { inputPaths } from './options.js';
 
 export type { BatchArgs } from './args.js';
@@ -51,10 +53,6 @@ function countFindings(json: string): Counts {
 
 /** Runs the batch; returns the exit code: 1 if any boot has a finding at --fail-on, else 2 if any boot failed, else 0. */
 export async function runBatch(args: BatchArgs, out = { stdout: (t: string) => process.stdout.write(t), stderr: (t: string) => process.stderr.write(t) }): Promise<number> {
-  const { unitsFromManifest, unitsFromPaths } = await import('../batch/units.js');
-  const { defaultJobs, runPool } = await import('../batch/pool.js');
-  const { commitStaged, discardStaged, exportPaths, stagedPaths, staging, writeJsonl, writeParquet } = await import('../report/export-write.js');
-  const { writeOutputFile } = await import('../store/output-file.js');
   const units = [...(args.manifest ? unitsFromManifest(args.manifest) : []), ...unitsFromPaths(inputPaths(args.paths))];
   if (units.length === 0) throw new IpitraceError('E_USAGE', 'give boots to analyze: folders, files or --manifest FILE');
   if (args.out) mkdirSync(args.out, { recursive: true });
@@ -141,29 +139,8 @@ function formatLine(line: BatchLine, width: number): string {
   return `${name}  ${counts ? `${counts}: ${line.headline}` : 'no IPI or CSD problem found'}`;
 }
 
-export const batchCommand: CommandModule = {
-  command: 'batch [paths..]',
-  describe: 'analyze many boots in one run on every core: each folder (its files) or file is one boot; a line per boot',
-  builder: (y) => y
-    .positional('paths', { type: 'string', array: true, describe: 'boot folders (all files in one are one boot) or single-file boots' })
-    .options({
-      'fail-on': detectOptions['fail-on'],
-      'csd-timeout': detectOptions['csd-timeout'],
-      grace: detectOptions.grace,
-      cpus: detectOptions.cpus,
-      manifest: { type: 'string', describe: 'a file listing boots, one a line: NAME<TAB>FILE[<TAB>FILE...] (or only files)' },
-      out: { type: 'string', describe: "write each boot's analyze --json document to DIR/BOOT.json (DIR/BOOT.error.txt when it failed)" },
-      jobs: { type: 'number', describe: 'boots analyzed at once (default: the number of cores)' },
-      json: { type: 'boolean', default: false, describe: 'print one JSON object per boot (JSON Lines): boot, files, exit_code, errors, warnings, infos, seconds, headline, error' },
-      progress: { type: 'boolean', describe: 'show a progress line on stderr (default: when stderr is a terminal)' },
-      export: { type: 'string', describe: 'also write every finding and a summary per boot for a warehouse: DIR/findings.EXT, DIR/boots.EXT (as ipitrace export)' },
-      'export-format': { choices: ['jsonl', 'parquet'], default: 'jsonl', describe: 'format of --export' },
-    })
-    .example('$0 batch runs/*/ --out results/ --fail-on warning', 'a boot per folder, every core, one JSON document per boot')
-    .example('$0 batch --manifest boots.tsv --json > verdicts.jsonl', 'boots listed in a manifest, one JSON line each'),
-  handler: async (argv) => {
-    const { BatchArgs, validateOptions } = await import('./args.js');
-    const args = validateOptions(BatchArgs, argv);
-    process.exitCode = await runBatch(args);
-  },
-};
+/** `ipitrace batch` (cli/commands.ts has its options). */
+export async function batchHandler(argv: unknown): Promise<void> {
+  const args = validateOptions(BatchArgs, argv);
+  process.exitCode = await runBatch(args);
+}

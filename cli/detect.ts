@@ -1,25 +1,21 @@
 // ipitrace detect [--db F] [--boot NAME] [--json] [--junit FILE] [--fail-on error|warning|never] [--csd-timeout S] [--verbose]
 // Also the verdict half of `analyze` (runVerdict): input check, detect, groups, text / JSON / JUnit.
 import { existsSync } from 'node:fs';
-import type { CommandModule } from 'yargs';
-import type { Finding } from '../detect/detect.js';
-import type { Db } from '../store/db.js';
+import { detect, reachesThreshold, type Finding } from '../detect/detect.js';
+import { checkInputs } from '../detect/input-check.js';
+import { readEvidence } from '../report/evidence.js';
+import { formatBoot, verdictLines } from '../report/findings-text.js';
+import { formatFindingsJson } from '../report/json.js';
+import { formatJunit } from '../report/junit.js';
+import { displayPath, styleFor } from '../report/style.js';
+import { formatSummaryText } from '../report/summary.js';
+import { bootVerdict } from '../report/verdict.js';
+import { listBoots } from '../replay/replay.js';
+import { openWritable, type Db } from '../store/db.js';
 import { IpitraceError } from '../store/errors.js';
-import type { DetectArgs } from './args.js';
-import { dbOption } from './options.js';
+import { DetectArgs, validateOptions } from './args.js';
 import { checkOutputPath, writeOutput } from './outputs.js';
-import type { Progress } from './progress.js';
-
-export const detectOptions = {
-  boot: { type: 'string', describe: 'only this boot (default: every boot in the database)' },
-  json: { type: 'boolean', default: false, describe: `print only the JSON document {format: "ipitrace-findings", version: 1, boots: [...]} (README: JSON output)` },
-  junit: { type: 'string', describe: 'also write every finding as JUnit XML to this file (errors and warnings fail, info passes with its text)' },
-  'fail-on': { choices: ['error', 'warning', 'never'], default: 'error', describe: 'exit 1 when a finding reaches this severity' },
-  'csd-timeout': { type: 'number', default: 5, describe: 'seconds after which a released csd counts as held too long' },
-  grace: { type: 'number', default: 1, describe: 'seconds the trace must go on after a queue to an online CPU before it counts as never released' },
-  cpus: { type: 'number', describe: 'number of CPUs that exist (present), when the logs do not say or are wrong' },
-  verbose: { type: 'boolean', default: false, describe: 'show every evidence line of each finding (default: the first 3)' },
-} as const;
+import { progressLine, type Progress } from './progress.js';
 
 export interface Output {
   stdout: (text: string) => void;
@@ -48,15 +44,6 @@ export interface VerdictExtras {
  * analyze, else 1 when a finding reaches --fail-on, else 0.
  */
 export async function runVerdict(db: Db, boots: string[], args: Omit<DetectArgs, 'db'>, out: Output, extras: VerdictExtras = {}): Promise<number> {
-  const { detect, reachesThreshold } = await import('../detect/detect.js');
-  const { checkInputs } = await import('../detect/input-check.js');
-  const { readEvidence } = await import('../report/evidence.js');
-  const { formatBoot, verdictLines } = await import('../report/findings-text.js');
-  const { formatFindingsJson } = await import('../report/json.js');
-  const { formatJunit } = await import('../report/junit.js');
-  const { displayPath, styleFor } = await import('../report/style.js');
-  const { formatSummaryText } = await import('../report/summary.js');
-  const { bootVerdict } = await import('../report/verdict.js');
   const options = { csdTimeoutNs: Math.round(args.csdTimeout * 1e9), graceNs: Math.round(args.grace * 1e9), cpus: args.cpus };
   const findings: Finding[] = [];
   for (const boot of boots) {
@@ -94,32 +81,22 @@ export async function runVerdict(db: Db, boots: string[], args: Omit<DetectArgs,
   return reachesThreshold(findings, args.failOn) ? 1 : 0;
 }
 
-export const detectCommand: CommandModule = {
-  command: 'detect',
-  describe: 'replay hotplug, queues and CSD locks, run the detectors (queries/*.sql); print the verdict, then the findings with evidence',
-  builder: (y) => y.options({ ...dbOption, ...detectOptions })
-    .example('$0 detect --db run.db --fail-on warning --junit findings.xml', 'CI gate')
-    .epilog('Exit codes: 0 no finding at --fail-on, 1 findings at or above it, 2 usage or input errors (no such database, nothing to analyze).'),
-  handler: async (argv) => {
-    const { DetectArgs, validateOptions } = await import('./args.js');
-    const args = validateOptions(DetectArgs, argv);
-    checkOutputPath(args.junit, '--junit');
-    if (!existsSync(args.db)) {
-      throw new IpitraceError('E_DB_OPEN', `${args.db}: no such database (run 'ipitrace ingest --db ${args.db} FILE...' first, or 'ipitrace analyze FILE...')`);
+/** `ipitrace detect` (cli/commands.ts has its options). */
+export async function detectHandler(argv: unknown): Promise<void> {
+  const args = validateOptions(DetectArgs, argv);
+  checkOutputPath(args.junit, '--junit');
+  if (!existsSync(args.db)) {
+    throw new IpitraceError('E_DB_OPEN', `${args.db}: no such database (run 'ipitrace ingest --db ${args.db} FILE...' first, or 'ipitrace analyze FILE...')`);
+  }
+  const db = openWritable(args.db, { create: false });
+  try {
+    const all = listBoots(db);
+    if (args.boot && !all.includes(args.boot)) {
+      throw new IpitraceError('E_USAGE', `--boot ${args.boot}: no such boot in ${args.db} (have: ${all.join(', ') || 'none'})`);
     }
-    const { openWritable } = await import('../store/db.js');
-    const { listBoots } = await import('../replay/replay.js');
-    const db = openWritable(args.db, { create: false });
-    try {
-      const all = listBoots(db);
-      if (args.boot && !all.includes(args.boot)) {
-        throw new IpitraceError('E_USAGE', `--boot ${args.boot}: no such boot in ${args.db} (have: ${all.join(', ') || 'none'})`);
-      }
-      if (all.length === 0) throw new IpitraceError('E_USAGE', `${args.db}: the database holds no boot: nothing to analyze (ingest files first)`);
-      const { progressLine } = await import('./progress.js');
-      process.exitCode = await runVerdict(db, args.boot ? [args.boot] : all, args, processOutput, { progress: progressLine() });
-    } finally {
-      db.close();
-    }
-  },
-};
+    if (all.length === 0) throw new IpitraceError('E_USAGE', `${args.db}: the database holds no boot: nothing to analyze (ingest files first)`);
+    process.exitCode = await runVerdict(db, args.boot ? [args.boot] : all, args, processOutput, { progress: progressLine() });
+  } finally {
+    db.close();
+  }
+}

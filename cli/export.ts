@@ -2,15 +2,13 @@
 // Findings and a per-boot summary as rows for a warehouse (report/export.ts): DIR/findings.EXT and
 // DIR/boots.EXT.
 import { mkdirSync } from 'node:fs';
-import type { CommandModule } from 'yargs';
+import { exportRows } from '../report/export.js';
+import { commitStaged, exportPaths, stagedPaths, staging, writeJsonl, writeParquet } from '../report/export-write.js';
+import { openReadOnly } from '../store/db.js';
 import { IpitraceError } from '../store/errors.js';
-import type { ExportArgs } from './args.js';
-import { dbOption } from './options.js';
+import { ExportArgs, validateOptions } from './args.js';
 
 export async function runExport(args: ExportArgs): Promise<{ boots: number; findings: number; paths: { findings: string; boots: string } }> {
-  const { openReadOnly } = await import('../store/db.js');
-  const { exportRows } = await import('../report/export.js');
-  const { commitStaged, exportPaths, stagedPaths, staging, writeJsonl, writeParquet } = await import('../report/export-write.js');
   const db = openReadOnly(args.db);
   try {
     const all = db.prepare('SELECT DISTINCT boot FROM sources ORDER BY boot').pluck().all() as string[];
@@ -38,19 +36,9 @@ export async function runExport(args: ExportArgs): Promise<{ boots: number; find
   }
 }
 
-export const exportCommand: CommandModule = {
-  command: 'export',
-  describe: 'write findings (with their cross-boot signature) and a summary per boot as JSON Lines or Parquet, for a warehouse',
-  builder: (y) => y.options({
-    ...dbOption,
-    out: { type: 'string', demandOption: true, describe: 'folder to write findings.EXT and boots.EXT into' },
-    format: { choices: ['jsonl', 'parquet'], default: 'jsonl', describe: 'file format' },
-    boot: { type: 'string', describe: 'only this boot (default: every boot in the database)' },
-  }).example('$0 export --db run.db --out warehouse/run42 --format parquet', 'then in DuckDB: SELECT signature, count(DISTINCT boot) FROM \'warehouse/*/findings.parquet\' GROUP BY 1'),
-  handler: async (argv) => {
-    const { ExportArgs, validateOptions } = await import('./args.js');
-    const args = validateOptions(ExportArgs, argv);
-    const result = await runExport(args);
-    process.stderr.write(`ipitrace export: ${result.findings} finding${result.findings === 1 ? '' : 's'} of ${result.boots} boot${result.boots === 1 ? '' : 's'} written to ${result.paths.findings} and ${result.paths.boots}\n`);
-  },
-};
+/** `ipitrace export` (cli/commands.ts has its options). */
+export async function exportHandler(argv: unknown): Promise<void> {
+  const args = validateOptions(ExportArgs, argv);
+  const result = await runExport(args);
+  process.stderr.write(`ipitrace export: ${result.findings} finding${result.findings === 1 ? '' : 's'} of ${result.boots} boot${result.boots === 1 ? '' : 's'} written to ${result.paths.findings} and ${result.paths.boots}\n`);
+}

@@ -1,40 +1,21 @@
 // ipitrace ingest [--db F] [--boot NAME] [--replace] FILE...
-import type { CommandModule } from 'yargs';
-import type { FileOutcome } from '../ingest/ingest.js';
+import { ingestFiles, type FileOutcome } from '../ingest/ingest.js';
 import { STATS } from '../schema/stats.js';
-import { dbOption, inputPaths, maxInputSizeOption } from './options.js';
+import { openWritable } from '../store/db.js';
+import { IngestArgs, validateOptions } from './args.js';
+import { inputPaths } from './options.js';
 
-export const ingestCommand: CommandModule = {
-  command: 'ingest <files..>',
-  describe: 'read consoles, ftrace text and dumps, and QEMU trace logs (plain, gzip, bzip2, xz or zstd, or - for stdin) into the database',
-  builder: (y) => y
-    .positional('files', { type: 'string', array: true, describe: 'input files; - reads stdin' })
-    .options({
-      ...dbOption,
-      boot: { type: 'string', describe: 'boot name for all files (default: from the folder or file name)' },
-      replace: { type: 'boolean', default: false, describe: 'ingest again files already in the database' },
-      validate: { type: 'boolean', default: false, describe: 'check every record against its schema (slower)' },
-      ...maxInputSizeOption,
-      'parse-thread': {
-        choices: ['auto', 'main', 'worker'], default: 'auto',
-        describe: 'where lines are parsed: auto = a worker thread for files of 4 MiB and more on a multi-core machine',
-      },
-    })
-    .example('$0 ingest --db run.db console.log trace.txt qemu-trace.log.gz', 'one boot: console, ftrace and QEMU log'),
-  handler: async (argv) => {
-    const { IngestArgs, validateOptions } = await import('./args.js');
-    const args = validateOptions(IngestArgs, argv);
-    const { openWritable } = await import('../store/db.js');
-    const { ingestFiles } = await import('../ingest/ingest.js');
-    const db = openWritable(args.db);
-    const progress = process.stderr.isTTY ? progressPrinter() : undefined;
-    const outcomes = await ingestFiles(db, inputPaths(args.files), { boot: args.boot, replace: args.replace, validate: args.validate, parseThread: args.parseThread, maxInputSize: args.maxInputSize, onProgress: progress });
-    if (progress) process.stderr.write('\r\x1b[K');
-    db.close();
-    printSummary(outcomes);
-    if (outcomes.some((o) => o.status === 'failed')) process.exitCode = 2;
-  },
-};
+/** `ipitrace ingest` (cli/commands.ts has its options). */
+export async function ingestHandler(argv: unknown): Promise<void> {
+  const args = validateOptions(IngestArgs, argv);
+  const db = openWritable(args.db);
+  const progress = process.stderr.isTTY ? progressPrinter() : undefined;
+  const outcomes = await ingestFiles(db, inputPaths(args.files), { boot: args.boot, replace: args.replace, validate: args.validate, parseThread: args.parseThread, maxInputSize: args.maxInputSize, onProgress: progress });
+  if (progress) process.stderr.write('\r\x1b[K');
+  db.close();
+  printSummary(outcomes);
+  if (outcomes.some((o) => o.status === 'failed')) process.exitCode = 2;
+}
 
 function progressPrinter() {
   let last = 0;

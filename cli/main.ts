@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // ipitrace command line: thin commands over library functions (ingest/, replay/, detect/).
 // Exit codes: 0 ok / no finding at --fail-on, 1 findings at or above --fail-on, 2 usage or input error.
-// The command modules hold only their options; each handler imports the library it runs when it
-// runs, so that one command does not load (compile) every other command's code at start-up.
+// cli/commands.ts holds the commands' options; each handler imports its command's module (cli/X.ts)
+// when it runs, so that one command does not load (compile) every other command's code at start-up.
 import './v8-flags.js';
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
@@ -10,15 +10,8 @@ import { hideBin } from 'yargs/helpers';
 import { isIpitraceError } from '../store/errors.js';
 import { packagePath } from '../store/paths.js';
 import { guardStream } from '../store/terminal-text.js';
-import { analyzeCommand, timelineCommand } from './analyze.js';
-import { batchCommand } from './batch.js';
-import { detectCommand } from './detect.js';
-import { exportCommand } from './export.js';
-import { ingestCommand } from './ingest.js';
+import { analyzeCommand, batchCommand, detectCommand, exportCommand, ingestCommand, queryCommand, recordCommand, schemaCommand, timelineCommand } from './commands.js';
 import { markArgs } from './options.js';
-import { queryCommand } from './query.js';
-import { recordCommand } from './record.js';
-import { schemaCommand } from './schema.js';
 
 // Text from logs reaches stdout and stderr in many places (query cells, function names in findings,
 // unparsed samples in ingest messages): whatever a formatter forgot, no escape sequence from a log

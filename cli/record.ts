@@ -6,14 +6,13 @@
 // errors (no command after --, QEMU binary not found) or when QEMU wrote nothing to analyze.
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import type { CommandModule } from 'yargs';
 import { IpitraceError } from '../store/errors.js';
 import { processOutput, runAnalyze, type Output } from './analyze.js';
-import type { RecordArgs } from './args.js';
-import { detectOptions } from './detect.js';
+import { RecordArgs, validateOptions } from './args.js';
 import { inputPaths } from './options.js';
 import { checkOutputPath } from './outputs.js';
-import type { RunResult } from './record-run.js';
+import { buildRecordArgs } from './record-args.js';
+import { findExecutable, runQemu, type RunResult } from './record-run.js';
 
 export type { RecordArgs } from './args.js';
 
@@ -76,9 +75,6 @@ export async function runRecord(args: RecordArgs, out: Output = processOutput): 
   checkOutputPath(args.html, '--html');
   checkOutputPath(args.db, '--db');
   const outDir = resolve(args.out ?? defaultOutDir());
-  // Loaded here, not with the command's options: the other commands start without them (child_process).
-  const { buildRecordArgs } = await import('./record-args.js');
-  const { findExecutable, runQemu } = await import('./record-run.js');
   const plan = buildRecordArgs(args.command, outDir);
   const binary = plan.argv[0];
   if (!findExecutable(binary)) throw new IpitraceError('E_USAGE', `QEMU binary not found: ${binary}`);
@@ -126,29 +122,9 @@ export async function runRecord(args: RecordArgs, out: Output = processOutput): 
   return runAnalyze({ ...analyzeArgs, boot: args.boot ?? basename(outDir), files }, out);
 }
 
-export const recordCommand: CommandModule = {
-  command: 'record',
-  describe: 'run a QEMU command with IPI/CSD tracing added (after --), then analyze the console and QEMU trace it wrote',
-  builder: (y) => y
-    .parserConfiguration({ 'populate--': true })
-    .usage('$0 record [--out DIR] [--timeout S] [--no-analyze] [analyze options] -- qemu-system-ARCH ARGS...')
-    .options({
-      out: { type: 'string', describe: 'folder for console.log, qemu-trace.log, command.txt, qemu-stderr.log; its name is the boot name (default: ipitrace-record-DATE-TIME)' },
-      timeout: { type: 'number', default: 300, describe: 'wall-clock limit in seconds (0: none); then SIGTERM, and what was written is analyzed' },
-      'kill-after': { type: 'number', default: 10, describe: 'seconds between SIGTERM and SIGKILL' },
-      analyze: { type: 'boolean', default: true, describe: 'analyze the outputs (--no-analyze: only record)' },
-      ...detectOptions,
-      boot: { type: 'string', describe: 'boot name (default: the --out folder name)' },
-      json: { type: 'boolean', default: false, describe: 'print only the JSON document of analyze --json (format ipitrace-findings, version 1); messages go to stderr' },
-      db: { type: 'string', describe: 'keep the database in this file (default: a temporary one)' },
-      html: { type: 'string', describe: 'also write the HTML timeline to this file' },
-    })
-    .example('$0 record --out run1 -- qemu-system-x86_64 -smp 4 -kernel bzImage -append "console=ttyS0" -nographic', 'x86: adds -trace apic_*, -D, -msg timestamp=on, console log and kernel trace_event=')
-    .example('$0 record --timeout 120 -- qemu-system-aarch64 -M virt,gic-version=3 -cpu max -nographic -kernel Image -append "console=ttyAMA0"', 'arm64 GICv3'),
-  handler: async (argv) => {
-    const command = inputPaths(((argv['--'] as unknown[] | undefined) ?? []).map(String));
-    const { RecordArgs, validateOptions } = await import('./args.js');
-    const args = validateOptions(RecordArgs, { ...argv, command });
-    process.exitCode = await runRecord(args);
-  },
-};
+/** `ipitrace record` (cli/commands.ts has its options). */
+export async function recordHandler(argv: Record<string, unknown>): Promise<void> {
+  const command = inputPaths(((argv['--'] as unknown[] | undefined) ?? []).map(String));
+  const args = validateOptions(RecordArgs, { ...argv, command });
+  process.exitCode = await runRecord(args);
+}

@@ -1,11 +1,7 @@
 // ipitrace schema: prints the documented schema (the tables people query).
-import type { CommandModule } from 'yargs';
+import { schemaText } from '../store/db.js';
 
-export const schemaCommand: CommandModule = {
-  command: 'schema',
-  describe: 'print the database schema, documented column by column',
-  handler: async () => {
-    const { schemaText } = await import('../store/db.js');
-    process.stdout.write(schemaText());
-  },
-};
+/** `ipitrace schema` (cli/commands.ts has its options). */
+export async function schemaHandler(): Promise<void> {
+  process.stdout.write(schemaText());
+}
