@@ -40,10 +40,15 @@ function retryWhileBusy<T>(fn: () => T): T {
   }
 }
 
-/** Path of the database opened last, for the message of a storage error (disk full, locked). */
-let lastPath: string | null = null;
+// The path of the database opened last, for the message of a storage error (disk full, locked),
+// kept on globalThis, not in this module: cli/main.ts names the file with its own copy of this
+// module (the bin's bundle), while a command's bundle opened it (scripts/bundle.mjs).
+const LAST_PATH = Symbol.for('ipitrace.lastDatabasePath');
+const shared = globalThis as { [LAST_PATH]?: string };
+
+/** Path of the database opened last. */
 export function lastDatabasePath(): string | null {
-  return lastPath;
+  return shared[LAST_PATH] ?? null;
 }
 
 export interface WritableOptions {
@@ -141,7 +146,7 @@ function recover(path: string): void {
 function open(path: string, readonly: boolean): Db {
   try {
     const db = new Database(path, { readonly, fileMustExist: readonly, timeout: busyTimeoutMs() });
-    lastPath = path;
+    shared[LAST_PATH] = path;
     return db;
   } catch (error) {
     throw new IpitraceError('E_DB_OPEN', `${path}: cannot open database: ${(error as Error).message}`);
@@ -297,7 +302,7 @@ export function storageErrorMessage(error: unknown): string | undefined {
   if (!isStorageError(error)) return undefined;
   const code = String((error as { code?: unknown }).code);
   const fsPath = (error as { path?: unknown }).path;
-  const db = lastPath ?? 'the database';
+  const db = lastDatabasePath() ?? 'the database';
   if (/^SQLITE_(BUSY|LOCKED)/.test(code)) {
     return `${db}: the database is locked by another process (another ipitrace ingest, detect or analyze writing to it?); `
       + `gave up after ${busyTimeoutMs() / 1000} s (IPITRACE_BUSY_TIMEOUT), try again when it has finished`;

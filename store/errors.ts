@@ -15,13 +15,21 @@ export type ErrorCode =
   | 'E_USAGE'
   | 'E_DETECTOR_INVALID';
 
+/**
+ * Marks our errors across copies of this module: the built CLI is a bundle per command
+ * (scripts/bundle.mjs), so an error thrown by a command's code is of another class than the one
+ * cli/main.ts's copy knows, and instanceof cannot tell.
+ */
+const MARK = Symbol.for('ipitrace.IpitraceError');
+
 export class IpitraceError extends Error {
   override readonly name = 'IpitraceError';
+  readonly [MARK] = true;
   constructor(readonly code: ErrorCode, message: string) {
     super(message);
   }
 }
 
 export function isIpitraceError(error: unknown): error is IpitraceError {
-  return error instanceof IpitraceError;
+  return error instanceof IpitraceError || (typeof error === 'object' && error !== null && (error as { [MARK]?: unknown })[MARK] === true);
 }

@@ -6,11 +6,14 @@ import { fileURLToPath } from 'node:url';
 
 let root: string | undefined;
 
-/** The folder holding package.json. */
+/**
+ * The folder holding our package.json and schema/ (dist/ holds a package.json of its own, which only
+ * says that its .js files are CommonJS: scripts/bundle.mjs).
+ */
 export function packageRoot(): string {
   if (root) return root;
   let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
+  while (!existsSync(join(dir, 'package.json')) || !existsSync(join(dir, 'schema'))) {
     const parent = dirname(dir);
     if (parent === dir) throw new Error('ipitrace: package.json not found above ' + fileURLToPath(import.meta.url));
     dir = parent;
