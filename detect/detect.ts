@@ -1,4 +1,5 @@
 // `ipitrace detect` as a library function: replay every boot, run every detector, store findings.
+import type { Statement } from 'better-sqlite3';
 import * as z from 'zod';
 import { listBoots, replayBoot, type ReplayOptions } from '../replay/replay.js';
 import { bulkWriteMode, type Db } from '../store/db.js';
@@ -86,11 +87,13 @@ function runDetector(db: Db, sql: string, file: string, boot: string, options: D
   } catch (error) {
     throw new IpitraceError('E_DETECTOR_INVALID', `${file}: ${(error as Error).message}`);
   }
-  const csdRow = db.prepare(`SELECT callsite, target_state FROM csd_lifecycle WHERE boot = :boot AND csd = :csd
-    ORDER BY queued_ns = :ts DESC, func IS :func DESC, queued_ns LIMIT 1`);
+  // Prepared for the first finding about a csd: most detectors find nothing on most boots.
+  let csdRow: Statement | null = null;
   return rows.map((row) => {
     const f = DetectorRow.parse({ ...row, evidence: JSON.parse(String(row.evidence ?? '[]')) });
-    const csd = f.csd === null ? undefined
+    csdRow ??= f.csd === null ? null : db.prepare(`SELECT callsite, target_state FROM csd_lifecycle WHERE boot = :boot AND csd = :csd
+      ORDER BY queued_ns = :ts DESC, func IS :func DESC, queued_ns LIMIT 1`);
+    const csd = f.csd === null || csdRow === null ? undefined
       : csdRow.get({ boot, csd: f.csd, ts: f.ts_ns, func: f.func }) as { callsite: string | null; target_state: string | null } | undefined;
     return { ...f, signature: signature({ ...f, callsite: csd?.callsite, targetState: csd?.target_state }) };
   });
