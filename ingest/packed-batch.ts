@@ -24,12 +24,25 @@ const TS_NULL = 0, TS_NUMBER = 1, TS_BIGINT = 2;
 const CACHE_SIZE = 4096;
 const CACHE_MASK = CACHE_SIZE - 1;
 
-/** A console message, CPU fact, parse issue or an event the typed columns cannot hold, with the number of packed events before it. */
+/**
+ * Console message columns, Float64 slots per message (NaN: null) by position: the number of packed
+ * events before it, its index among the batch's other calls (packed messages and OtherCalls), line,
+ * cpu, target_cpu, seq, wait_ns, and ts_ns when a number (consoleTsKind says which).
+ */
+const CONSOLE_NUMBER_SLOTS = 8;
+/** Console message strings (-1: null): kind, func, info, cpus (interned after the event slots), text. */
+const CONSOLE_STRING_SLOTS = 5;
+const ALL_STRING_SLOTS = STRING_SLOTS + CONSOLE_STRING_SLOTS - 1;
+
+/**
+ * A CPU fact, parse issue, or a console message or event the typed columns cannot hold, with the
+ * number of packed events before it and its index among the batch's other calls.
+ */
 type OtherCall =
-  | { at: number; call: 'event'; record: EventRecord; line: number }
-  | { at: number; call: 'console'; record: ConsoleRecord; line: number }
-  | { at: number; call: 'cpuFact'; record: CpuFactRecord; line: number }
-  | { at: number; call: 'issue'; record: ParseIssue; line: number; sample: string };
+  | { at: number; order: number; call: 'event'; record: EventRecord; line: number }
+  | { at: number; order: number; call: 'console'; record: ConsoleRecord; line: number }
+  | { at: number; order: number; call: 'cpuFact'; record: CpuFactRecord; line: number }
+  | { at: number; order: number; call: 'issue'; record: ParseIssue; line: number; sample: string };
 
 export interface PackedBatch {
   events: number;
@@ -41,6 +54,15 @@ export interface PackedBatch {
   /** Per event, its number of targets; their values in order in targetValues. */
   targetCounts: Int32Array;
   targetValues: Int32Array;
+  /**
+   * Console messages, packed like the events (cloning them as objects cost both threads: 0.1 s per
+   * 125 k messages of the console bench input).
+   */
+  consoles: number;
+  consoleNumbers: Float64Array;
+  consoleStrings: Int32Array;
+  consoleTsKind: Uint8Array;
+  consoleTsBigint: BigInt64Array;
   text: string[];
   others: OtherCall[];
   /** stat() calls summed per name and key, in order of first call. */
@@ -51,7 +73,8 @@ export interface PackedBatch {
 
 /** The buffers a batch transfers to the receiving thread. */
 export function transferList(batch: PackedBatch): ArrayBuffer[] {
-  return [batch.numbers, batch.strings, batch.tsKind, batch.tsNumber, batch.tsBigint, batch.targetCounts, batch.targetValues]
+  return [batch.numbers, batch.strings, batch.tsKind, batch.tsNumber, batch.tsBigint, batch.targetCounts, batch.targetValues,
+    batch.consoleNumbers, batch.consoleStrings, batch.consoleTsKind, batch.consoleTsBigint]
     .map((array) => array.buffer as ArrayBuffer);
 }
 
@@ -59,12 +82,15 @@ export function transferList(batch: PackedBatch): ArrayBuffer[] {
 export class BatchPacker implements ReaderSink {
   private batch!: PackedBatch;
   private capacity = 0;
+  private consoleCapacity = 0;
   private targetCount = 0;
+  /** Other calls than events made in this batch (packed console messages and OtherCalls). */
+  private calls = 0;
   private textIndex = new Map<string, number>();
   private cacheText: (string | null)[] = [];
   private readonly cacheIndex = new Int32Array(CACHE_SIZE);
   private lastText: (string | null)[] = [];
-  private lastIndex = new Int32Array(STRING_SLOTS);
+  private lastIndex = new Int32Array(ALL_STRING_SLOTS);
   private statSums = new Map<string, [StatName, string, number]>();
   private formatCounts = new Map<Format, number>();
 
@@ -75,7 +101,7 @@ export class BatchPacker implements ReaderSink {
   event(ev: EventRecord, line: number): void {
     if (!packable(ev)) {
       // Cloned as it is, in order: the typed columns would wrap it (a corrupt target or host time).
-      this.batch.others.push({ at: this.batch.events, call: 'event', record: ev, line });
+      this.batch.others.push({ at: this.batch.events, order: this.calls++, call: 'event', record: ev, line });
       return;
     }
     if (this.batch.events === this.capacity) this.grow();
@@ -125,15 +151,47 @@ export class BatchPacker implements ReaderSink {
   }
 
   console(record: ConsoleRecord, line: number): void {
-    this.batch.others.push({ at: this.batch.events, call: 'console', record, line });
+    if (!packableConsole(record)) {
+      this.batch.others.push({ at: this.batch.events, order: this.calls++, call: 'console', record, line });
+      return;
+    }
+    if (this.batch.consoles === this.consoleCapacity) this.growConsoles();
+    const b = this.batch;
+    const i = b.consoles++;
+    const n = i * CONSOLE_NUMBER_SLOTS;
+    const nums = b.consoleNumbers;
+    nums[n] = b.events;
+    nums[n + 1] = this.calls++;
+    nums[n + 2] = line;
+    nums[n + 3] = record.cpu ?? NaN;
+    nums[n + 4] = record.target_cpu ?? NaN;
+    nums[n + 5] = record.seq ?? NaN;
+    nums[n + 6] = record.wait_ns ?? NaN;
+    const ts = record.ts_ns;
+    if (ts === null) b.consoleTsKind[i] = TS_NULL;
+    else if (typeof ts === 'bigint') {
+      b.consoleTsKind[i] = TS_BIGINT;
+      b.consoleTsBigint[i] = ts;
+    } else {
+      b.consoleTsKind[i] = TS_NUMBER;
+      nums[n + 7] = ts;
+    }
+    const s = i * CONSOLE_STRING_SLOTS;
+    const strs = b.consoleStrings;
+    strs[s] = this.intern(STRING_SLOTS, record.kind);
+    strs[s + 1] = this.intern(STRING_SLOTS + 1, record.func);
+    strs[s + 2] = this.intern(STRING_SLOTS + 2, record.info);
+    strs[s + 3] = this.intern(STRING_SLOTS + 3, record.cpus);
+    // The whole message: hardly ever twice in a batch, so not looked up (hashing it cost more than cloning it twice).
+    strs[s + 4] = b.text.push(record.text) - 1;
   }
 
   cpuFact(record: CpuFactRecord, line: number): void {
-    this.batch.others.push({ at: this.batch.events, call: 'cpuFact', record, line });
+    this.batch.others.push({ at: this.batch.events, order: this.calls++, call: 'cpuFact', record, line });
   }
 
   issue(record: ParseIssue, line: number, sample: string): void {
-    this.batch.others.push({ at: this.batch.events, call: 'issue', record, line, sample });
+    this.batch.others.push({ at: this.batch.events, order: this.calls++, call: 'issue', record, line, sample });
   }
 
   stat(name: StatName, key: string, add: number): void {
@@ -191,10 +249,12 @@ export class BatchPacker implements ReaderSink {
 
   private reset(): void {
     this.capacity = this.initialCapacity;
+    this.consoleCapacity = CONSOLE_CAPACITY;
     this.targetCount = 0;
+    this.calls = 0;
     this.textIndex = new Map();
     this.cacheText = new Array<string | null>(CACHE_SIZE).fill(null);
-    this.lastText = new Array<string | null>(STRING_SLOTS).fill(null);
+    this.lastText = new Array<string | null>(ALL_STRING_SLOTS).fill(null);
     this.statSums = new Map();
     this.formatCounts = new Map();
     this.batch = {
@@ -206,6 +266,11 @@ export class BatchPacker implements ReaderSink {
       tsBigint: new BigInt64Array(this.capacity),
       targetCounts: new Int32Array(this.capacity),
       targetValues: new Int32Array(this.capacity),
+      consoles: 0,
+      consoleNumbers: new Float64Array(this.consoleCapacity * CONSOLE_NUMBER_SLOTS),
+      consoleStrings: new Int32Array(this.consoleCapacity * CONSOLE_STRING_SLOTS),
+      consoleTsKind: new Uint8Array(this.consoleCapacity),
+      consoleTsBigint: new BigInt64Array(this.consoleCapacity),
       text: [], others: [], stats: [], formats: [],
     };
   }
@@ -220,6 +285,31 @@ export class BatchPacker implements ReaderSink {
     b.tsBigint = grown(b.tsBigint, this.capacity);
     b.targetCounts = grown(b.targetCounts, this.capacity);
   }
+
+  private growConsoles(): void {
+    const b = this.batch;
+    this.consoleCapacity *= 2;
+    b.consoleNumbers = grown(b.consoleNumbers, this.consoleCapacity * CONSOLE_NUMBER_SLOTS);
+    b.consoleStrings = grown(b.consoleStrings, this.consoleCapacity * CONSOLE_STRING_SLOTS);
+    b.consoleTsKind = grown(b.consoleTsKind, this.consoleCapacity);
+    b.consoleTsBigint = grown(b.consoleTsBigint, this.consoleCapacity);
+  }
+}
+
+/** Console messages a batch holds room for at first (it doubles as needed). */
+const CONSOLE_CAPACITY = 256;
+
+/** True when the message's numbers fit the typed columns: numbers (NaN is their null), a time within int64. */
+function packableConsole(msg: ConsoleRecord): boolean {
+  const ts = msg.ts_ns;
+  if (typeof ts === 'bigint') {
+    if (BigInt.asIntN(64, ts) !== ts) return false;
+  } else if (!numberOrNull(ts)) return false;
+  return numberOrNull(msg.cpu) && numberOrNull(msg.target_cpu) && numberOrNull(msg.seq) && numberOrNull(msg.wait_ns);
+}
+
+function numberOrNull(value: unknown): boolean {
+  return value === null || (typeof value === 'number' && value === value);
 }
 
 /** True when the event's times and targets fit the typed columns (int64 and int32). */
@@ -237,7 +327,18 @@ export function replayBatch(batch: PackedBatch, sink: ReaderSink): void {
   const reused = sink.borrowsRecords === true ? blankRecord() : null;
   let next = 0;
   let target = 0;
-  for (const other of batch.others) {
+  let message = 0;
+  let o = 0;
+  const others = batch.others;
+  const calls = others.length + batch.consoles;
+  for (let k = 0; k < calls; k++) {
+    if (message < batch.consoles && batch.consoleNumbers[message * CONSOLE_NUMBER_SLOTS + 1] === k) {
+      const at = batch.consoleNumbers[message * CONSOLE_NUMBER_SLOTS];
+      for (; next < at; next++) target = replayEvent(batch, next, target, sink, reused);
+      replayConsole(batch, message++, sink);
+      continue;
+    }
+    const other = others[o++];
     for (; next < other.at; next++) target = replayEvent(batch, next, target, sink, reused);
     if (other.call === 'event') sink.event(other.record, other.line);
     else if (other.call === 'console') sink.console(other.record, other.line);
@@ -249,6 +350,27 @@ export function replayBatch(batch: PackedBatch, sink: ReaderSink): void {
   for (const [format, count] of batch.formats) {
     for (let k = 0; k < count; k++) sink.format(format);
   }
+}
+
+/** Sends packed console message i to the sink (a new record: the writer does not keep it, other sinks may). */
+function replayConsole(b: PackedBatch, i: number, sink: ReaderSink): void {
+  const n = i * CONSOLE_NUMBER_SLOTS;
+  const s = i * CONSOLE_STRING_SLOTS;
+  const nums = b.consoleNumbers, strs = b.consoleStrings, text = b.text;
+  const kind = b.consoleTsKind[i];
+  const record: ConsoleRecord = {
+    ts_ns: kind === TS_NULL ? null : kind === TS_NUMBER ? nums[n + 7] : b.consoleTsBigint[i],
+    kind: text[strs[s]] as ConsoleRecord['kind'],
+    cpu: orNull(nums[n + 3]),
+    target_cpu: orNull(nums[n + 4]),
+    seq: orNull(nums[n + 5]),
+    wait_ns: orNull(nums[n + 6]),
+    func: textOrNull(text, strs[s + 1]),
+    info: textOrNull(text, strs[s + 2]),
+    cpus: textOrNull(text, strs[s + 3]),
+    text: text[strs[s + 4]],
+  };
+  sink.console(record, nums[n + 2]);
 }
 
 function blankRecord(): EventRecord {
