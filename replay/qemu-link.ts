@@ -128,9 +128,14 @@ function queuesOf(sends: Sends, useSrc: boolean): { queues: Map<number, Int32Arr
   let result = bySrcUse.get(useSrc);
   if (result === undefined) {
     const key = (src: number, target: number, vector: number) => keyOf(useSrc ? src : NONE, target, vector);
+    // Keyed without the sender, or when no send names one (x86 before the vCPU map, QEMU 11), both
+    // groupings are byKey's: shared, not grouped again.
+    const allUnknown = sends.src.every((src) => src === NONE);
+    const keyed = byKey(sends);
     result = {
-      queues: groupBy(sends.byTime, (s) => key(sends.src[s], sends.target[s], sends.vector[s])),
-      unknown: groupBy(sends.byTime.filter((s) => sends.src[s] === NONE), (s) => keyOf(NONE, sends.target[s], sends.vector[s])),
+      queues: !useSrc || allUnknown ? keyed : groupBy(sends.byTime, (s) => key(sends.src[s], sends.target[s], sends.vector[s])),
+      unknown: allUnknown ? keyed
+        : groupBy(sends.byTime.filter((s) => sends.src[s] === NONE), (s) => keyOf(NONE, sends.target[s], sends.vector[s])),
     };
     bySrcUse.set(useSrc, result);
   }
