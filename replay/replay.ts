@@ -20,6 +20,7 @@ import {
 } from './stream.js';
 import { intervalBefore, TARGET_STATES, targetState, type TargetState } from './states.js';
 import { computeUniverse, garbledCpus, writeUniverse, type Universe } from './universe.js';
+import { holdYoungGeneration } from './young-generation.js';
 
 export interface ReplayOptions {
   /** Number of CPUs that exist, when the user knows better than the logs (--cpus). */
@@ -76,6 +77,7 @@ export function replayBoot(db: Db, boot: string, options: ReplayOptions = {}): B
 
   const coverage = buildCoverage(db, boot, clocks, universe, coverageRows, silences);
   const model: BootModel = { boot, clocks, universe, states, broughtUp };
+  holdYoungGeneration();
   const guestSends = hasQemuLog(db, boot) ? new GuestSends() : undefined;
   const targets = replayQueues(db, model, plan, coverage, options.graceNs ?? DEFAULT_GRACE_NS, guestSends);
   writeUniverse(db, boot, universe, targets);
