@@ -20,6 +20,29 @@ const STRING_SLOTS = STRING_FIELDS.length;
 /** ts_ns kinds: QEMU host times in ns are beyond a float64's exact integers and come as bigint. */
 const TS_NULL = 0, TS_NUMBER = 1, TS_BIGINT = 2;
 
+/**
+ * Packs a time (events' and console messages' alike): its kind into kinds[i], a bigint into
+ * bigints[i]; returns the number to store in the number column (NaN when the time is not one).
+ */
+function packTime(ts: number | bigint | null, kinds: Uint8Array, bigints: BigInt64Array, i: number): number {
+  if (ts === null) {
+    kinds[i] = TS_NULL;
+    return NaN;
+  }
+  if (typeof ts === 'bigint') {
+    kinds[i] = TS_BIGINT;
+    bigints[i] = ts;
+    return NaN;
+  }
+  kinds[i] = TS_NUMBER;
+  return ts;
+}
+
+/** The time packTime packed, from its kind and both columns. */
+function unpackTime(kind: number, number: number, bigint: bigint): number | bigint | null {
+  return kind === TS_NULL ? null : kind === TS_NUMBER ? number : bigint;
+}
+
 /** Entries of the packer's string cache (a power of two). */
 const CACHE_SIZE = 4096;
 const CACHE_MASK = CACHE_SIZE - 1;
@@ -133,15 +156,7 @@ export class BatchPacker implements ReaderSink {
     strs[s + 10] = this.intern(10, ev.reason);
     strs[s + 11] = this.intern(11, ev.text);
     strs[s + 12] = this.intern(12, ev.args);
-    const ts = ev.ts_ns;
-    if (ts === null) b.tsKind[i] = TS_NULL;
-    else if (typeof ts === 'bigint') {
-      b.tsKind[i] = TS_BIGINT;
-      b.tsBigint[i] = ts;
-    } else {
-      b.tsKind[i] = TS_NUMBER;
-      b.tsNumber[i] = ts;
-    }
+    b.tsNumber[i] = packTime(ev.ts_ns, b.tsKind, b.tsBigint, i);
     const targets = ev.targets;
     b.targetCounts[i] = targets.length;
     if (this.targetCount + targets.length > b.targetValues.length) {
@@ -167,15 +182,7 @@ export class BatchPacker implements ReaderSink {
     nums[n + 4] = record.target_cpu ?? NaN;
     nums[n + 5] = record.seq ?? NaN;
     nums[n + 6] = record.wait_ns ?? NaN;
-    const ts = record.ts_ns;
-    if (ts === null) b.consoleTsKind[i] = TS_NULL;
-    else if (typeof ts === 'bigint') {
-      b.consoleTsKind[i] = TS_BIGINT;
-      b.consoleTsBigint[i] = ts;
-    } else {
-      b.consoleTsKind[i] = TS_NUMBER;
-      nums[n + 7] = ts;
-    }
+    nums[n + 7] = packTime(record.ts_ns, b.consoleTsKind, b.consoleTsBigint, i);
     const s = i * CONSOLE_STRING_SLOTS;
     const strs = b.consoleStrings;
     strs[s] = this.intern(STRING_SLOTS, record.kind);
@@ -359,7 +366,7 @@ function replayConsole(b: PackedBatch, i: number, sink: ReaderSink): void {
   const nums = b.consoleNumbers, strs = b.consoleStrings, text = b.text;
   const kind = b.consoleTsKind[i];
   const record: ConsoleRecord = {
-    ts_ns: kind === TS_NULL ? null : kind === TS_NUMBER ? nums[n + 7] : b.consoleTsBigint[i],
+    ts_ns: unpackTime(kind, nums[n + 7], b.consoleTsBigint[i]),
     kind: text[strs[s]] as ConsoleRecord['kind'],
     cpu: orNull(nums[n + 3]),
     target_cpu: orNull(nums[n + 4]),
@@ -397,7 +404,7 @@ function replayEvent(b: PackedBatch, i: number, target: number, sink: ReaderSink
   for (let t = 0; t < count; t++) targets[t] = b.targetValues[target + t];
   ev.format = text[strs[s]] as EventRecord['format'];
   ev.clock = text[strs[s + 1]] as EventRecord['clock'];
-  ev.ts_ns = kind === TS_NULL ? null : kind === TS_NUMBER ? b.tsNumber[i] : b.tsBigint[i];
+  ev.ts_ns = unpackTime(kind, b.tsNumber[i], b.tsBigint[i]);
   ev.cpu = orNull(nums[n + 1]);
   ev.task = textOrNull(text, strs[s + 4]);
   ev.pid = orNull(nums[n + 2]);
