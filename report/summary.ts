@@ -85,17 +85,20 @@ export function referenceClock(db: Db, boot: string): { clock: string; offsetNs:
  */
 export function bootSpan(db: Db, boot: string): { startNs: number; endNs: number } | null {
   const ref = referenceClock(db, boot);
-  const ends = (sql: string) => `SELECT ${sql.split(' FROM ')[0].split(', ').map((c) => `min(${c}), max(${c})`).join(', ')} FROM ${sql.split(' FROM ').slice(1).join(' FROM ')}`;
-  const rows = [
-    'start_ns, end_ns FROM cpu_coverage WHERE boot = :boot',
-    'start_ns, end_ns FROM cpu_states WHERE boot = :boot',
-    'ts_ns FROM ipi_sends WHERE boot = :boot',
-    'queued_ns, released_ns FROM csd_lifecycle WHERE boot = :boot',
-    'ts_ns FROM findings WHERE boot = :boot',
-    'first_ns, last_ns FROM csd_episodes WHERE boot = :boot',
-    'ts_ns FROM console_reports WHERE boot = :boot',
-    'c.ts_ns + :offset FROM console_messages c JOIN sources s USING (source_id) WHERE s.boot = :boot',
-  ].map((sql) => db.prepare(ends(sql)).raw().get({ boot, offset: ref?.offsetNs ?? 0 }) as (number | null)[]);
+  // Per table: the time columns, and the rows of the boot.
+  const tables: [columns: string[], from: string][] = [
+    [['start_ns', 'end_ns'], 'cpu_coverage WHERE boot = :boot'],
+    [['start_ns', 'end_ns'], 'cpu_states WHERE boot = :boot'],
+    [['ts_ns'], 'ipi_sends WHERE boot = :boot'],
+    [['queued_ns', 'released_ns'], 'csd_lifecycle WHERE boot = :boot'],
+    [['ts_ns'], 'findings WHERE boot = :boot'],
+    [['first_ns', 'last_ns'], 'csd_episodes WHERE boot = :boot'],
+    [['ts_ns'], 'console_reports WHERE boot = :boot'],
+    [['c.ts_ns + :offset'], 'console_messages c JOIN sources s USING (source_id) WHERE s.boot = :boot'],
+  ];
+  const rows = tables.map(([columns, from]) =>
+    db.prepare(`SELECT ${columns.map((c) => `min(${c}), max(${c})`).join(', ')} FROM ${from}`).raw()
+      .get({ boot, offset: ref?.offsetNs ?? 0 }) as (number | null)[]);
   let lo: number | null = null, hi: number | null = null;
   for (const row of rows) {
     for (let i = 0; i < row.length; i += 2) {
